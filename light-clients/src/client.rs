@@ -1,0 +1,489 @@
+//! The light-client object a relayer keeps per source chain and a chain keeps per
+//! counterparty: trusted consensus states, updates (with bisection), proofs at verified
+//! heights, misbehaviour handling, freeze and reset, and serde export/import.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bisection::{bisect, BisectionError, LightBlockSource};
+use crate::chain::{ChainId, Height, TimeMs};
+use crate::hash::{sha256, Hash32};
+use crate::header::LightBlock;
+use crate::misbehaviour::{Misbehaviour, MisbehaviourError, MisbehaviourKind};
+use crate::proof::{verify_batch, BatchItem, ProofError, StateProof};
+use crate::validator::ValidatorSet;
+use crate::verifier::{Parallelism, TrustOptions, TrustedState, Verifier, VerifyError};
+
+/// What the client remembers of each verified header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsensusState {
+    /// Header time.
+    pub time_ms: TimeMs,
+    /// Header hash.
+    pub header_hash: Hash32,
+    /// State root: what proofs at this height are checked against.
+    pub state_root: Hash32,
+    /// Hash of the set that signs the next header.
+    pub next_validators_hash: Hash32,
+}
+
+/// Why a frozen client is frozen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Frozen {
+    /// What the evidence showed.
+    pub kind: MisbehaviourKind,
+    /// The evidence itself, kept so it can be reported and re-verified.
+    pub evidence: Misbehaviour,
+    /// Its hash.
+    pub evidence_hash: Hash32,
+}
+
+/// Whether a client can be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientStatus {
+    /// Usable.
+    Active,
+    /// The latest trusted header is older than the trusting period: needs a reset.
+    Expired,
+    /// Misbehaviour was proven: needs a reset.
+    Frozen,
+}
+
+/// Every way a client operation can fail. A failed operation changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// Misbehaviour was proven; only a reset helps.
+    #[error("client is frozen by misbehaviour evidence {evidence}")]
+    Frozen {
+        /// Hash of the evidence.
+        evidence: Hash32,
+    },
+    /// The latest trusted header is too old.
+    #[error("client expired: latest trusted time {latest_ms} ms + trusting period is before now {now_ms} ms")]
+    Expired {
+        /// Latest trusted time.
+        latest_ms: TimeMs,
+        /// Clock.
+        now_ms: TimeMs,
+    },
+    /// A header failed verification.
+    #[error("header at height {height}: {error}")]
+    Header {
+        /// The failing header's height.
+        height: Height,
+        /// The rule that failed.
+        error: VerifyError,
+    },
+    /// A header conflicts with one the client already trusts at that height.
+    #[error("header at height {height} is {found}, but the client trusts {trusted}")]
+    ConflictingHeader {
+        /// The height.
+        height: Height,
+        /// The trusted hash.
+        trusted: Hash32,
+        /// The offered hash.
+        found: Hash32,
+    },
+    /// No verified header at that height.
+    #[error("no verified header at height {0}")]
+    UnknownHeight(Height),
+    /// A proof failed.
+    #[error("proof at height {height}: {error}")]
+    Proof {
+        /// The proof height.
+        height: Height,
+        /// What failed.
+        error: ProofError,
+    },
+    /// One item of a batch failed.
+    #[error("proof {index} of the batch at height {height}: {error}")]
+    BatchProof {
+        /// The proof height.
+        height: Height,
+        /// Index of the failing item.
+        index: usize,
+        /// What failed.
+        error: ProofError,
+    },
+    /// Evidence was not accepted.
+    #[error("misbehaviour evidence rejected: {0}")]
+    Misbehaviour(#[from] MisbehaviourError),
+    /// Bisection failed.
+    #[error("bisection: {0}")]
+    Bisection(#[from] BisectionError),
+    /// The trusted state or options given to create or reset the client are invalid.
+    #[error("invalid client setup: {0}")]
+    InvalidSetup(String),
+}
+
+/// One claim of a batched proof check.
+#[derive(Debug, Clone, Copy)]
+pub struct ProofClaim<'a> {
+    /// State-tree key.
+    pub key: &'a [u8],
+    /// Expected value, or `None` to prove absence.
+    pub value: Option<&'a [u8]>,
+    /// The proof.
+    pub proof: &'a StateProof,
+}
+
+/// A light client of one chain.
+///
+/// Serialises to JSON (or any serde format) so a relayer can persist it and a chain can
+/// store it; importing checks the invariants (valid options, the latest height has a
+/// consensus state whose next-validators hash matches the stored set).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "ClientStateRepr")]
+pub struct ClientState {
+    chain_id: ChainId,
+    options: TrustOptions,
+    latest_height: Height,
+    latest_next_validators: ValidatorSet,
+    consensus_states: BTreeMap<Height, ConsensusState>,
+    frozen: Option<Frozen>,
+}
+
+/// The unchecked shape of an imported [`ClientState`].
+#[derive(Deserialize)]
+struct ClientStateRepr {
+    chain_id: ChainId,
+    options: TrustOptions,
+    latest_height: Height,
+    latest_next_validators: ValidatorSet,
+    consensus_states: BTreeMap<Height, ConsensusState>,
+    frozen: Option<Frozen>,
+}
+
+impl TryFrom<ClientStateRepr> for ClientState {
+    type Error = ClientError;
+    fn try_from(r: ClientStateRepr) -> Result<Self, ClientError> {
+        r.options
+            .validate()
+            .map_err(|e| ClientError::InvalidSetup(e.to_string()))?;
+        let latest = r
+            .consensus_states
+            .get(&r.latest_height)
+            .ok_or(ClientError::UnknownHeight(r.latest_height))?;
+        if latest.next_validators_hash != r.latest_next_validators.hash() {
+            return Err(ClientError::InvalidSetup(
+                "latest next validator set does not match its consensus state".into(),
+            ));
+        }
+        if r.consensus_states.keys().next_back() != Some(&r.latest_height) {
+            return Err(ClientError::InvalidSetup(
+                "a consensus state is above the latest height".into(),
+            ));
+        }
+        Ok(ClientState {
+            chain_id: r.chain_id,
+            options: r.options,
+            latest_height: r.latest_height,
+            latest_next_validators: r.latest_next_validators,
+            consensus_states: r.consensus_states,
+            frozen: r.frozen,
+        })
+    }
+}
+
+impl ClientState {
+    /// A client that trusts `trusted` (taken from a source the owner trusts: genesis, or a
+    /// header checked out of band).
+    pub fn new(trusted: TrustedState, options: TrustOptions) -> Result<Self, ClientError> {
+        options
+            .validate()
+            .map_err(|e| ClientError::InvalidSetup(e.to_string()))?;
+        let mut consensus_states = BTreeMap::new();
+        consensus_states.insert(
+            trusted.height,
+            ConsensusState {
+                time_ms: trusted.time_ms,
+                header_hash: trusted.header_hash,
+                state_root: trusted.state_root,
+                next_validators_hash: trusted.next_validators.hash(),
+            },
+        );
+        Ok(ClientState {
+            chain_id: trusted.chain_id,
+            options,
+            latest_height: trusted.height,
+            latest_next_validators: trusted.next_validators,
+            consensus_states,
+            frozen: None,
+        })
+    }
+
+    /// The followed chain.
+    pub fn chain_id(&self) -> &ChainId {
+        &self.chain_id
+    }
+
+    /// The trust rules.
+    pub fn options(&self) -> &TrustOptions {
+        &self.options
+    }
+
+    /// Height of the newest verified header.
+    pub fn latest_height(&self) -> Height {
+        self.latest_height
+    }
+
+    /// What the client remembers at `height`, if it verified a header there.
+    pub fn consensus_state(&self, height: Height) -> Option<&ConsensusState> {
+        self.consensus_states.get(&height)
+    }
+
+    /// All remembered heights, ascending.
+    pub fn heights(&self) -> impl Iterator<Item = Height> + '_ {
+        self.consensus_states.keys().copied()
+    }
+
+    /// Evidence and reason, if frozen.
+    pub fn frozen(&self) -> Option<&Frozen> {
+        self.frozen.as_ref()
+    }
+
+    /// Active, expired or frozen at wall-clock time `now_ms`.
+    pub fn status(&self, now_ms: TimeMs) -> ClientStatus {
+        if self.frozen.is_some() {
+            ClientStatus::Frozen
+        } else if self.latest().expires_at(&self.options) <= now_ms {
+            ClientStatus::Expired
+        } else {
+            ClientStatus::Active
+        }
+    }
+
+    /// The latest trusted state (the base of the next update).
+    pub fn latest_trusted(&self) -> TrustedState {
+        self.latest()
+    }
+
+    fn latest(&self) -> TrustedState {
+        let cs = &self.consensus_states[&self.latest_height];
+        TrustedState {
+            chain_id: self.chain_id.clone(),
+            height: self.latest_height,
+            time_ms: cs.time_ms,
+            header_hash: cs.header_hash,
+            state_root: cs.state_root,
+            next_validators: self.latest_next_validators.clone(),
+        }
+    }
+
+    fn require_active(&self, now_ms: TimeMs) -> Result<(), ClientError> {
+        if let Some(f) = &self.frozen {
+            return Err(ClientError::Frozen {
+                evidence: f.evidence_hash,
+            });
+        }
+        let latest = &self.consensus_states[&self.latest_height];
+        if self.latest().expires_at(&self.options) <= now_ms {
+            return Err(ClientError::Expired {
+                latest_ms: latest.time_ms,
+                now_ms,
+            });
+        }
+        Ok(())
+    }
+
+    fn verifier(&self) -> Verifier {
+        Verifier {
+            options: self.options,
+            parallelism: Parallelism::Auto,
+        }
+    }
+
+    /// Verifies `blocks` in order, each from the one before (the first from the latest
+    /// trusted header), and remembers them all, or nothing if any fails. A block the client
+    /// already has with the same hash is skipped, so two relayers submitting the same
+    /// update is harmless. Returns the new latest height.
+    pub fn update(&mut self, blocks: &[LightBlock], now_ms: TimeMs) -> Result<Height, ClientError> {
+        self.require_active(now_ms)?;
+        let verifier = self.verifier();
+        let mut trusted = self.latest();
+        let mut accepted = Vec::with_capacity(blocks.len());
+        for block in blocks {
+            let height = block.height();
+            if height <= trusted.height {
+                if let Some(cs) = self.consensus_states.get(&height) {
+                    let found = block.header().hash();
+                    if cs.header_hash == found {
+                        continue;
+                    }
+                    return Err(ClientError::ConflictingHeader {
+                        height,
+                        trusted: cs.header_hash,
+                        found,
+                    });
+                }
+            }
+            trusted = verifier
+                .verify(&trusted, block, now_ms)
+                .map_err(|error| ClientError::Header { height, error })?;
+            accepted.push(trusted.clone());
+        }
+        self.remember(accepted);
+        Ok(self.latest_height)
+    }
+
+    /// Reaches `target` by bisection against `source` and remembers the verified blocks.
+    /// Returns them: they are what an on-chain client of the same chain needs.
+    pub fn update_to<S: LightBlockSource>(
+        &mut self,
+        target: Height,
+        source: &mut S,
+        now_ms: TimeMs,
+    ) -> Result<Vec<LightBlock>, ClientError> {
+        self.require_active(now_ms)?;
+        let done = bisect(self.verifier(), self.latest(), target, now_ms, source)?;
+        let states = done.blocks.iter().map(TrustedState::after).collect();
+        self.remember(states);
+        Ok(done.blocks)
+    }
+
+    fn remember(&mut self, states: Vec<TrustedState>) {
+        for s in states {
+            self.consensus_states.insert(
+                s.height,
+                ConsensusState {
+                    time_ms: s.time_ms,
+                    header_hash: s.header_hash,
+                    state_root: s.state_root,
+                    next_validators_hash: s.next_validators.hash(),
+                },
+            );
+            if s.height > self.latest_height {
+                self.latest_height = s.height;
+                self.latest_next_validators = s.next_validators;
+            }
+        }
+    }
+
+    /// Forgets consensus states older than the trusting period, always keeping the latest
+    /// one. Returns how many were dropped.
+    pub fn prune(&mut self, now_ms: TimeMs) -> usize {
+        let before = self.consensus_states.len();
+        let period = self.options.trusting_period_ms;
+        let latest = self.latest_height;
+        self.consensus_states
+            .retain(|h, cs| *h == latest || cs.time_ms.saturating_add(period) > now_ms);
+        before - self.consensus_states.len()
+    }
+
+    fn root_at(&self, height: Height, now_ms: TimeMs) -> Result<Hash32, ClientError> {
+        self.require_active(now_ms)?;
+        self.consensus_states
+            .get(&height)
+            .map(|cs| cs.state_root)
+            .ok_or(ClientError::UnknownHeight(height))
+    }
+
+    /// Checks that `key` held `value` in the state after the verified header at `height`.
+    pub fn verify_membership(
+        &self,
+        height: Height,
+        key: &[u8],
+        value: &[u8],
+        proof: &StateProof,
+        now_ms: TimeMs,
+    ) -> Result<(), ClientError> {
+        let root = self.root_at(height, now_ms)?;
+        proof
+            .verify_membership(&root, key, value)
+            .map_err(|error| ClientError::Proof { height, error })
+    }
+
+    /// Checks that `key` was absent in the state after the verified header at `height`.
+    pub fn verify_non_membership(
+        &self,
+        height: Height,
+        key: &[u8],
+        proof: &StateProof,
+        now_ms: TimeMs,
+    ) -> Result<(), ClientError> {
+        let root = self.root_at(height, now_ms)?;
+        proof
+            .verify_non_membership(&root, key)
+            .map_err(|error| ClientError::Proof { height, error })
+    }
+
+    /// Checks many claims at one height, sharing the hashing of common path nodes.
+    pub fn verify_batch(
+        &self,
+        height: Height,
+        claims: &[ProofClaim<'_>],
+        now_ms: TimeMs,
+    ) -> Result<(), ClientError> {
+        let root = self.root_at(height, now_ms)?;
+        let items: Vec<BatchItem<'_>> = claims
+            .iter()
+            .map(|c| BatchItem {
+                key_hash: sha256(c.key),
+                value_hash: c.value.map(sha256),
+                proof: c.proof,
+            })
+            .collect();
+        verify_batch(&root, &items).map_err(|(index, error)| ClientError::BatchProof {
+            height,
+            index,
+            error,
+        })
+    }
+
+    /// Checks evidence against the consensus state at its trusted height and, if it holds,
+    /// freezes the client. Evidence against an already frozen client is re-checked but
+    /// does not replace the evidence kept.
+    pub fn submit_misbehaviour(
+        &mut self,
+        evidence: &Misbehaviour,
+        now_ms: TimeMs,
+    ) -> Result<MisbehaviourKind, ClientError> {
+        let cs = self
+            .consensus_states
+            .get(&evidence.trusted_height)
+            .ok_or(ClientError::UnknownHeight(evidence.trusted_height))?;
+        if cs.next_validators_hash != evidence.trusted_next_validators.hash() {
+            return Err(MisbehaviourError::TrustedSetMismatch {
+                expected: cs.next_validators_hash,
+                found: evidence.trusted_next_validators.hash(),
+            }
+            .into());
+        }
+        let trusted = TrustedState {
+            chain_id: self.chain_id.clone(),
+            height: evidence.trusted_height,
+            time_ms: cs.time_ms,
+            header_hash: cs.header_hash,
+            state_root: cs.state_root,
+            next_validators: evidence.trusted_next_validators.clone(),
+        };
+        let kind = evidence.verify(&trusted, &self.verifier(), now_ms)?;
+        if self.frozen.is_none() {
+            self.frozen = Some(Frozen {
+                kind,
+                evidence: evidence.clone(),
+                evidence_hash: evidence.hash(),
+            });
+        }
+        Ok(kind)
+    }
+
+    /// Unfreezes (or revives an expired client) with a new trusted state chosen by the
+    /// client's owner (governance on a chain, the operator for a relayer). Forgets every
+    /// consensus state and any evidence.
+    pub fn reset(
+        &mut self,
+        trusted: TrustedState,
+        options: TrustOptions,
+    ) -> Result<(), ClientError> {
+        if trusted.chain_id != self.chain_id {
+            return Err(ClientError::InvalidSetup(format!(
+                "reset to chain {} on a client of {}",
+                trusted.chain_id, self.chain_id
+            )));
+        }
+        *self = ClientState::new(trusted, options)?;
+        Ok(())
+    }
+}
