@@ -51,12 +51,25 @@ impl<'a, S: TreeReader> StateTree<'a, S> {
 
     /// Computes version `version` from the previous one plus `writes` (`None` deletes a
     /// key) without storing anything: the caller writes the returned batch atomically with
-    /// the rest of its block. Versions must increase; the first may be any number.
+    /// the rest of its block. Versions are consecutive from 0 (genesis); a version with no
+    /// writes still gets a root (the previous one).
     pub fn compute(
         &self,
         version: Version,
         writes: impl IntoIterator<Item = (Vec<u8>, Option<Vec<u8>>)>,
     ) -> Result<(Hash32, TreeUpdateBatch), ProverError> {
+        if version > 0
+            && self
+                .jmt()
+                .get_root_hash_option(version - 1)
+                .map_err(ProverError::from_any)?
+                .is_none()
+        {
+            return Err(ProverError(format!(
+                "version {} has no root: versions must be consecutive from 0",
+                version - 1
+            )));
+        }
         let set: Vec<(KeyHash, Option<OwnedValue>)> =
             writes.into_iter().map(|(k, v)| (key_hash(&k), v)).collect();
         let (root, batch) = self
