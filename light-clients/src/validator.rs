@@ -101,7 +101,7 @@ pub struct ValidatorSet {
 impl ValidatorSet {
     /// Builds a set: sorts by address, then checks every rule of [`ValidatorSet::validate`].
     pub fn new(mut validators: Vec<Validator>) -> Result<Self, DecodeError> {
-        validators.sort_by(|a, b| a.address.cmp(&b.address));
+        validators.sort_by_key(|a| a.address);
         Self::validate(validators)
     }
 
