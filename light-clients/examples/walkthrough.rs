@@ -30,11 +30,14 @@ fn main() {
     );
 
     // 2. A client that trusts height 1 reaches the tip by bisection.
-    let mut client = ClientState::new(chain.trusted_state(1), TrustOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let mut client = ClientState::new(chain.trusted_state(1), TrustOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"));
     let now = chain.time_at(HEIGHTS) + 1_000;
     let t = Instant::now();
     let mut source = &chain;
-    let path = client.update_to(HEIGHTS, &mut source, now).unwrap_or_else(|e| panic!("{e}"));
+    let path = client
+        .update_to(HEIGHTS, &mut source, now)
+        .unwrap_or_else(|e| panic!("{e}"));
     let bisect_time = t.elapsed();
     println!(
         "bisection 1 -> {HEIGHTS}: {} light blocks fetched, {} headers to submit on-chain, {:.1?}",
@@ -55,24 +58,34 @@ fn main() {
             sender: vec![0x11; 20],
             receiver: "echo".into(),
             payload: format!("hello #{seq}").into_bytes(),
-            timeout: Timeout { height: 1_000_000, time_ms: 0 },
+            timeout: Timeout {
+                height: 1_000_000,
+                time_ms: 0,
+            },
         })
         .collect();
     let root = tree
         .apply(
             0,
-            messages
-                .iter()
-                .map(|m| (paths::commitment(&beta, m.sequence), Some(m.commitment().0.to_vec()))),
+            messages.iter().map(|m| {
+                (
+                    paths::commitment(&beta, m.sequence),
+                    Some(m.commitment().0.to_vec()),
+                )
+            }),
         )
         .unwrap_or_else(|e| panic!("{e}"));
-    println!("state tree: {MESSAGES} message commitments, root {root}, built in {:.0?}", t.elapsed());
+    println!(
+        "state tree: {MESSAGES} message commitments, root {root}, built in {:.0?}",
+        t.elapsed()
+    );
 
     // A client of a chain whose header commits to that root (height 1 of a small chain).
     let gamma = TestChain::new(ChainSpec::new("alpha", rotating_set(4, 1_000, 1)), 2);
     let mut trusted = gamma.trusted_state(1);
     trusted.state_root = root;
-    let state_client = ClientState::new(trusted, TrustOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    let state_client =
+        ClientState::new(trusted, TrustOptions::default()).unwrap_or_else(|e| panic!("{e}"));
     let proof_now = gamma.time_at(1) + 1_000;
 
     let proofs: Vec<_> = messages
@@ -91,10 +104,18 @@ fn main() {
             .unwrap_or_else(|e| panic!("{e}"));
     }
     let single = t.elapsed();
-    let claims: Vec<ProofClaim<'_>> =
-        proofs.iter().map(|(k, v, p)| ProofClaim { key: k, value: Some(v), proof: p }).collect();
+    let claims: Vec<ProofClaim<'_>> = proofs
+        .iter()
+        .map(|(k, v, p)| ProofClaim {
+            key: k,
+            value: Some(v),
+            proof: p,
+        })
+        .collect();
     let t = Instant::now();
-    state_client.verify_batch(1, &claims, proof_now).unwrap_or_else(|e| panic!("{e}"));
+    state_client
+        .verify_batch(1, &claims, proof_now)
+        .unwrap_or_else(|e| panic!("{e}"));
     let batched = t.elapsed();
     println!(
         "proofs: {CHECKED} commitments verified one by one in {:.1?} ({:.1} us each), batched in {:.1?} ({:.1} us each)",
@@ -107,11 +128,18 @@ fn main() {
     // 4. Forgeries are refused with the rule that caught them.
     let (key, _, proof) = &proofs[0];
     let forged = state_client.verify_membership(1, key, b"a payload never sent", proof, proof_now);
-    println!("forged payload:      refused: {}", forged.err().map(|e| e.to_string()).unwrap_or_default());
+    println!(
+        "forged payload:      refused: {}",
+        forged.err().map(|e| e.to_string()).unwrap_or_default()
+    );
     let absent = paths::commitment(&beta, MESSAGES + 1);
     let (_, absent_proof) = tree.prove(&absent, 0).unwrap_or_else(|e| panic!("{e}"));
-    let never_sent = state_client.verify_membership(1, &absent, &[0u8; 32], &absent_proof, proof_now);
-    println!("message never sent:  refused: {}", never_sent.err().map(|e| e.to_string()).unwrap_or_default());
+    let never_sent =
+        state_client.verify_membership(1, &absent, &[0u8; 32], &absent_proof, proof_now);
+    println!(
+        "message never sent:  refused: {}",
+        never_sent.err().map(|e| e.to_string()).unwrap_or_default()
+    );
 
     // 5. A fork: the validators of the first bisection height sign a second header there;
     //    the evidence verifies from the trusted state and the client freezes.
@@ -122,7 +150,9 @@ fn main() {
         first: chain.light_block(fork_height),
         second: chain.conflicting_light_block(fork_height, |h| h.state_root = Hash32([0xee; 32])),
     };
-    let kind = client.submit_misbehaviour(&evidence, now).unwrap_or_else(|e| panic!("{e}"));
+    let kind = client
+        .submit_misbehaviour(&evidence, now)
+        .unwrap_or_else(|e| panic!("{e}"));
     let after = client.update(&[chain.light_block(HEIGHTS)], now);
     println!(
         "fork at height {fork_height}: evidence {} accepted ({kind:?}); client frozen, next update: {}",

@@ -14,8 +14,6 @@
 //! documented byte layout (`docs/PROTOCOL.md`) that a Solidity contract can check, and batch
 //! verification. The tests check this verifier against `jmt`'s on the same proofs.
 
-use std::collections::HashMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::encoding::{Decode, DecodeError, Encode, Reader, Writer};
@@ -80,6 +78,16 @@ pub enum ProofError {
     /// A non-membership proof's leaf is not where the key would be.
     #[error("the proof's leaf does not share the key's path")]
     LeafOffPath,
+    /// In a batch: the path reaches a node another proof already proved, with another hash.
+    #[error("the path's node at depth {depth} is {computed}, the proven node there is {expected}")]
+    PathMismatch {
+        /// Depth of the node.
+        depth: usize,
+        /// The proven node's hash.
+        expected: Hash32,
+        /// What this path computes there.
+        computed: Hash32,
+    },
     /// The path does not hash to the root.
     #[error("proof computes root {computed}, expected {expected}")]
     RootMismatch {
@@ -97,17 +105,6 @@ fn bit(key_hash: &Hash32, i: usize) -> bool {
 
 fn internal(left: &Hash32, right: &Hash32) -> Hash32 {
     sha256_concat(&[INTERNAL_TAG, &left.0, &right.0])
-}
-
-/// The first `depth` bits of `key_hash`, the rest zeroed: names a node on the key's path.
-fn prefix(key_hash: &Hash32, depth: usize) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    let full = depth / 8;
-    out[..full].copy_from_slice(&key_hash.0[..full]);
-    if depth % 8 != 0 {
-        out[full] = key_hash.0[full] & (0xffu8 << (8 - depth % 8));
-    }
-    out
 }
 
 impl StateProof {
@@ -133,7 +130,7 @@ impl StateProof {
         key_hash: &Hash32,
         value_hash: Option<&Hash32>,
     ) -> Result<(), ProofError> {
-        let computed = self.path_root(key_hash, value_hash, |_, _| None)?.0;
+        let computed = self.walk(key_hash, value_hash, |_, _| Walk::Continue)?;
         if computed != *root {
             return Err(ProofError::RootMismatch {
                 expected: *root,
@@ -143,16 +140,15 @@ impl StateProof {
         Ok(())
     }
 
-    /// Checks the leaf against the claim, then hashes up the path. After each level,
-    /// `known(depth, node)` may return a hash already proven at that node (batch
-    /// verification); the walk then stops there. Returns the hash reached and the nodes
-    /// computed on the way, as (depth, hash), bottom first.
-    fn path_root(
+    /// Checks the leaf against the claim, then hashes up the path, showing each node
+    /// (depth, hash), the bottom one first, to `visit`, which may stop the walk (batch
+    /// verification stops at a node already proven). Returns the last node hashed.
+    fn walk(
         &self,
         key_hash: &Hash32,
         value_hash: Option<&Hash32>,
-        mut known: impl FnMut(usize, &Hash32) -> Option<Hash32>,
-    ) -> Result<(Hash32, Vec<(usize, Hash32)>), ProofError> {
+        mut visit: impl FnMut(usize, &Hash32) -> Walk,
+    ) -> Result<Hash32, ProofError> {
         let len = self.siblings.len();
         if len > MAX_SIBLINGS {
             return Err(ProofError::TooManySiblings(len));
@@ -182,10 +178,8 @@ impl StateProof {
             (None, None) => {}
         }
         let mut node = self.leaf.map_or(PLACEHOLDER, |l| l.hash());
-        let mut computed = Vec::with_capacity(len + 1);
-        computed.push((len, node));
-        if let Some(h) = known(len, &node) {
-            return Ok((h, computed));
+        if visit(len, &node) == Walk::Stop {
+            return Ok(node);
         }
         for (i, sibling) in self.siblings.iter().enumerate() {
             let depth = len - 1 - i;
@@ -194,13 +188,19 @@ impl StateProof {
             } else {
                 internal(&node, sibling)
             };
-            computed.push((depth, node));
-            if let Some(h) = known(depth, &node) {
-                return Ok((h, computed));
+            if visit(depth, &node) == Walk::Stop {
+                break;
             }
         }
-        Ok((node, computed))
+        Ok(node)
     }
+}
+
+/// Whether a path walk goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    Continue,
+    Stop,
 }
 
 fn common_prefix_bits(a: &Hash32, b: &Hash32) -> usize {
@@ -224,47 +224,60 @@ pub struct BatchItem<'a> {
     pub proof: &'a StateProof,
 }
 
-/// Verifies many proofs against one root, hashing each tree node at most once: proofs of
-/// nearby keys share the top of their paths, so once a node is proven (its path reached
-/// the root) any later path that reaches the same node with the same hash stops there.
-/// On failure, returns the index of the first item that fails and why.
+/// Verifies many proofs against one root, hashing shared tree nodes once.
+///
+/// Items are walked in key-hash order, keeping the nodes of the last verified path per
+/// depth (proven: that path reached the root; depth 0 starts as the root itself). The next
+/// key shares its first `c` path bits with the last one, and no earlier key shares more
+/// (sorted order), so a node it reaches at depth `d <= c` must equal the proven node there:
+/// equal ends its walk as verified, different fails. On failure, returns the index (in
+/// `items`) of a failing item and why.
 pub fn verify_batch(root: &Hash32, items: &[BatchItem<'_>]) -> Result<(), (usize, ProofError)> {
-    // Proven nodes: (depth, prefix of the path) -> hash.
-    let mut proven: HashMap<(usize, [u8; 32]), Hash32> = HashMap::new();
-    for (index, item) in items.iter().enumerate() {
-        let mut conflict = None;
-        let (reached, computed) = item
-            .proof
-            .path_root(&item.key_hash, item.value_hash.as_ref(), |depth, node| {
-                let known = proven.get(&(depth, prefix(&item.key_hash, depth)))?;
-                if known != node {
-                    // A different hash at a proven node cannot be under this root.
-                    conflict = Some(*node);
-                }
-                Some(*root)
-            })
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_unstable_by(|a, b| items[*a].key_hash.cmp(&items[*b].key_hash));
+    // proven[d]: the node at depth d on the last verified path; nothing below its leaf.
+    let mut proven: Vec<Option<Hash32>> = vec![None; MAX_SIBLINGS + 1];
+    proven[0] = Some(*root);
+    let mut last_len = 0;
+    let mut previous: Option<&Hash32> = None;
+    for index in order {
+        let item = &items[index];
+        let shared = previous.map_or(0, |p| common_prefix_bits(p, &item.key_hash));
+        let mut mismatch = None;
+        item.proof
+            .walk(
+                &item.key_hash,
+                item.value_hash.as_ref(),
+                |depth, node| match proven[depth] {
+                    Some(known) if depth <= shared => {
+                        if known != *node {
+                            mismatch = Some((depth, known, *node));
+                        }
+                        Walk::Stop
+                    }
+                    _ => {
+                        proven[depth] = Some(*node);
+                        Walk::Continue
+                    }
+                },
+            )
             .map_err(|e| (index, e))?;
-        if let Some(computed) = conflict {
+        if let Some((depth, expected, computed)) = mismatch {
             return Err((
                 index,
-                ProofError::RootMismatch {
-                    expected: *root,
+                ProofError::PathMismatch {
+                    depth,
+                    expected,
                     computed,
                 },
             ));
         }
-        if reached != *root {
-            return Err((
-                index,
-                ProofError::RootMismatch {
-                    expected: *root,
-                    computed: reached,
-                },
-            ));
+        let len = item.proof.siblings.len();
+        for slot in proven.iter_mut().take(last_len + 1).skip(len + 1) {
+            *slot = None;
         }
-        for (depth, hash) in computed {
-            proven.insert((depth, prefix(&item.key_hash, depth)), hash);
-        }
+        last_len = len;
+        previous = Some(&item.key_hash);
     }
     Ok(())
 }
@@ -354,15 +367,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prefixes_and_bits_agree() {
+    fn bits_and_common_prefixes() {
         let k = Hash32([0b1010_0000; 32]);
         assert!(bit(&k, 0));
         assert!(!bit(&k, 1));
         assert!(bit(&k, 2));
-        assert_eq!(prefix(&k, 3)[0], 0b1010_0000);
-        assert_eq!(prefix(&k, 1)[0], 0b1000_0000);
-        assert_eq!(prefix(&k, 0), [0u8; 32]);
-        assert_eq!(prefix(&k, 256), k.0);
         assert_eq!(common_prefix_bits(&k, &k), 256);
         let mut j = k;
         j.0[1] ^= 0x01;
