@@ -8,11 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::bisection::{bisect, BisectionError, LightBlockSource};
 use crate::chain::{ChainId, Height, TimeMs};
+use crate::encoding::{Decode, DecodeError, Encode, Reader, Writer};
 use crate::hash::{sha256, Hash32};
 use crate::header::LightBlock;
 use crate::misbehaviour::{Misbehaviour, MisbehaviourError, MisbehaviourKind};
 use crate::proof::{verify_batch, BatchItem, ProofError, StateProof};
-use crate::validator::ValidatorSet;
+use crate::validator::{Fraction, ValidatorSet};
 use crate::verifier::{Parallelism, TrustOptions, TrustedState, Verifier, VerifyError};
 
 /// What the client remembers of each verified header.
@@ -169,6 +170,13 @@ impl TryFrom<ClientStateRepr> for ClientState {
             return Err(ClientError::InvalidSetup(
                 "latest next validator set does not match its consensus state".into(),
             ));
+        }
+        if let Some(f) = &r.frozen {
+            if f.evidence.kind().ok() != Some(f.kind) || f.evidence.hash() != f.evidence_hash {
+                return Err(ClientError::InvalidSetup(
+                    "frozen state does not match its evidence".into(),
+                ));
+            }
         }
         if r.consensus_states.keys().next_back() != Some(&r.latest_height) {
             return Err(ClientError::InvalidSetup(
@@ -485,5 +493,134 @@ impl ClientState {
         }
         *self = ClientState::new(trusted, options)?;
         Ok(())
+    }
+}
+
+/// Most consensus states a client may hold; bounds decoding.
+pub const MAX_CONSENSUS_STATES: usize = 1 << 20;
+
+/// Encoded size of one (height, consensus state) entry.
+const CONSENSUS_ENTRY_LEN: usize = 8 + 8 + 32 * 3;
+
+impl Encode for TrustOptions {
+    fn encode_to(&self, w: &mut Writer) {
+        w.u64(self.trust_threshold.numerator)
+            .u64(self.trust_threshold.denominator)
+            .u64(self.trusting_period_ms)
+            .u64(self.max_clock_drift_ms);
+    }
+}
+
+impl Decode for TrustOptions {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let options = TrustOptions {
+            trust_threshold: Fraction {
+                numerator: r.u64()?,
+                denominator: r.u64()?,
+            },
+            trusting_period_ms: r.u64()?,
+            max_clock_drift_ms: r.u64()?,
+        };
+        options
+            .validate()
+            .map_err(|e| DecodeError::invalid("trust options", e.to_string()))?;
+        Ok(options)
+    }
+}
+
+impl Encode for ConsensusState {
+    fn encode_to(&self, w: &mut Writer) {
+        w.u64(self.time_ms)
+            .put(&self.header_hash)
+            .put(&self.state_root)
+            .put(&self.next_validators_hash);
+    }
+}
+
+impl Decode for ConsensusState {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(ConsensusState {
+            time_ms: r.u64()?,
+            header_hash: r.get()?,
+            state_root: r.get()?,
+            next_validators_hash: r.get()?,
+        })
+    }
+}
+
+/// The canonical layout, so a chain can keep clients in its state tree (whose values are
+/// hashed): chain id, options, latest height, latest next validator set, the consensus
+/// states in ascending height order, then a frozen flag and the evidence (the kind and the
+/// evidence hash are derived from it, not stored).
+impl Encode for ClientState {
+    fn encode_to(&self, w: &mut Writer) {
+        w.put(&self.chain_id)
+            .put(&self.options)
+            .u64(self.latest_height)
+            .put(&self.latest_next_validators);
+        w.len_prefix(self.consensus_states.len());
+        for (height, cs) in &self.consensus_states {
+            w.u64(*height).put(cs);
+        }
+        match &self.frozen {
+            None => w.u8(0),
+            Some(f) => w.u8(1).put(&f.evidence),
+        };
+    }
+}
+
+impl Decode for ClientState {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let chain_id = r.get()?;
+        let options = r.get()?;
+        let latest_height = r.u64()?;
+        let latest_next_validators = r.get()?;
+        let count = r.len_prefix(
+            "consensus states",
+            MAX_CONSENSUS_STATES,
+            CONSENSUS_ENTRY_LEN,
+        )?;
+        let mut consensus_states = BTreeMap::new();
+        let mut last = None;
+        for _ in 0..count {
+            let height = r.u64()?;
+            if last.is_some_and(|l| l >= height) {
+                return Err(DecodeError::invalid(
+                    "consensus states",
+                    "heights not strictly ascending",
+                ));
+            }
+            last = Some(height);
+            consensus_states.insert(height, r.get()?);
+        }
+        let frozen = match r.u8()? {
+            0 => None,
+            1 => {
+                let evidence: Misbehaviour = r.get()?;
+                let kind = evidence
+                    .kind()
+                    .map_err(|e| DecodeError::invalid("frozen evidence", e.to_string()))?;
+                Some(Frozen {
+                    kind,
+                    evidence_hash: evidence.hash(),
+                    evidence,
+                })
+            }
+            t => {
+                return Err(DecodeError::invalid(
+                    "frozen tag",
+                    format!("{t} is not 0 or 1"),
+                ))
+            }
+        };
+        ClientState::try_from(ClientStateRepr {
+            chain_id,
+            options,
+            latest_height,
+            latest_next_validators,
+            consensus_states,
+            frozen,
+        })
+        .map_err(|e| DecodeError::invalid("client state", e.to_string()))
     }
 }

@@ -284,7 +284,8 @@ pub enum Parallelism {
     Sequential,
     /// All cores of the rayon pool (when the `parallel` feature is on), whatever the size.
     Parallel,
-    /// Parallel for commits of 8 signatures or more, where it pays for itself.
+    /// Parallel for commits of 2 signatures or more (the calling thread takes part, so
+    /// even small commits gain).
     #[default]
     Auto,
 }
@@ -480,7 +481,7 @@ pub fn tally_commit(
     let parallel = match parallelism {
         Parallelism::Sequential => false,
         Parallelism::Parallel => true,
-        Parallelism::Auto => commit.signatures.len() >= 8,
+        Parallelism::Auto => commit.signatures.len() >= 2,
     };
     if parallel {
         run_parallel(&commit.signatures, check)?;
@@ -519,15 +520,51 @@ fn check_signature(
     }
 }
 
+/// Checks items on the calling thread and on the pool at once: every participant claims
+/// the next unchecked item from a shared counter, so the work balances itself when a core
+/// is slow or busy, and a call from outside the pool never sits idle waiting for workers to
+/// wake. The error reported is the failing item with the lowest index, exactly as
+/// sequentially: items are skipped only above an index already known to fail.
 #[cfg(feature = "parallel")]
 fn run_parallel<T: Sync>(
     items: &[T],
     check: impl Fn(&T) -> Result<(), VerifyError> + Sync + Send,
 ) -> Result<(), VerifyError> {
-    use rayon::prelude::*;
-    // Collect in order so the reported error does not depend on thread timing.
-    let results: Vec<Result<(), VerifyError>> = items.par_iter().map(check).collect();
-    results.into_iter().collect()
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    let helpers = rayon::current_num_threads()
+        .saturating_sub(1)
+        .min(items.len().saturating_sub(1));
+    if helpers == 0 {
+        return items.iter().try_for_each(check);
+    }
+    let next = AtomicUsize::new(0);
+    let first_failure = AtomicUsize::new(usize::MAX);
+    let failure: Mutex<Option<(usize, VerifyError)>> = Mutex::new(None);
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= items.len() || i > first_failure.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Err(e) = check(&items[i]) {
+            first_failure.fetch_min(i, Ordering::Relaxed);
+            let mut slot = failure.lock().unwrap_or_else(|p| p.into_inner());
+            if slot.as_ref().is_none_or(|(j, _)| i < *j) {
+                *slot = Some((i, e));
+            }
+        }
+    };
+    rayon::in_place_scope(|scope| {
+        for _ in 0..helpers {
+            scope.spawn(|_| work());
+        }
+        work();
+    });
+    match failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some((_, e)) => Err(e),
+        None => Ok(()),
+    }
 }
 
 #[cfg(not(feature = "parallel"))]

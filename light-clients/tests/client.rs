@@ -280,6 +280,14 @@ fn clients_export_and_import_with_checks() {
     let json = serde_json::to_string(&c).unwrap();
     let back: ClientState = serde_json::from_str(&json).unwrap();
     assert_eq!(back, c);
+    // The canonical bytes (what a chain stores in its state tree) round-trip too, and are
+    // strict: no trailing byte, no truncation.
+    let bytes = c.encode();
+    assert_eq!(ClientState::decode(&bytes).unwrap(), c);
+    assert!(ClientState::decode(&[bytes.as_slice(), &[0]].concat()).is_err());
+    assert!(ClientState::decode(&bytes[..bytes.len() - 1]).is_err());
+    let active = client(&chain);
+    assert_eq!(ClientState::decode(&active.encode()).unwrap(), active);
     // An export whose latest height has no consensus state is refused on import.
     let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
     v["latest_height"] = serde_json::json!(99);

@@ -533,5 +533,7 @@ proptest! {
         let _ = xrelay_light_client::StateProof::decode(&bytes);
         let _ = xrelay_light_client::Misbehaviour::decode(&bytes);
         let _ = ChainId::decode(&bytes);
+        let _ = xrelay_light_client::ClientState::decode(&bytes);
+        let _ = TrustOptions::decode(&bytes);
     }
 }

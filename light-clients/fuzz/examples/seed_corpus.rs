@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use xrelay_light_client::prover::{MemoryTreeStore, StateTree};
 use xrelay_light_client::testkit::{fixed_set, rotating_set, ChainSpec, TestChain};
 use xrelay_light_client::{
-    Acknowledgement, ChainId, Decode, Encode, Hash32, Message, Misbehaviour, StateProof, Timeout,
+    Acknowledgement, ChainId, ClientState, Decode, Encode, Hash32, Message, Misbehaviour,
+    StateProof, Timeout, TrustOptions,
 };
 
 struct Corpus {
@@ -114,6 +115,17 @@ fn main() {
         };
         assert!(time.kind().is_ok(), "{name}: time evidence must classify");
         c.put("decode_misbehaviour", &format!("{name}-time"), &time);
+
+        // Client states: active after a few updates, and frozen by the fork.
+        let mut client = ClientState::new(chain.trusted_state(1), TrustOptions::default())
+            .expect("client from a trusted state");
+        let now = chain.time_at(chain.tip()) + 1_000;
+        client
+            .update(&[chain.light_block(2), chain.light_block(3)], now)
+            .expect("update");
+        c.put("decode_client_state", &format!("{name}-active"), &client);
+        client.submit_misbehaviour(&fork, now).expect("fork evidence");
+        c.put("decode_client_state", &format!("{name}-frozen"), &client);
     }
 
     // State proofs from a real tree: membership and absence, in a tree of one key, of 64
