@@ -14,13 +14,15 @@
 //! After criterion's own report, a summary table (medians of criterion's samples) with the
 //! ratios is printed to stderr.
 
-use std::cell::RefCell;
-use std::collections::{BTreeMap, HashSet};
-use std::hint::black_box;
-use std::time::{Duration, Instant};
+#[path = "support/recorder.rs"]
+mod recorder;
 
-use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion};
+use std::collections::HashSet;
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::Criterion;
+use recorder::{Recorder, SAMPLES};
 use secp256k1::ecdsa::{RecoverableSignature, RecoveryId, Signature};
 use secp256k1::{Message, PublicKey};
 use xrelay_light_client::testkit::{fixed_set, ChainSpec, TestChain};
@@ -29,57 +31,8 @@ use xrelay_light_client::{
 };
 
 const SIZES: [u32; 4] = [4, 21, 100, 150];
-const SAMPLES: usize = 20;
 /// Height of the skipping target (trusted height is 1).
 const SKIP_TO: u64 = 10;
-
-/// Records the per-iteration time of every criterion sample, so the summary uses exactly
-/// the samples criterion measured.
-#[derive(Default)]
-struct Recorder {
-    samples: RefCell<BTreeMap<String, Vec<f64>>>,
-}
-
-impl Recorder {
-    fn bench<O>(
-        &self,
-        group: &mut BenchmarkGroup<'_, WallTime>,
-        key: &str,
-        mut routine: impl FnMut() -> O,
-    ) {
-        let id = key.rsplit('/').next().unwrap_or(key);
-        group.bench_function(id, |b| {
-            b.iter_custom(|iters| {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    black_box(routine());
-                }
-                let elapsed = start.elapsed();
-                self.samples
-                    .borrow_mut()
-                    .entry(key.to_string())
-                    .or_default()
-                    .push(elapsed.as_secs_f64() * 1e9 / iters.max(1) as f64);
-                elapsed
-            })
-        });
-    }
-
-    /// Median ns per iteration over the last `SAMPLES` samples (the measured ones; the
-    /// warm-up calls come first).
-    fn median(&self, key: &str) -> Option<f64> {
-        let samples = self.samples.borrow();
-        let all = samples.get(key)?;
-        let mut last: Vec<f64> = all[all.len().saturating_sub(SAMPLES)..].to_vec();
-        last.sort_by(f64::total_cmp);
-        let mid = last.len() / 2;
-        Some(if last.len() % 2 == 0 {
-            (last[mid - 1] + last[mid]) / 2.0
-        } else {
-            last[mid]
-        })
-    }
-}
 
 /// The bare library calls our wrapper makes, without its range checks or keccak.
 fn recover_bare(sig: &Signature65, msg: Message) -> PublicKey {
