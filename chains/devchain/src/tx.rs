@@ -1,0 +1,472 @@
+//! Transactions of the message module and their canonical encoding.
+//!
+//! Relay transactions (client updates, receives, acks, timeouts, misbehaviour) carry their
+//! own proof of validity and are idempotent, so they need no signature, no account and no
+//! nonce: any relayer may submit them, concurrently, from any number of processes, without
+//! the account-sequence races that shared relayer wallets suffer elsewhere. Actions that
+//! move an account's value or change governance are signed by the account, with a nonce.
+
+use serde::{Deserialize, Serialize};
+use xrelay_light_client::encoding::{decode_seq, encode_seq, Reader, Writer};
+use xrelay_light_client::hash::sha256_concat;
+use xrelay_light_client::{
+    Acknowledgement, Address, ChainId, Decode, DecodeError, Encode, Hash32, Height, LightBlock,
+    Message, Misbehaviour, Signature65, SigningKey, StateProof, Timeout, TrustOptions,
+    TrustedState,
+};
+
+/// Domain tag of the digest an account signs.
+pub const SIGNED_TX_TAG: &[u8] = b"xrelay.tx.v1";
+/// Domain tag of a transaction hash.
+pub const TX_HASH_TAG: &[u8] = b"xrelay.txid.v1";
+/// Most items in one receive, ack or timeout batch.
+pub const MAX_BATCH: usize = 1024;
+/// Most light blocks in one client update.
+pub const MAX_UPDATE_BLOCKS: usize = 256;
+/// Longest app name.
+pub const MAX_APP_LEN: usize = 64;
+
+/// A message sent here with the proof, from its destination, that it was never received.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvenMessage {
+    /// The message as this chain stored it.
+    pub message: Message,
+    /// Non-membership of `receipts/{source}/{sequence}` on the destination.
+    pub proof: StateProof,
+}
+
+/// What a receive item's proof shows about its message on the source chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SourceProof {
+    /// Membership of `commitments/{destination}/{sequence}` with the message's commitment:
+    /// the message is pending on the source.
+    Committed,
+    /// Membership of `outcomes/{destination}/{sequence}` = timed out: the source already
+    /// refunded it, so the destination only moves its lane past it (an ordered lane would
+    /// otherwise stay blocked behind a message whose commitment is gone).
+    TimedOut,
+}
+
+/// A message to receive, with the proof of its state on the source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboundMessage {
+    /// The message as the source stored it.
+    pub message: Message,
+    /// What the proof shows.
+    pub shows: SourceProof,
+    /// The proof, at the transaction's proof height.
+    pub proof: StateProof,
+}
+
+impl Encode for InboundMessage {
+    fn encode_to(&self, w: &mut Writer) {
+        let tag = match self.shows {
+            SourceProof::Committed => 0,
+            SourceProof::TimedOut => 1,
+        };
+        w.put(&self.message).u8(tag).put(&self.proof);
+    }
+}
+
+impl Decode for InboundMessage {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let message = r.get()?;
+        let shows = match r.u8()? {
+            0 => SourceProof::Committed,
+            1 => SourceProof::TimedOut,
+            t => {
+                return Err(DecodeError::invalid(
+                    "source proof tag",
+                    format!("{t} is not 0 or 1"),
+                ))
+            }
+        };
+        Ok(InboundMessage {
+            message,
+            shows,
+            proof: r.get()?,
+        })
+    }
+}
+
+/// An acknowledgement with the proof that the destination wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvenAck {
+    /// The acknowledged message.
+    pub message: Message,
+    /// What the destination app answered.
+    pub ack: Acknowledgement,
+    /// Membership of `acks/{source}/{sequence}` on the destination.
+    pub proof: StateProof,
+}
+
+/// What an account can do (signed, with a nonce).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Action {
+    /// Send a message to `app` on `destination`.
+    Send {
+        /// The receiving chain.
+        destination: ChainId,
+        /// The app on the destination that receives it (`echo`, `transfer`).
+        app: String,
+        /// App data (for `transfer`, a `TransferPacket` encoding built by the app's helper).
+        payload: Vec<u8>,
+        /// When delivery stops being allowed.
+        timeout: Timeout,
+    },
+    /// Move tokens between accounts on this chain.
+    Pay {
+        /// The receiving account.
+        to: Address,
+        /// Token name.
+        denom: String,
+        /// Amount.
+        amount: u128,
+    },
+    /// Governance: create a client of another chain.
+    CreateClient {
+        /// The state to trust.
+        trusted: TrustedState,
+        /// Trust options.
+        options: TrustOptions,
+    },
+    /// Governance: reset (unfreeze or revive) the client of `trusted.chain_id`.
+    ResetClient {
+        /// The new state to trust.
+        trusted: TrustedState,
+        /// Trust options.
+        options: TrustOptions,
+    },
+}
+
+/// An action signed by an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedAction {
+    /// The account (recovered from the signature, checked equal).
+    pub signer: Address,
+    /// The account's next nonce: each nonce is used once, in order.
+    pub nonce: u64,
+    /// What to do.
+    pub action: Action,
+    /// Signature of `SHA-256("xrelay.tx.v1" ‖ chain id ‖ signer ‖ nonce ‖ action)`.
+    pub signature: Signature65,
+}
+
+impl SignedAction {
+    /// The digest the signer signs; the chain id stops replays on other chains.
+    pub fn digest(chain_id: &ChainId, signer: &Address, nonce: u64, action: &Action) -> Hash32 {
+        let mut w = Writer::default();
+        w.put(chain_id).put(signer).u64(nonce).put(action);
+        sha256_concat(&[SIGNED_TX_TAG, w.as_slice()])
+    }
+
+    /// Signs `action` for `chain_id` with `key` at `nonce`.
+    pub fn sign(chain_id: &ChainId, key: &SigningKey, nonce: u64, action: Action) -> Self {
+        let signer = key.address();
+        let signature = key.sign_digest(&Self::digest(chain_id, &signer, nonce, &action));
+        SignedAction {
+            signer,
+            nonce,
+            action,
+            signature,
+        }
+    }
+}
+
+/// A transaction of the message module.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Tx {
+    /// An account's signed action (boxed: governance actions carry a validator set).
+    Signed(Box<SignedAction>),
+    /// New headers of `chain` for its client here (bisection's intermediate ones included).
+    UpdateClient {
+        /// The followed chain.
+        chain: ChainId,
+        /// Light blocks in height order, each verifiable from the previous.
+        blocks: Vec<LightBlock>,
+    },
+    /// Messages from `source`, proven at `proof_height` of its client here, in lane order.
+    Recv {
+        /// The sending chain.
+        source: ChainId,
+        /// A height the client of `source` has verified.
+        proof_height: Height,
+        /// The messages with proofs of their state on the source.
+        messages: Vec<InboundMessage>,
+    },
+    /// Acknowledgements from `destination` of messages sent here.
+    Ack {
+        /// The chain that received the messages.
+        destination: ChainId,
+        /// A height the client of `destination` has verified.
+        proof_height: Height,
+        /// The acks with their proofs.
+        acks: Vec<ProvenAck>,
+    },
+    /// Messages sent here that `destination` can no longer receive.
+    Timeout {
+        /// The chain the messages were for.
+        destination: ChainId,
+        /// A verified height of `destination` at or past the messages' timeouts.
+        proof_height: Height,
+        /// The messages with non-membership proofs of their receipts.
+        messages: Vec<ProvenMessage>,
+    },
+    /// Evidence that `chain`'s validators misbehaved: freezes its client here.
+    SubmitMisbehaviour {
+        /// The misbehaving chain.
+        chain: ChainId,
+        /// The evidence (boxed: two light blocks and a validator set).
+        evidence: Box<Misbehaviour>,
+    },
+}
+
+impl Tx {
+    /// `SHA-256("xrelay.txid.v1" ‖ encoding)`: names the transaction in RPC answers and logs.
+    pub fn hash(&self) -> Hash32 {
+        sha256_concat(&[TX_HASH_TAG, &self.encode()])
+    }
+
+    /// A short name of the kind, for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Tx::Signed(s) => match s.action {
+                Action::Send { .. } => "send",
+                Action::Pay { .. } => "pay",
+                Action::CreateClient { .. } => "create_client",
+                Action::ResetClient { .. } => "reset_client",
+            },
+            Tx::UpdateClient { .. } => "update_client",
+            Tx::Recv { .. } => "recv",
+            Tx::Ack { .. } => "ack",
+            Tx::Timeout { .. } => "timeout",
+            Tx::SubmitMisbehaviour { .. } => "misbehaviour",
+        }
+    }
+}
+
+fn put_trusted(w: &mut Writer, t: &TrustedState) {
+    w.put(&t.chain_id)
+        .u64(t.height)
+        .u64(t.time_ms)
+        .put(&t.header_hash)
+        .put(&t.state_root)
+        .put(&t.next_validators);
+}
+
+fn get_trusted(r: &mut Reader<'_>) -> Result<TrustedState, DecodeError> {
+    Ok(TrustedState {
+        chain_id: r.get()?,
+        height: r.u64()?,
+        time_ms: r.u64()?,
+        header_hash: r.get()?,
+        state_root: r.get()?,
+        next_validators: r.get()?,
+    })
+}
+
+fn get_string(r: &mut Reader<'_>, what: &'static str, max: usize) -> Result<String, DecodeError> {
+    std::str::from_utf8(r.bytes(what, max)?)
+        .map(str::to_string)
+        .map_err(|_| DecodeError::invalid(what, "not UTF-8"))
+}
+
+impl Encode for Action {
+    fn encode_to(&self, w: &mut Writer) {
+        match self {
+            Action::Send {
+                destination,
+                app,
+                payload,
+                timeout,
+            } => {
+                w.u8(0)
+                    .put(destination)
+                    .bytes(app.as_bytes())
+                    .bytes(payload)
+                    .u64(timeout.height)
+                    .u64(timeout.time_ms);
+            }
+            Action::Pay { to, denom, amount } => {
+                w.u8(1)
+                    .put(to)
+                    .bytes(denom.as_bytes())
+                    .fixed(&amount.to_be_bytes());
+            }
+            Action::CreateClient { trusted, options } => {
+                w.u8(2);
+                put_trusted(w, trusted);
+                w.put(options);
+            }
+            Action::ResetClient { trusted, options } => {
+                w.u8(3);
+                put_trusted(w, trusted);
+                w.put(options);
+            }
+        }
+    }
+}
+
+impl Decode for Action {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(match r.u8()? {
+            0 => Action::Send {
+                destination: r.get()?,
+                app: get_string(r, "app", MAX_APP_LEN)?,
+                payload: r
+                    .bytes("payload", xrelay_light_client::message::MAX_PAYLOAD_LEN)?
+                    .to_vec(),
+                timeout: Timeout {
+                    height: r.u64()?,
+                    time_ms: r.u64()?,
+                },
+            },
+            1 => Action::Pay {
+                to: r.get()?,
+                denom: get_string(r, "denom", crate::apps::transfer::MAX_DENOM_LEN)?,
+                amount: u128::from_be_bytes(r.array()?),
+            },
+            2 => Action::CreateClient {
+                trusted: get_trusted(r)?,
+                options: r.get()?,
+            },
+            3 => Action::ResetClient {
+                trusted: get_trusted(r)?,
+                options: r.get()?,
+            },
+            t => {
+                return Err(DecodeError::invalid(
+                    "action tag",
+                    format!("{t} is not 0-3"),
+                ))
+            }
+        })
+    }
+}
+
+impl Encode for ProvenMessage {
+    fn encode_to(&self, w: &mut Writer) {
+        w.put(&self.message).put(&self.proof);
+    }
+}
+
+impl Decode for ProvenMessage {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(ProvenMessage {
+            message: r.get()?,
+            proof: r.get()?,
+        })
+    }
+}
+
+impl Encode for ProvenAck {
+    fn encode_to(&self, w: &mut Writer) {
+        w.put(&self.message).put(&self.ack).put(&self.proof);
+    }
+}
+
+impl Decode for ProvenAck {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(ProvenAck {
+            message: r.get()?,
+            ack: r.get()?,
+            proof: r.get()?,
+        })
+    }
+}
+
+/// Smallest encodings, for bounding counts against the bytes left.
+const MIN_MESSAGE_LEN: usize = 4 + 1 + 4 + 1 + 8 + 4 + 1 + 4 + 1 + 4 + 16;
+const MIN_PROOF_LEN: usize = 3;
+
+impl Encode for Tx {
+    fn encode_to(&self, w: &mut Writer) {
+        match self {
+            Tx::Signed(s) => {
+                w.u8(0)
+                    .put(&s.signer)
+                    .u64(s.nonce)
+                    .put(&s.action)
+                    .put(&s.signature);
+            }
+            Tx::UpdateClient { chain, blocks } => {
+                w.u8(1).put(chain);
+                encode_seq(w, blocks);
+            }
+            Tx::Recv {
+                source,
+                proof_height,
+                messages,
+            } => {
+                w.u8(2).put(source).u64(*proof_height);
+                encode_seq(w, messages);
+            }
+            Tx::Ack {
+                destination,
+                proof_height,
+                acks,
+            } => {
+                w.u8(3).put(destination).u64(*proof_height);
+                encode_seq(w, acks);
+            }
+            Tx::Timeout {
+                destination,
+                proof_height,
+                messages,
+            } => {
+                w.u8(4).put(destination).u64(*proof_height);
+                encode_seq(w, messages);
+            }
+            Tx::SubmitMisbehaviour { chain, evidence } => {
+                w.u8(5).put(chain).put(evidence.as_ref());
+            }
+        }
+    }
+}
+
+impl Decode for Tx {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(match r.u8()? {
+            0 => Tx::Signed(Box::new(SignedAction {
+                signer: r.get()?,
+                nonce: r.u64()?,
+                action: r.get()?,
+                signature: r.get()?,
+            })),
+            1 => Tx::UpdateClient {
+                chain: r.get()?,
+                blocks: decode_seq(r, "light blocks", MAX_UPDATE_BLOCKS, 64)?,
+            },
+            2 => Tx::Recv {
+                source: r.get()?,
+                proof_height: r.u64()?,
+                messages: decode_seq(
+                    r,
+                    "messages",
+                    MAX_BATCH,
+                    MIN_MESSAGE_LEN + 1 + MIN_PROOF_LEN,
+                )?,
+            },
+            3 => Tx::Ack {
+                destination: r.get()?,
+                proof_height: r.u64()?,
+                acks: decode_seq(r, "acks", MAX_BATCH, MIN_MESSAGE_LEN + 5 + MIN_PROOF_LEN)?,
+            },
+            4 => Tx::Timeout {
+                destination: r.get()?,
+                proof_height: r.u64()?,
+                messages: decode_seq(r, "messages", MAX_BATCH, MIN_MESSAGE_LEN + MIN_PROOF_LEN)?,
+            },
+            5 => Tx::SubmitMisbehaviour {
+                chain: r.get()?,
+                evidence: Box::new(r.get()?),
+            },
+            t => {
+                return Err(DecodeError::invalid(
+                    "transaction tag",
+                    format!("{t} is not 0-5"),
+                ))
+            }
+        })
+    }
+}
