@@ -5,8 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use xrelay_fuzz::{decode_canonical, recover_some};
 use xrelay_light_client::SignedHeader;
-use xrelay_light_client_fuzz::{decode_canonical, recover_some};
 
 fuzz_target!(|data: &[u8]| {
     let Some(signed) = decode_canonical::<SignedHeader>(data) else {

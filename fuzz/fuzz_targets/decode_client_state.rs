@@ -5,8 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use xrelay_fuzz::decode_canonical;
 use xrelay_light_client::ClientState;
-use xrelay_light_client_fuzz::decode_canonical;
 
 fuzz_target!(|data: &[u8]| {
     let Some(client) = decode_canonical::<ClientState>(data) else {

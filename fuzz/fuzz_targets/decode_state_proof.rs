@@ -7,8 +7,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use xrelay_fuzz::{decode_canonical, derived};
 use xrelay_light_client::{verify_batch, BatchItem, Hash32, ProofError, StateProof};
-use xrelay_light_client_fuzz::{decode_canonical, derived};
 
 fuzz_target!(|data: &[u8]| {
     let Some(proof) = decode_canonical::<StateProof>(data) else {

@@ -6,8 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use xrelay_fuzz::{decode_canonical, recover_some};
 use xrelay_light_client::Commit;
-use xrelay_light_client_fuzz::{decode_canonical, recover_some};
 
 fuzz_target!(|data: &[u8]| {
     let Some(commit) = decode_canonical::<Commit>(data) else {

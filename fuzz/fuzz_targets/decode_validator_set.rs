@@ -7,8 +7,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use xrelay_fuzz::decode_canonical;
 use xrelay_light_client::ValidatorSet;
-use xrelay_light_client_fuzz::decode_canonical;
 
 /// `MAX_TOTAL_POWER` of the library (2^60).
 const MAX_TOTAL_POWER: u64 = 1 << 60;

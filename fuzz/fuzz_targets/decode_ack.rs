@@ -5,8 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use xrelay_fuzz::decode_canonical;
 use xrelay_light_client::Acknowledgement;
-use xrelay_light_client_fuzz::decode_canonical;
 
 fuzz_target!(|data: &[u8]| {
     let Some(ack) = decode_canonical::<Acknowledgement>(data) else {

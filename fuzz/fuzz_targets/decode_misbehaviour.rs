@@ -6,8 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use xrelay_fuzz::decode_canonical;
 use xrelay_light_client::{Misbehaviour, MisbehaviourKind, TrustedState};
-use xrelay_light_client_fuzz::decode_canonical;
 
 fuzz_target!(|data: &[u8]| {
     let Some(evidence) = decode_canonical::<Misbehaviour>(data) else {

@@ -124,7 +124,9 @@ fn main() {
             .update(&[chain.light_block(2), chain.light_block(3)], now)
             .expect("update");
         c.put("decode_client_state", &format!("{name}-active"), &client);
-        client.submit_misbehaviour(&fork, now).expect("fork evidence");
+        client
+            .submit_misbehaviour(&fork, now)
+            .expect("fork evidence");
         c.put("decode_client_state", &format!("{name}-frozen"), &client);
     }
 
@@ -234,6 +236,132 @@ fn main() {
         "error-utf8",
         &Acknowledgement::Error("refusé ✗".into()),
     );
+
+    // Devchain transactions and transfer payloads.
+    {
+        use xrelay_devchain::apps::transfer::TransferPacket;
+        use xrelay_devchain::tx::{
+            Action, InboundMessage, ProvenAck, ProvenMessage, SignedAction, SourceProof, Tx,
+        };
+        use xrelay_light_client::{Address, SigningKey};
+
+        let chain = TestChain::new(ChainSpec::new("alpha", fixed_set(4, 1)), 3);
+        let beta = id("beta");
+        let store = MemoryTreeStore::new();
+        let tree = StateTree::new(&store);
+        tree.apply(0, [(b"commitments/beta/1".to_vec(), Some(vec![7; 32]))])
+            .expect("version 0");
+        let (_, proof) = tree.prove(b"commitments/beta/1", 0).expect("proof");
+        let message = Message {
+            source: id("alpha"),
+            destination: beta.clone(),
+            sequence: 1,
+            sender: vec![1; 20],
+            receiver: "transfer".into(),
+            payload: vec![],
+            timeout: Timeout {
+                height: 10,
+                time_ms: 0,
+            },
+        };
+        let packet = TransferPacket {
+            denom: "v/alpha/xrd".into(),
+            amount: 5,
+            sender: Address([1; 20]),
+            receiver: Address([2; 20]),
+        };
+        c.put("decode_transfer_packet", "voucher", &packet);
+        let key = SigningKey::from_seed("fuzz", 0);
+        let txs = [
+            (
+                "update",
+                Tx::UpdateClient {
+                    chain: id("alpha"),
+                    blocks: vec![chain.light_block(2), chain.light_block(3)],
+                },
+            ),
+            (
+                "recv",
+                Tx::Recv {
+                    source: id("alpha"),
+                    proof_height: 3,
+                    messages: vec![InboundMessage {
+                        message: message.clone(),
+                        shows: SourceProof::Committed,
+                        proof: proof.clone(),
+                    }],
+                },
+            ),
+            (
+                "ack",
+                Tx::Ack {
+                    destination: beta.clone(),
+                    proof_height: 3,
+                    acks: vec![ProvenAck {
+                        message: message.clone(),
+                        ack: Acknowledgement::Success(vec![1]),
+                        proof: proof.clone(),
+                    }],
+                },
+            ),
+            (
+                "timeout",
+                Tx::Timeout {
+                    destination: beta.clone(),
+                    proof_height: 3,
+                    messages: vec![ProvenMessage {
+                        message: message.clone(),
+                        proof,
+                    }],
+                },
+            ),
+            (
+                "send",
+                Tx::Signed(Box::new(SignedAction::sign(
+                    &id("alpha"),
+                    &key,
+                    0,
+                    Action::Send {
+                        destination: beta.clone(),
+                        app: "transfer".into(),
+                        payload: packet.encode(),
+                        timeout: Timeout {
+                            height: 0,
+                            time_ms: 99,
+                        },
+                    },
+                ))),
+            ),
+            (
+                "pay",
+                Tx::Signed(Box::new(SignedAction::sign(
+                    &id("alpha"),
+                    &key,
+                    1,
+                    Action::Pay {
+                        to: Address([3; 20]),
+                        denom: "xrd".into(),
+                        amount: 1,
+                    },
+                ))),
+            ),
+            (
+                "create-client",
+                Tx::Signed(Box::new(SignedAction::sign(
+                    &id("alpha"),
+                    &key,
+                    2,
+                    Action::CreateClient {
+                        trusted: chain.trusted_state(1),
+                        options: TrustOptions::default(),
+                    },
+                ))),
+            ),
+        ];
+        for (label, tx) in &txs {
+            c.put("decode_tx", label, tx);
+        }
+    }
 
     println!("wrote {} seed inputs under {}", c.written, c.root.display());
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the strict decoders of xrelay-light-client with libFuzzer (cargo-fuzz).
 #
-#   light-clients/fuzz/run.sh [SECONDS_PER_TARGET (default 30)] [TARGET...]
+#   fuzz/run.sh [SECONDS_PER_TARGET (default 30)] [TARGET...]
 #
 # With no TARGET, runs every target listed in Cargo.toml, one after another (one libFuzzer
 # process at a time). Per target: regenerate the seed corpus (valid encodings from
