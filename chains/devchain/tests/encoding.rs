@@ -73,9 +73,9 @@ fn build_txs() -> Vec<Tx> {
 
 #[test]
 fn transactions_round_trip() {
-    for tx in sample_txs().iter().cloned() {
+    for tx in sample_txs() {
         let bytes = tx.encode();
-        assert_eq!(Tx::decode(&bytes).unwrap(), tx);
+        assert_eq!(&Tx::decode(&bytes).unwrap(), tx);
         assert!(Tx::decode(&[bytes.as_slice(), &[0]].concat()).is_err());
         assert!(Tx::decode(&bytes[..bytes.len() - 1]).is_err());
     }
