@@ -6,11 +6,14 @@
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/xrelay-target}"
 mkdir -p "$CARGO_TARGET_DIR"
 
-# Debian packages the build needs beyond a Rust toolchain (command that proves it: package).
+# Debian packages the build needs beyond a Rust toolchain, as "command:package" (the command
+# proves the package is there) or "package" (checked with dpkg). libclang-dev: RocksDB's
+# bindings are generated with bindgen at build time.
 XRELAY_APT_NEEDS=(
   "cc:gcc"
   "c++:g++"
   "make:make"
+  "libclang-dev"
 )
 
 xrelay_ensure_deps() {
@@ -20,7 +23,11 @@ xrelay_ensure_deps() {
   fi
   local missing=() entry
   for entry in "${XRELAY_APT_NEEDS[@]}"; do
-    command -v "${entry%%:*}" >/dev/null 2>&1 || missing+=("${entry#*:}")
+    if [[ "$entry" == *:* ]]; then
+      command -v "${entry%%:*}" >/dev/null 2>&1 || missing+=("${entry#*:}")
+    else
+      dpkg -s "$entry" >/dev/null 2>&1 || missing+=("$entry")
+    fi
   done
   if [ "${#missing[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

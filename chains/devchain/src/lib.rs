@@ -8,8 +8,11 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod amount;
 pub mod apps;
 pub mod module;
+#[cfg(feature = "node")]
+pub mod node;
 pub mod state;
 pub mod tx;
 

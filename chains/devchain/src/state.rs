@@ -4,6 +4,9 @@
 
 use std::collections::BTreeMap;
 
+/// Pending writes by key: `Some(value)` sets, `None` deletes.
+pub type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
 /// A storage failure below the module (disk, corruption). Not a rule violation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("state storage: {0}")]
@@ -40,7 +43,7 @@ impl MemoryState {
 /// Pending writes over a base state. Reads see the writes first.
 pub struct Overlay<'a> {
     base: &'a dyn StateRead,
-    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    writes: Writes,
 }
 
 impl<'a> Overlay<'a> {
@@ -50,6 +53,11 @@ impl<'a> Overlay<'a> {
             base,
             writes: BTreeMap::new(),
         }
+    }
+
+    /// An overlay that starts with `writes` already pending (a mempool's check state).
+    pub fn with_writes(base: &'a dyn StateRead, writes: Writes) -> Self {
+        Overlay { base, writes }
     }
 
     /// The value at `key`, pending writes first.
@@ -76,7 +84,7 @@ impl<'a> Overlay<'a> {
     }
 
     /// The pending writes, in key order (what a block commits to the state tree).
-    pub fn into_writes(self) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
+    pub fn into_writes(self) -> Writes {
         self.writes
     }
 

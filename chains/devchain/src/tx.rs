@@ -19,6 +19,16 @@ use xrelay_light_client::{
 pub const SIGNED_TX_TAG: &[u8] = b"xrelay.tx.v1";
 /// Domain tag of a transaction hash.
 pub const TX_HASH_TAG: &[u8] = b"xrelay.txid.v1";
+/// Domain tag of a block's transaction root.
+pub const TX_ROOT_TAG: &[u8] = b"xrelay.txroot.v1";
+
+/// `SHA-256("xrelay.txroot.v1" ‖ id₁ ‖ id₂ ‖ …)` over the block's transaction ids in block
+/// order: the header's `tx_root`.
+pub fn tx_root(ids: impl IntoIterator<Item = Hash32>) -> Hash32 {
+    let ids: Vec<u8> = ids.into_iter().flat_map(|h| h.0).collect();
+    sha256_concat(&[TX_ROOT_TAG, &ids])
+}
+
 /// Most items in one receive, ack or timeout batch.
 pub const MAX_BATCH: usize = 1024;
 /// Most light blocks in one client update.
@@ -121,6 +131,7 @@ pub enum Action {
         /// Token name.
         denom: String,
         /// Amount.
+        #[serde(with = "crate::amount")]
         amount: u128,
     },
     /// Governance: create a client of another chain.

@@ -52,7 +52,7 @@ impl Recorder {
         let mut last: Vec<f64> = all[all.len().saturating_sub(SAMPLES)..].to_vec();
         last.sort_by(f64::total_cmp);
         let mid = last.len() / 2;
-        Some(if last.len() % 2 == 0 {
+        Some(if last.len().is_multiple_of(2) {
             (last[mid - 1] + last[mid]) / 2.0
         } else {
             last[mid]

@@ -97,6 +97,7 @@ pub enum Event {
         /// Token.
         denom: String,
         /// Amount.
+        #[serde(with = "crate::amount")]
         amount: u128,
     },
 }
@@ -773,6 +774,11 @@ pub mod query {
         denom: &str,
     ) -> Result<u128, StorageError> {
         Overlay::new(state).get_u128(&crate::apps::transfer::escrow_key(counterparty, denom))
+    }
+
+    /// The nonce `account` must sign its next action with.
+    pub fn nonce(state: &dyn StateRead, account: &Address) -> Result<u64, StorageError> {
+        Overlay::new(state).get_u64(&keys::nonce(account))
     }
 
     /// The next sequence to be sent to `destination`, and the next expected from `source`.

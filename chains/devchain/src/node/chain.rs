@@ -1,0 +1,450 @@
+//! The chain a node runs: genesis, a mempool that checks transactions before accepting
+//! them, and block production (execute, commit the state tree, sign the header), each
+//! block committed to the store in one atomic, synced batch.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use xrelay_light_client::prover::StateTree;
+use xrelay_light_client::{
+    Address, ChainId, Commit, Hash32, Header, Height, LightBlock, SignedHeader, SigningKey, TimeMs,
+    Validator, ValidatorSet,
+};
+
+use super::store::{Batch, Cf, Store};
+use crate::module::{Context, Genesis, Module, ModuleError, TxReport};
+use crate::state::{Overlay, StorageError, Writes};
+use crate::tx::{tx_root, Tx};
+
+/// Where the validators' secret keys come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeySource {
+    /// Development keys `SigningKey::from_seed(seed, index)`: anyone who knows the seed can
+    /// sign, so only for local networks.
+    Seed(String),
+    /// Secret keys read from key files (index `i` is the `i`-th key, wrapping around).
+    Secrets(Vec<[u8; 32]>),
+}
+
+impl KeySource {
+    fn key(&self, index: u32) -> Result<SigningKey, ChainError> {
+        match self {
+            KeySource::Seed(seed) => Ok(SigningKey::from_seed(seed, index)),
+            KeySource::Secrets(secrets) if !secrets.is_empty() => {
+                SigningKey::from_bytes(&secrets[index as usize % secrets.len()])
+                    .map_err(|e| ChainError::Config(format!("validator key {index}: {e}")))
+            }
+            KeySource::Secrets(_) => Err(ChainError::Config("no validator keys".into())),
+        }
+    }
+
+    /// Reads secret keys from a file of hex lines (`0x` optional; blank lines and lines
+    /// starting with `#` ignored).
+    pub fn from_key_file(path: &std::path::Path) -> Result<Self, ChainError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ChainError::Config(format!("{}: {e}", path.display())))?;
+        let mut secrets = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let bad =
+                |why: String| ChainError::Config(format!("{}:{}: {why}", path.display(), n + 1));
+            let bytes =
+                hex::decode(line.trim_start_matches("0x")).map_err(|e| bad(e.to_string()))?;
+            let secret: [u8; 32] = bytes
+                .try_into()
+                .map_err(|_| bad("a secret key is 32 bytes (64 hex digits)".into()))?;
+            SigningKey::from_bytes(&secret).map_err(|e| bad(e.to_string()))?;
+            secrets.push(secret);
+        }
+        if secrets.is_empty() {
+            return Err(ChainError::Config(format!("{}: no keys", path.display())));
+        }
+        Ok(KeySource::Secrets(secrets))
+    }
+}
+
+/// Who validates at each height: `count` keys, each with `power`; with
+/// `rotate_every = Some(n)`, one member is replaced every `n` heights (a sliding window
+/// over the source's keys), so relayers must follow validator-set changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ValidatorPlan {
+    /// Where the keys come from.
+    pub keys: KeySource,
+    /// Validators per height.
+    pub count: u32,
+    /// Power of each.
+    pub power: u64,
+    /// Replace one member every this many heights.
+    pub rotate_every: Option<u64>,
+}
+
+impl ValidatorPlan {
+    fn indices(&self, height: Height) -> std::ops::Range<u32> {
+        let shift = match self.rotate_every {
+            Some(every) if every > 0 => ((height.max(1) - 1) / every) as u32,
+            _ => 0,
+        };
+        shift..shift + self.count
+    }
+
+    /// The signing keys at `height`.
+    pub fn keys(&self, height: Height) -> Vec<SigningKey> {
+        // Every key was checked when the source was built (`from_key_file`, `check`).
+        self.indices(height)
+            .filter_map(|i| self.keys.key(i).ok())
+            .collect()
+    }
+
+    /// Checks that every key the plan can use is a valid secret key.
+    pub fn check(&self) -> Result<(), ChainError> {
+        if self.count == 0 {
+            return Err(ChainError::Config("no validators".into()));
+        }
+        if let KeySource::Secrets(s) = &self.keys {
+            for i in 0..s.len().max(1) as u32 {
+                self.keys.key(i)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The validator set at `height`.
+    pub fn set(&self, height: Height) -> Result<ValidatorSet, ChainError> {
+        ValidatorSet::new(
+            self.keys(height)
+                .iter()
+                .map(|k| Validator::from_key(k, self.power))
+                .collect(),
+        )
+        .map_err(|e| ChainError::Config(format!("validator set at {height}: {e}")))
+    }
+}
+
+/// How a chain is set up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainConfig {
+    /// The chain's id.
+    pub chain_id: ChainId,
+    /// Its validators.
+    pub validators: ValidatorPlan,
+    /// How many validators sign each block (all when `None`): below the quorum, blocks are
+    /// produced but no light client accepts them (for threshold tests).
+    pub signers: Option<usize>,
+    /// The module's genesis.
+    pub genesis: Genesis,
+    /// Mempool and block size bounds.
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// Bounds that keep a flooded node responsive: a full mempool refuses new transactions
+/// (clients retry later) and a block takes at most `max_block_txs`, leaving the rest queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Most transactions waiting.
+    pub max_mempool_txs: usize,
+    /// Most transactions per block.
+    pub max_block_txs: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_mempool_txs: 20_000,
+            max_block_txs: 5_000,
+        }
+    }
+}
+
+/// Why the mempool did not take a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    /// The mempool is full; try again after the next block.
+    #[error("mempool full ({0} transactions waiting); retry after the next block")]
+    MempoolFull(usize),
+    /// The module refused it against the latest state plus the queued transactions.
+    #[error(transparent)]
+    Refused(#[from] ModuleError),
+}
+
+/// Why the chain could not do something.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    /// The configuration is unusable.
+    #[error("config: {0}")]
+    Config(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The module refused (genesis).
+    #[error(transparent)]
+    Module(#[from] ModuleError),
+    /// The stored chain is not the configured one.
+    #[error("store holds chain {found}, config says {expected}")]
+    WrongChain {
+        /// Configured.
+        expected: ChainId,
+        /// Stored.
+        found: ChainId,
+    },
+}
+
+/// A transaction's fate in a block, as stored for RPC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxResult {
+    /// `Tx::hash`.
+    pub hash: Hash32,
+    /// `Tx::kind`.
+    pub kind: String,
+    /// The report, or why it failed (a failed transaction changed nothing).
+    pub outcome: Result<TxReport, String>,
+}
+
+/// What one block did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockResults {
+    /// Height.
+    pub height: Height,
+    /// Results in block order.
+    pub txs: Vec<TxResult>,
+}
+
+/// The chain of one node.
+pub struct Chain {
+    config: ChainConfig,
+    store: Arc<Store>,
+    module: Module,
+    mempool: Vec<Tx>,
+    /// The state the queued transactions leave behind, and the block context they were
+    /// checked in: each new transaction is checked on top, in O(its own work).
+    check: Option<(Context, Writes)>,
+    latest: Option<LightBlock>,
+}
+
+const CHAIN_ID_KEY: &[u8] = b"chain_id";
+
+impl Chain {
+    /// Opens the chain in `store`, writing genesis (state version 0) if the store is new.
+    pub fn open(config: ChainConfig, store: Store, module: Module) -> Result<Self, ChainError> {
+        config.validators.check()?;
+        match store.get(Cf::Meta, CHAIN_ID_KEY)? {
+            Some(id) => {
+                let found = String::from_utf8(id)
+                    .ok()
+                    .and_then(|s| ChainId::new(s).ok())
+                    .ok_or_else(|| StorageError("stored chain id is invalid".into()))?;
+                if found != config.chain_id {
+                    return Err(ChainError::WrongChain {
+                        expected: config.chain_id,
+                        found,
+                    });
+                }
+            }
+            None => {
+                let mut overlay = Overlay::new(&store);
+                module.genesis(&mut overlay, &config.genesis)?;
+                let writes = overlay.into_writes();
+                let (_, tree) = StateTree::new(&store)
+                    .compute(0, writes.clone())
+                    .map_err(|e| StorageError(e.to_string()))?;
+                let mut batch = Batch::default();
+                put_state(&mut batch, writes);
+                batch.put_tree(&tree.node_batch)?;
+                batch.put(
+                    Cf::Meta,
+                    CHAIN_ID_KEY.to_vec(),
+                    config.chain_id.as_str().as_bytes().to_vec(),
+                );
+                store.commit(batch)?;
+            }
+        }
+        let latest = match store.latest_height()? {
+            Some(h) => store.block(h)?,
+            None => None,
+        };
+        Ok(Chain {
+            config,
+            store: Arc::new(store),
+            module,
+            mempool: Vec::new(),
+            check: None,
+            latest,
+        })
+    }
+
+    /// How the chain is set up.
+    pub fn config(&self) -> &ChainConfig {
+        &self.config
+    }
+
+    /// The chain id.
+    pub fn chain_id(&self) -> &ChainId {
+        &self.config.chain_id
+    }
+
+    /// The store (for queries and proofs).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// A shared handle to the store: readers (RPC) query it while blocks are produced.
+    pub fn store_handle(&self) -> Arc<Store> {
+        self.store.clone()
+    }
+
+    /// Latest committed height (0 before the first block).
+    pub fn height(&self) -> Height {
+        self.latest.as_ref().map_or(0, LightBlock::height)
+    }
+
+    /// The latest committed block.
+    pub fn latest(&self) -> Option<&LightBlock> {
+        self.latest.as_ref()
+    }
+
+    /// Transactions waiting for the next block.
+    pub fn mempool_len(&self) -> usize {
+        self.mempool.len()
+    }
+
+    /// The context the next block will run in.
+    fn next_context(&self, time_ms: TimeMs) -> Context {
+        let previous = self.latest.as_ref().map_or(0, |b| b.header().time_ms);
+        Context {
+            chain_id: self.config.chain_id.clone(),
+            height: self.height() + 1,
+            time_ms: time_ms.max(previous + 1),
+        }
+    }
+
+    /// Checks `tx` against the latest state plus the transactions already waiting, and
+    /// queues it if it would succeed now. A refused transaction is answered with the
+    /// module's error and never enters a block.
+    pub fn submit(&mut self, tx: Tx, time_ms: TimeMs) -> Result<TxReport, SubmitError> {
+        if self.mempool.len() >= self.config.limits.max_mempool_txs {
+            return Err(SubmitError::MempoolFull(self.mempool.len()));
+        }
+        let (ctx, writes) = self
+            .check
+            .take()
+            .unwrap_or_else(|| (self.next_context(time_ms), Default::default()));
+        let mut overlay = Overlay::with_writes(self.store.as_ref(), writes);
+        let result = self.module.execute(&mut overlay, &ctx, &tx);
+        self.check = Some((ctx, overlay.into_writes()));
+        let report = result?;
+        self.mempool.push(tx);
+        Ok(report)
+    }
+
+    /// Produces, signs and commits the next block with the queued transactions (at most
+    /// `max_block_txs`; the rest are checked again on the new state and stay queued).
+    pub fn produce(&mut self, time_ms: TimeMs) -> Result<(LightBlock, BlockResults), ChainError> {
+        let ctx = self.next_context(time_ms);
+        let take = self.mempool.len().min(self.config.limits.max_block_txs);
+        let txs: Vec<Tx> = self.mempool.drain(..take).collect();
+        let rest = std::mem::take(&mut self.mempool);
+        self.check = None;
+        let mut overlay = Overlay::new(self.store.as_ref());
+        let results: Vec<TxResult> = txs
+            .iter()
+            .map(|tx| TxResult {
+                hash: tx.hash(),
+                kind: tx.kind().to_string(),
+                outcome: self
+                    .module
+                    .execute(&mut overlay, &ctx, tx)
+                    .map_err(|e| e.to_string()),
+            })
+            .collect();
+        let writes = overlay.into_writes();
+        let (state_root, tree) = StateTree::new(self.store.as_ref())
+            .compute(ctx.height, writes.clone())
+            .map_err(|e| StorageError(e.to_string()))?;
+
+        let plan = &self.config.validators;
+        let validators = plan.set(ctx.height)?;
+        let next_validators = plan.set(ctx.height + 1)?;
+        let header = Header {
+            chain_id: ctx.chain_id.clone(),
+            height: ctx.height,
+            time_ms: ctx.time_ms,
+            parent_hash: self
+                .latest
+                .as_ref()
+                .map_or(Hash32::ZERO, |b| b.header().hash()),
+            state_root,
+            tx_root: tx_root(results.iter().map(|r| r.hash)),
+            validators_hash: validators.hash(),
+            next_validators_hash: next_validators.hash(),
+            proposer: validators.validators()[(ctx.height as usize) % validators.len()].address,
+        };
+        let mut keys = plan.keys(ctx.height);
+        keys.sort_by_key(|k| k.address());
+        keys.truncate(self.config.signers.unwrap_or(usize::MAX));
+        let block = LightBlock {
+            signed_header: SignedHeader {
+                commit: Commit::sign(&header, &keys),
+                header,
+            },
+            validators,
+            next_validators,
+        };
+        let block_results = BlockResults {
+            height: ctx.height,
+            txs: results,
+        };
+
+        let mut batch = Batch::default();
+        put_state(&mut batch, writes);
+        batch.put_tree(&tree.node_batch)?;
+        Store::put_block(&mut batch, &block);
+        let results_json =
+            serde_json::to_vec(&block_results).map_err(|e| StorageError(e.to_string()))?;
+        batch.put(Cf::Results, ctx.height.to_be_bytes().to_vec(), results_json);
+        Store::set_latest(&mut batch, ctx.height);
+        self.store.commit(batch)?;
+        self.latest = Some(block.clone());
+        // What did not fit is checked again on the new state; what no longer passes is
+        // dropped (it would fail in the block anyway).
+        for tx in rest {
+            if let Err(e) = self.submit(tx, time_ms) {
+                tracing::debug!(error = %e, "queued transaction dropped after a full block");
+            }
+        }
+        Ok((block, block_results))
+    }
+
+    /// The results of the block at `height`.
+    pub fn results(&self, height: Height) -> Result<Option<BlockResults>, StorageError> {
+        self.store
+            .get(Cf::Results, &height.to_be_bytes())?
+            .map(|b| {
+                serde_json::from_slice(&b)
+                    .map_err(|e| StorageError(format!("results {height}: {e}")))
+            })
+            .transpose()
+    }
+
+    /// The validator keys signing at `height` (development keys from the plan's seed).
+    pub fn signing_keys(&self, height: Height) -> Vec<SigningKey> {
+        self.config.validators.keys(height)
+    }
+
+    /// The governance address.
+    pub fn governance(&self) -> Address {
+        self.config.genesis.governance
+    }
+}
+
+fn put_state(batch: &mut Batch, writes: Writes) {
+    for (k, v) in writes {
+        match v {
+            Some(v) => batch.put(Cf::State, k, v),
+            None => batch.delete(Cf::State, k),
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The reference devchain node: crash-safe storage ([`store`]), the chain it runs
+//! ([`chain`]: mempool, block production, signing), the JSON-RPC server ([`rpc`]) and its
+//! typed client ([`client`]), the runner that ties them together ([`run`]), and the faults
+//! a test can switch on to prove that others refuse them ([`fault`]).
+
+pub mod chain;
+pub mod client;
+pub mod fault;
+pub mod rpc;
+pub mod run;
+pub mod store;

@@ -1,0 +1,319 @@
+//! `xrelay devnet up`: N devchain nodes as child processes on loopback, each with its own
+//! data directory, log file and port; on every chain a client of every other chain (created
+//! by the development governance key); `DIR/relayer.toml` for `xrelay start`, and
+//! `DIR/devnet.json` with the endpoints for scripts. Children stop with SIGTERM when the
+//! devnet stops, and die with it if it is killed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context as _};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde::Serialize;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use xrelay_devchain::node::client::NodeClient;
+use xrelay_devchain::node::fault::Fault;
+use xrelay_devchain::tx::{Action, SignedAction, Tx};
+use xrelay_light_client::{ChainId, TrustOptions, TrustedState};
+
+use super::governance_key;
+
+/// What `devnet up` starts.
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    /// Number of chains (ids `chain-1` … `chain-N`).
+    pub chains: u32,
+    /// Where data directories, logs and configs go.
+    pub out: PathBuf,
+    /// Time between blocks on every chain.
+    pub block_time_ms: u64,
+    /// Validators per chain.
+    pub validators: u32,
+    /// Faults by chain id.
+    pub faults: BTreeMap<String, Fault>,
+    /// First RPC port (`chain-i` gets `base_port + i - 1`); `None` picks free ports.
+    pub base_port: Option<u16>,
+}
+
+/// One running chain of the devnet.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainEndpoint {
+    /// Its id.
+    pub chain_id: String,
+    /// JSON-RPC over HTTP.
+    pub rpc: String,
+    /// The same port over WebSocket (block subscriptions).
+    pub ws: String,
+    /// RocksDB directory.
+    pub data_dir: PathBuf,
+    /// The node's log.
+    pub log: PathBuf,
+    /// Process id.
+    pub pid: u32,
+    /// The fault it runs with, if any.
+    pub fault: Option<String>,
+}
+
+/// A devnet that is running.
+pub struct Devnet {
+    /// The chains.
+    pub chains: Vec<ChainEndpoint>,
+    /// `DIR/relayer.toml`.
+    pub relayer_config: PathBuf,
+    children: Vec<Child>,
+}
+
+/// The id of the `i`-th chain (1-based).
+pub fn chain_name(i: u32) -> String {
+    format!("chain-{i}")
+}
+
+/// Parses `CHAIN_ID=MODE`.
+pub fn parse_fault(s: &str) -> Result<(String, Fault), String> {
+    let (chain, mode) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected CHAIN_ID=MODE, got {s:?}"))?;
+    ChainId::new(chain).map_err(|e| format!("{chain:?}: {e}"))?;
+    let fault = mode.parse().map_err(|e| format!("{e}"))?;
+    Ok((chain.to_string(), fault))
+}
+
+impl Devnet {
+    /// Starts every node, waits for their first block, creates the clients and writes the
+    /// configs.
+    pub async fn up(opts: &UpOptions) -> anyhow::Result<Devnet> {
+        if opts.chains < 2 {
+            bail!("--chains must be at least 2 (a devnet relays between chains)");
+        }
+        for chain in opts.faults.keys() {
+            if !(1..=opts.chains).any(|i| chain_name(i) == *chain) {
+                bail!(
+                    "--fault names {chain}, which is not one of chain-1 … chain-{}",
+                    opts.chains
+                );
+            }
+        }
+        std::fs::create_dir_all(&opts.out).with_context(|| format!("{}", opts.out.display()))?;
+        let exe = std::env::current_exe().context("locating the xrelay binary")?;
+        let mut devnet = Devnet {
+            chains: Vec::new(),
+            relayer_config: opts.out.join("relayer.toml"),
+            children: Vec::new(),
+        };
+        for i in 1..=opts.chains {
+            let (endpoint, child) = spawn_node(&exe, opts, i).await?;
+            devnet.chains.push(endpoint);
+            devnet.children.push(child);
+        }
+        let clients = devnet
+            .chains
+            .iter()
+            .map(|c| NodeClient::new(&c.rpc, Duration::from_secs(30)))
+            .collect::<Result<Vec<_>, _>>()?;
+        for (c, e) in clients.iter().zip(&devnet.chains) {
+            c.wait_height(1, Duration::from_secs(30))
+                .await
+                .with_context(|| {
+                    format!("{} produced no block; see {}", e.chain_id, e.log.display())
+                })?;
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for host in 0..clients.len() {
+            let others: Vec<NodeClient> = (0..clients.len())
+                .filter(|&o| o != host)
+                .map(|o| clients[o].clone())
+                .collect();
+            let host = clients[host].clone();
+            tasks.spawn(async move { create_clients(&host, &others).await });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done.context("client creation task")??;
+        }
+        write_configs(&devnet, opts)?;
+        Ok(devnet)
+    }
+
+    /// Stops every node with SIGTERM, waiting up to 10 s each before SIGKILL.
+    pub async fn stop(mut self) {
+        for child in &self.children {
+            if let Some(pid) = child.id() {
+                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
+            }
+        }
+        for child in &mut self.children {
+            if tokio::time::timeout(Duration::from_secs(10), child.wait())
+                .await
+                .is_err()
+            {
+                let _ = child.kill().await;
+            }
+        }
+    }
+}
+
+async fn spawn_node(
+    exe: &Path,
+    opts: &UpOptions,
+    i: u32,
+) -> anyhow::Result<(ChainEndpoint, Child)> {
+    let chain_id = chain_name(i);
+    let dir = opts.out.join(&chain_id);
+    let data_dir = dir.join("data");
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("{}", data_dir.display()))?;
+    let log = dir.join("node.log");
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .with_context(|| format!("{}", log.display()))?;
+    let port = opts.base_port.map_or(0, |p| p + (i - 1) as u16);
+    let fault = opts.faults.get(&chain_id).copied();
+    let mut cmd = Command::new(exe);
+    cmd.args(["devnet", "node", "--chain-id", &chain_id])
+        .args(["--validators", &opts.validators.to_string()])
+        .args(["--block-time-ms", &opts.block_time_ms.to_string()])
+        .args(["--rpc", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .arg("--exit-with-parent")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log_file))
+        .kill_on_drop(true);
+    if let Some(f) = fault {
+        cmd.args(["--fault", &f.to_string()]);
+    }
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {}", exe.display()))?;
+    let stdout = child.stdout.take().ok_or_else(|| anyhow!("child stdout"))?;
+    let mut line = String::new();
+    let read = tokio::time::timeout(
+        Duration::from_secs(30),
+        BufReader::new(stdout).read_line(&mut line),
+    )
+    .await;
+    let addr = match read {
+        Ok(Ok(n)) if n > 0 => serde_json::from_str::<serde_json::Value>(&line)
+            .ok()
+            .and_then(|v| v["rpc"].as_str().map(str::to_string)),
+        _ => None,
+    }
+    .ok_or_else(|| anyhow!("{chain_id} did not start; see {}", log.display()))?;
+    let endpoint = ChainEndpoint {
+        rpc: format!("http://{addr}"),
+        ws: format!("ws://{addr}"),
+        chain_id,
+        data_dir,
+        log,
+        pid: child.id().unwrap_or(0),
+        fault: fault.map(|f| f.to_string()),
+    };
+    Ok((endpoint, child))
+}
+
+/// Governance on `host` creates a client of each chain in `others` that it does not have
+/// yet, trusting that chain's current canonical tip.
+async fn create_clients(host: &NodeClient, others: &[NodeClient]) -> anyhow::Result<()> {
+    let status = host.status().await?;
+    let gov = governance_key();
+    let mut nonce = host.nonce(&gov.address()).await?;
+    for other in others {
+        let of = other.status().await?;
+        if host.client_state(&of.chain_id).await?.is_some() {
+            continue; // restarted devnet: the client is already there
+        }
+        let block = other.canonical_light_block(of.latest_height).await?;
+        let trusted =
+            TrustedState::from_light_block(&block).map_err(|e| anyhow!("{}: {e}", of.chain_id))?;
+        let tx = Tx::Signed(Box::new(SignedAction::sign(
+            &status.chain_id,
+            &gov,
+            nonce,
+            Action::CreateClient {
+                trusted,
+                options: TrustOptions::default(),
+            },
+        )));
+        let included = host
+            .submit(&tx, Duration::from_secs(30))
+            .await
+            .with_context(|| {
+                format!(
+                    "creating the client of {} on {}",
+                    of.chain_id, status.chain_id
+                )
+            })?;
+        if let Err(why) = included.outcome {
+            bail!(
+                "creating the client of {} on {}: {why}",
+                of.chain_id,
+                status.chain_id
+            );
+        }
+        nonce += 1;
+    }
+    Ok(())
+}
+
+/// Writes `relayer.toml` (what `xrelay start` reads) and `devnet.json` (endpoints).
+fn write_configs(devnet: &Devnet, opts: &UpOptions) -> anyhow::Result<()> {
+    let mut root = toml::Table::new();
+    let mut relayer = toml::Table::new();
+    relayer.insert("data_dir".into(), path_value(&opts.out.join("relayer"))?);
+    root.insert("relayer".into(), relayer.into());
+    let chains: Vec<toml::Value> = devnet
+        .chains
+        .iter()
+        .map(|c| {
+            let mut t = toml::Table::new();
+            t.insert("id".into(), c.chain_id.clone().into());
+            t.insert("kind".into(), "devchain".into());
+            t.insert("rpc".into(), vec![toml::Value::from(c.rpc.clone())].into());
+            t.insert("block_time_ms".into(), (opts.block_time_ms as i64).into());
+            t.into()
+        })
+        .collect();
+    root.insert("chains".into(), chains.into());
+    let mut links = Vec::new();
+    for (i, a) in devnet.chains.iter().enumerate() {
+        for b in &devnet.chains[i + 1..] {
+            let mut t = toml::Table::new();
+            t.insert(
+                "chains".into(),
+                vec![
+                    toml::Value::from(a.chain_id.clone()),
+                    toml::Value::from(b.chain_id.clone()),
+                ]
+                .into(),
+            );
+            links.push(toml::Value::from(t));
+        }
+    }
+    root.insert("links".into(), links.into());
+    let text = format!(
+        "# Written by `xrelay devnet up`. Run the relayer with:\n#   xrelay start --config {}\n\n{}",
+        devnet.relayer_config.display(),
+        toml::to_string_pretty(&root).context("rendering relayer.toml")?
+    );
+    std::fs::write(&devnet.relayer_config, text)
+        .with_context(|| format!("{}", devnet.relayer_config.display()))?;
+    let json = serde_json::json!({
+        "chains": devnet.chains,
+        "relayer_config": devnet.relayer_config,
+    });
+    let path = opts.out.join("devnet.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&json)?)
+        .with_context(|| format!("{}", path.display()))?;
+    Ok(())
+}
+
+fn path_value(p: &Path) -> anyhow::Result<toml::Value> {
+    p.to_str()
+        .map(|s| toml::Value::from(s.to_string()))
+        .ok_or_else(|| anyhow!("{} is not valid UTF-8", p.display()))
+}
