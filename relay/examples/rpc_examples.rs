@@ -37,11 +37,11 @@ fn shorten(v: &Value) -> Value {
     }
 }
 
-fn exchange(method: &str, params: &Value, answer: Result<Value, String>) -> String {
+fn exchange(method: &str, params: &Value, answer: Result<Value, Value>) -> String {
     let request = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": shorten(params)});
     let response = match answer {
         Ok(result) => json!({"jsonrpc": "2.0", "id": 1, "result": shorten(&result)}),
-        Err(e) => Value::String(e),
+        Err(e) => e,
     };
     format!(
         "Request:\n\n```json\n{}\n```\n\nAnswer:\n\n```json\n{}\n```\n",
@@ -60,13 +60,12 @@ fn object(params: &Value) -> ObjectParams {
     p
 }
 
-fn error_json(e: jsonrpsee::core::client::Error) -> String {
+fn error_json(e: jsonrpsee::core::client::Error) -> Value {
     match e {
-        jsonrpsee::core::client::Error::Call(o) => serde_json::to_string_pretty(
-            &json!({"jsonrpc": "2.0", "id": 1, "error": {"code": o.code(), "message": o.message()}}),
-        )
-        .unwrap_or_default(),
-        other => other.to_string(),
+        jsonrpsee::core::client::Error::Call(o) => {
+            json!({"jsonrpc": "2.0", "id": 1, "error": {"code": o.code(), "message": o.message()}})
+        }
+        other => Value::String(other.to_string()),
     }
 }
 

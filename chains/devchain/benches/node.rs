@@ -78,7 +78,7 @@ fn sends(chain_id: &ChainId, from: u64) -> Vec<Tx> {
     let dest = ChainId::new("dest").unwrap();
     (0..SENDS as u64)
         .map(|n| {
-            let key = SigningKey::from_seed("bench-senders", (n % 16) as u32);
+            let key = SigningKey::from_seed("bench-senders", (n % 8) as u32);
             let action = Action::Send {
                 destination: dest.clone(),
                 app: "echo".into(),
@@ -91,7 +91,7 @@ fn sends(chain_id: &ChainId, from: u64) -> Vec<Tx> {
             Tx::Signed(Box::new(SignedAction::sign(
                 chain_id,
                 &key,
-                from + n / 16,
+                from + n / 8,
                 action,
             )))
         })
@@ -115,12 +115,12 @@ fn main() {
     for n in SIZES {
         let dir = tempfile::tempdir().unwrap();
         let mut chain = chain_with_client(dir.path(), n);
-        rec.bench(&mut group, &format!("commit/produce_empty/{n}"), || {
+        rec.bench(&mut group, &format!("commit/produce_empty_{n}"), || {
             chain.produce(tick()).unwrap().0.height()
         });
         let (block, _) = chain.produce(tick()).unwrap();
         let keys: Vec<SigningKey> = chain.signing_keys(block.height());
-        rec.bench(&mut group, &format!("commit/sign_only/{n}"), || {
+        rec.bench(&mut group, &format!("commit/sign_only_{n}"), || {
             Commit::sign(block.header(), &keys)
         });
     }
@@ -140,7 +140,7 @@ fn main() {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 let txs = sends(&id, next_nonce);
-                next_nonce += (SENDS / 16) as u64;
+                next_nonce += (SENDS / 8) as u64;
                 let start = Instant::now();
                 for tx in txs {
                     chain.submit(tx, now.get()).unwrap();
@@ -175,10 +175,10 @@ fn main() {
     );
     for n in SIZES {
         let p = rec
-            .median(&format!("commit/produce_empty/{n}"))
+            .median(&format!("commit/produce_empty_{n}"))
             .unwrap_or(f64::NAN);
         let s = rec
-            .median(&format!("commit/sign_only/{n}"))
+            .median(&format!("commit/sign_only_{n}"))
             .unwrap_or(f64::NAN);
         eprintln!("{n:>10} {:>14.1} {:>14.1} {:>8.2}", p / 1e3, s / 1e3, p / s);
     }

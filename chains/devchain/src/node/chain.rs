@@ -114,13 +114,47 @@ impl ValidatorPlan {
 
     /// The validator set at `height`.
     pub fn set(&self, height: Height) -> Result<ValidatorSet, ChainError> {
+        self.set_of(&self.keys(height), height)
+    }
+
+    fn set_of(&self, keys: &[SigningKey], height: Height) -> Result<ValidatorSet, ChainError> {
         ValidatorSet::new(
-            self.keys(height)
-                .iter()
+            keys.iter()
                 .map(|k| Validator::from_key(k, self.power))
                 .collect(),
         )
         .map_err(|e| ChainError::Config(format!("validator set at {height}: {e}")))
+    }
+}
+
+/// The signers of one window of the plan: their keys sorted by address (the order a
+/// commit lists them) and the set they form.
+struct Signers {
+    indices: std::ops::Range<u32>,
+    keys: Vec<SigningKey>,
+    set: ValidatorSet,
+}
+
+/// The plan's last two windows: a block needs its own set and the next one, and deriving
+/// a key costs an elliptic-curve multiplication, so each window is derived once.
+#[derive(Default)]
+struct SignerCache(Vec<std::sync::Arc<Signers>>);
+
+impl SignerCache {
+    fn get(&mut self, plan: &ValidatorPlan, height: Height) -> Result<std::sync::Arc<Signers>, ChainError> {
+        let indices = plan.indices(height);
+        if let Some(s) = self.0.iter().find(|s| s.indices == indices) {
+            return Ok(s.clone());
+        }
+        let mut keys = plan.keys(height);
+        let set = plan.set_of(&keys, height)?;
+        keys.sort_by_key(|k| k.address());
+        let signers = std::sync::Arc::new(Signers { indices, keys, set });
+        if self.0.len() >= 2 {
+            self.0.remove(0);
+        }
+        self.0.push(signers.clone());
+        Ok(signers)
     }
 }
 
@@ -223,6 +257,7 @@ pub struct Chain {
     /// checked in: each new transaction is checked on top, in O(its own work).
     check: Option<(Context, Writes)>,
     latest: Option<LightBlock>,
+    signers: SignerCache,
 }
 
 const CHAIN_ID_KEY: &[u8] = b"chain_id";
@@ -273,6 +308,7 @@ impl Chain {
             mempool: Vec::new(),
             check: None,
             latest,
+            signers: SignerCache::default(),
         })
     }
 
@@ -365,29 +401,24 @@ impl Chain {
             .compute(ctx.height, writes.clone())
             .map_err(|e| StorageError(e.to_string()))?;
 
-        let plan = &self.config.validators;
-        let validators = plan.set(ctx.height)?;
-        let next_validators = plan.set(ctx.height + 1)?;
+        let now = self.signers.get(&self.config.validators, ctx.height)?;
+        let next = self.signers.get(&self.config.validators, ctx.height + 1)?;
+        let (validators, next_validators) = (now.set.clone(), next.set.clone());
         let header = Header {
             chain_id: ctx.chain_id.clone(),
             height: ctx.height,
             time_ms: ctx.time_ms,
-            parent_hash: self
-                .latest
-                .as_ref()
-                .map_or(Hash32::ZERO, |b| b.header().hash()),
+            parent_hash: self.latest.as_ref().map_or(Hash32::ZERO, |b| b.header().hash()),
             state_root,
             tx_root: tx_root(results.iter().map(|r| r.hash)),
             validators_hash: validators.hash(),
             next_validators_hash: next_validators.hash(),
             proposer: validators.validators()[(ctx.height as usize) % validators.len()].address,
         };
-        let mut keys = plan.keys(ctx.height);
-        keys.sort_by_key(|k| k.address());
-        keys.truncate(self.config.signers.unwrap_or(usize::MAX));
+        let keys = &now.keys[..now.keys.len().min(self.config.signers.unwrap_or(usize::MAX))];
         let block = LightBlock {
             signed_header: SignedHeader {
-                commit: Commit::sign(&header, &keys),
+                commit: Commit::sign(&header, keys),
                 header,
             },
             validators,
