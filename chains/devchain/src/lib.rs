@@ -10,6 +10,7 @@
 
 pub mod amount;
 pub mod apps;
+pub mod keyfile;
 pub mod module;
 #[cfg(feature = "node")]
 pub mod node;

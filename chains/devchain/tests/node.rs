@@ -192,3 +192,65 @@ fn light_clients_follow_rotation_and_refuse_thin_commits() {
     let (block, _) = thin.produce(T0).unwrap();
     assert!(TrustedState::from_light_block(&block).is_err());
 }
+
+#[test]
+fn validator_keys_come_from_a_key_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keys.txt");
+    let secrets: Vec<String> = (0..5)
+        .map(|i| hex::encode(SigningKey::from_seed("file-keys", i).secret_bytes()))
+        .collect();
+    std::fs::write(
+        &path,
+        format!(
+            "# validators\n\n0x{}\n{}\n",
+            secrets[0],
+            secrets[1..].join("\n")
+        ),
+    )
+    .unwrap();
+    let source = KeySource::from_key_file(&path).unwrap();
+    let mut cfg = config(Some(2), None);
+    cfg.validators.keys = source;
+    let mut chain = Chain::open(cfg, Store::memory(), Module::default()).unwrap();
+    let first = chain.produce(T0).unwrap().0;
+    let expected: Vec<_> = (0..4)
+        .map(|i| SigningKey::from_seed("file-keys", i).address())
+        .collect();
+    let mut signers: Vec<_> = first
+        .signed_header
+        .commit
+        .signatures
+        .iter()
+        .map(|s| s.validator)
+        .collect();
+    signers.sort();
+    let mut want = expected.clone();
+    want.sort();
+    assert_eq!(signers, want, "the file's first four keys sign height 1");
+    // Rotation slides over the file (wrapping around) and light clients follow it.
+    let blocks: Vec<_> = (1..12u64)
+        .map(|i| chain.produce(T0 + i * 1000).unwrap().0)
+        .collect();
+    let mut client = ClientState::new(
+        TrustedState::from_light_block(&first).unwrap(),
+        TrustOptions::default(),
+    )
+    .unwrap();
+    client.update(&blocks, T0 + 13_000).unwrap();
+
+    for (text, why) in [
+        ("zz\n", "Invalid"),
+        ("abcd\n", "32 bytes"),
+        ("# only a comment\n", "no keys"),
+        (&"00".repeat(32), ""),
+    ] {
+        std::fs::write(&path, text).unwrap();
+        let err = KeySource::from_key_file(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("keys.txt") && err.contains(why),
+            "{text:?}: {err}"
+        );
+    }
+    assert!(KeySource::from_key_file(&dir.path().join("missing")).is_err());
+}

@@ -39,31 +39,13 @@ impl KeySource {
         }
     }
 
-    /// Reads secret keys from a file of hex lines (`0x` optional; blank lines and lines
-    /// starting with `#` ignored).
+    /// Reads secret keys from a key file (see [`crate::keyfile`]).
     pub fn from_key_file(path: &std::path::Path) -> Result<Self, ChainError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ChainError::Config(format!("{}: {e}", path.display())))?;
-        let mut secrets = Vec::new();
-        for (n, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let bad =
-                |why: String| ChainError::Config(format!("{}:{}: {why}", path.display(), n + 1));
-            let bytes =
-                hex::decode(line.trim_start_matches("0x")).map_err(|e| bad(e.to_string()))?;
-            let secret: [u8; 32] = bytes
-                .try_into()
-                .map_err(|_| bad("a secret key is 32 bytes (64 hex digits)".into()))?;
-            SigningKey::from_bytes(&secret).map_err(|e| bad(e.to_string()))?;
-            secrets.push(secret);
-        }
-        if secrets.is_empty() {
-            return Err(ChainError::Config(format!("{}: no keys", path.display())));
-        }
-        Ok(KeySource::Secrets(secrets))
+        crate::keyfile::parse(&text)
+            .map(KeySource::Secrets)
+            .map_err(|e| ChainError::Config(format!("{}: {e}", path.display())))
     }
 }
 
@@ -141,7 +123,11 @@ struct Signers {
 struct SignerCache(Vec<std::sync::Arc<Signers>>);
 
 impl SignerCache {
-    fn get(&mut self, plan: &ValidatorPlan, height: Height) -> Result<std::sync::Arc<Signers>, ChainError> {
+    fn get(
+        &mut self,
+        plan: &ValidatorPlan,
+        height: Height,
+    ) -> Result<std::sync::Arc<Signers>, ChainError> {
         let indices = plan.indices(height);
         if let Some(s) = self.0.iter().find(|s| s.indices == indices) {
             return Ok(s.clone());
@@ -408,14 +394,20 @@ impl Chain {
             chain_id: ctx.chain_id.clone(),
             height: ctx.height,
             time_ms: ctx.time_ms,
-            parent_hash: self.latest.as_ref().map_or(Hash32::ZERO, |b| b.header().hash()),
+            parent_hash: self
+                .latest
+                .as_ref()
+                .map_or(Hash32::ZERO, |b| b.header().hash()),
             state_root,
             tx_root: tx_root(results.iter().map(|r| r.hash)),
             validators_hash: validators.hash(),
             next_validators_hash: next_validators.hash(),
             proposer: validators.validators()[(ctx.height as usize) % validators.len()].address,
         };
-        let keys = &now.keys[..now.keys.len().min(self.config.signers.unwrap_or(usize::MAX))];
+        let keys = &now.keys[..now
+            .keys
+            .len()
+            .min(self.config.signers.unwrap_or(usize::MAX))];
         let block = LightBlock {
             signed_header: SignedHeader {
                 commit: Commit::sign(&header, keys),
