@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bisection::{bisect, BisectionError, LightBlockSource};
+use crate::bisection::{bisect, Bisection, BisectionError, LightBlockSource, Step};
 use crate::chain::{ChainId, Height, TimeMs};
 use crate::encoding::{Decode, DecodeError, Encode, Reader, Writer};
 use crate::hash::{sha256, Hash32};
@@ -348,6 +348,39 @@ impl ClientState {
         let states = done.blocks.iter().map(TrustedState::after).collect();
         self.remember(states);
         Ok(done.blocks)
+    }
+
+    /// [`Self::update_to`] for async callers: `fetch` supplies the light blocks bisection
+    /// asks for (from a node's RPC, say). Nothing is remembered unless the target verifies.
+    pub async fn update_to_with<F, Fut, E>(
+        &mut self,
+        target: Height,
+        now_ms: TimeMs,
+        mut fetch: F,
+    ) -> Result<Vec<LightBlock>, ClientError>
+    where
+        F: FnMut(Height) -> Fut,
+        Fut: std::future::Future<Output = Result<LightBlock, E>>,
+        E: std::fmt::Display,
+    {
+        self.require_active(now_ms)?;
+        let mut run = Bisection::new(self.verifier(), self.latest(), target, now_ms)?;
+        let mut step = run.start();
+        loop {
+            match step {
+                Step::Fetch(height) => {
+                    let block = fetch(height).await.map_err(|e| BisectionError::Source {
+                        height,
+                        message: e.to_string(),
+                    })?;
+                    step = run.supply(block)?;
+                }
+                Step::Done(blocks) => {
+                    self.remember(blocks.iter().map(TrustedState::after).collect());
+                    return Ok(blocks);
+                }
+            }
+        }
     }
 
     fn remember(&mut self, states: Vec<TrustedState>) {

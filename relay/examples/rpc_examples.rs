@@ -146,6 +146,7 @@ async fn main() -> anyhow::Result<()> {
     call!("validators", c1, "validators", json!({"height": h}));
     call!("events", c1, "events", json!({"from": h, "to": h}));
     call!("block_results", c1, "block_results", json!({"height": h}));
+    call!("block_txs", c1, "block_txs", json!({"height": h}));
     call!(
         "proof",
         c1,

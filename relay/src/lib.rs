@@ -1,11 +1,18 @@
 //! # xrelay
 //!
-//! The relayer and its command line. Today: the devnet tooling (`xrelay devnet node`,
-//! `xrelay devnet up`) that runs the reference chain; the relay core, adapters, metrics and
-//! API land here next.
+//! The relayer and its command line: configuration ([`config`]), the relayer's store
+//! ([`store`]), the relay core ([`core`]: scanners, lane workers, light clients,
+//! misbehaviour detection), metrics and the HTTP API, the process runner, and the devnet
+//! tooling that runs the reference chain.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod api;
 pub mod cli;
+pub mod config;
+pub mod core;
 pub mod devnet;
+pub mod metrics;
+pub mod runner;
+pub mod store;

@@ -146,10 +146,21 @@ async fn a_conflicting_header_is_evidence_that_freezes_the_client() {
         .latest_height();
     let target = (trusted / 4 + 1) * 4;
     byz.wait_height(target + 1).await;
-    let forged = byz.rpc.light_block(target).await.unwrap();
-    let canonical = byz.rpc.canonical_light_block(target).await.unwrap();
+    let forged = byz.rpc.forged_light_block(target).await.unwrap();
+    let canonical = byz.rpc.light_block(target).await.unwrap();
+    assert_eq!(
+        canonical,
+        byz.rpc.canonical_light_block(target).await.unwrap(),
+        "served by default"
+    );
     assert_ne!(forged.header().hash(), canonical.header().hash());
-    // The forged header verifies on its own (the validators signed it) ...
+    // Off the fault's heights there is nothing to forge.
+    assert_eq!(
+        byz.rpc.forged_light_block(target + 1).await.unwrap(),
+        byz.rpc.light_block(target + 1).await.unwrap()
+    );
+    // An attacker hands the forged header to the honest chain: it verifies on its own (the
+    // validators signed it) ...
     honest
         .submit_ok(&Tx::UpdateClient {
             chain: byz.chain.clone(),
@@ -167,6 +178,17 @@ async fn a_conflicting_header_is_evidence_that_freezes_the_client() {
         "parent",
     )
     .await;
+    // The forged header is in the honest chain's block, where anyone can fetch it.
+    let h = honest.height().await;
+    let mut found = None;
+    for height in (1..=h).rev().take(40) {
+        for tx in honest.rpc.block_txs(height).await.unwrap() {
+            if let Tx::UpdateClient { blocks, .. } = tx {
+                found = found.or(blocks.into_iter().find(|b| b.height() == target));
+            }
+        }
+    }
+    assert_eq!(found.as_ref(), Some(&forged));
     // Both headers together are evidence anyone can re-verify; the client freezes.
     let state = honest.rpc.client_state(&byz.chain).await.unwrap().unwrap();
     let consensus = state.consensus_state(trusted).expect("trusted height kept");

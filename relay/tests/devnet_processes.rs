@@ -278,3 +278,64 @@ async fn kill_nine_and_restart_keeps_every_block() {
         assert_eq!(after["hash"], before["hash"]);
     }
 }
+
+/// The WebSocket stream pushes every new block, in order, with its transactions' events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_are_pushed_over_websocket() {
+    use jsonrpsee::core::client::SubscriptionClientT;
+    let node = spawn("omega", &["--memory"]);
+    let ws_url = node.rpc.url().replace("http://", "ws://");
+    let ws = jsonrpsee::ws_client::WsClientBuilder::default()
+        .build(&ws_url)
+        .await
+        .unwrap();
+    let mut blocks = ws
+        .subscribe::<Value, _>(
+            "subscribe_blocks",
+            jsonrpsee::rpc_params![],
+            "unsubscribe_blocks",
+        )
+        .await
+        .unwrap();
+    let nonce = node.rpc.nonce(&user(0).address()).await.unwrap();
+    let pay = Action::Pay {
+        to: user(1).address(),
+        denom: "omega-coin".into(),
+        amount: 5,
+    };
+    let tx = Tx::Signed(Box::new(SignedAction::sign(
+        &node.chain,
+        &user(0),
+        nonce,
+        pay,
+    )));
+    let hash = node.rpc.broadcast(&tx).await.unwrap();
+    let mut last = None;
+    let mut seen_tx = false;
+    for count in 1..=20 {
+        let notice = tokio::time::timeout(WAIT, blocks.next())
+            .await
+            .expect("a block within 30 s")
+            .unwrap()
+            .unwrap();
+        let h = notice["height"].as_u64().unwrap();
+        if let Some(prev) = last {
+            assert_eq!(h, prev + 1, "blocks arrive in order without gaps");
+        }
+        last = Some(h);
+        let header: Value = node.rpc.call("header", json!({"height": h})).await.unwrap();
+        assert_eq!(notice["hash"], header["hash"]);
+        if let Some(t) = notice["txs"]
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["hash"] == json!(hash)))
+        {
+            assert_eq!(t["outcome"]["Ok"]["events"][0]["type"], "paid");
+            assert_eq!(t["outcome"]["Ok"]["events"][0]["amount"], "5");
+            seen_tx = true;
+        }
+        if seen_tx && count >= 3 {
+            break;
+        }
+    }
+    assert!(seen_tx, "the transaction's block was pushed");
+}

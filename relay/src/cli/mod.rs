@@ -1,7 +1,9 @@
 //! The `xrelay` command line (clap). Subcommand and flag names are a public interface:
 //! operators and tests script against them.
 
+pub mod demo;
 pub mod devnet;
+pub mod start;
 
 use clap::{Parser, Subcommand};
 
@@ -20,6 +22,10 @@ pub struct Cli {
 /// Top-level subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the relayer.
+    Start(start::StartArgs),
+    /// Local chains plus a relayer, messages crossing, and a summary.
+    Demo(demo::DemoArgs),
     /// Local development networks of devchains.
     #[command(subcommand)]
     Devnet(devnet::DevnetCommand),
@@ -42,6 +48,8 @@ pub fn init_logging(format: &str) {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Start(args) => start::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
         Command::Devnet(cmd) => devnet::run(cmd).await,
     }
 }

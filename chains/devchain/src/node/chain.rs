@@ -428,6 +428,13 @@ impl Chain {
         let results_json =
             serde_json::to_vec(&block_results).map_err(|e| StorageError(e.to_string()))?;
         batch.put(Cf::Results, ctx.height.to_be_bytes().to_vec(), results_json);
+        let mut w = xrelay_light_client::encoding::Writer::default();
+        xrelay_light_client::encoding::encode_seq(&mut w, &txs);
+        batch.put(
+            Cf::Txs,
+            ctx.height.to_be_bytes().to_vec(),
+            w.as_slice().to_vec(),
+        );
         Store::set_latest(&mut batch, ctx.height);
         self.store.commit(batch)?;
         self.latest = Some(block.clone());
@@ -452,6 +459,11 @@ impl Chain {
             .transpose()
     }
 
+    /// The transactions of the block at `height`, in block order.
+    pub fn txs(&self, height: Height) -> Result<Option<Vec<Tx>>, StorageError> {
+        block_txs(&self.store, height)
+    }
+
     /// The validator keys signing at `height` (development keys from the plan's seed).
     pub fn signing_keys(&self, height: Height) -> Vec<SigningKey> {
         self.config.validators.keys(height)
@@ -470,4 +482,27 @@ fn put_state(batch: &mut Batch, writes: Writes) {
             None => batch.delete(Cf::State, k),
         }
     }
+}
+
+/// Bound on stored transactions per block when reading them back (far above any
+/// `Limits::max_block_txs` in use).
+const MAX_STORED_BLOCK_TXS: usize = 1_000_000;
+
+/// The transactions stored for the block at `height`.
+pub fn block_txs(store: &Store, height: Height) -> Result<Option<Vec<Tx>>, StorageError> {
+    store
+        .get(Cf::Txs, &height.to_be_bytes())?
+        .map(|b| {
+            let mut r = xrelay_light_client::encoding::Reader::new(&b);
+            let txs = xrelay_light_client::encoding::decode_seq(
+                &mut r,
+                "block txs",
+                MAX_STORED_BLOCK_TXS,
+                1,
+            )
+            .and_then(|t| r.finish().map(|_| t))
+            .map_err(|e| StorageError(format!("txs {height}: {e}")))?;
+            Ok(txs)
+        })
+        .transpose()
 }

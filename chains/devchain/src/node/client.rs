@@ -187,25 +187,61 @@ impl NodeClient {
     /// The light block (signed header and validator sets) at `height`, as the node serves
     /// it; unverified.
     pub async fn light_block(&self, height: Height) -> Result<LightBlock, ClientError> {
-        let v: Value = self.call("header", json!({ "height": height })).await?;
-        let bytes = hex_field(&v, "light_block", "header")?;
-        LightBlock::decode(&bytes).map_err(|e| ClientError::BadAnswer {
-            method: "header",
-            why: e.to_string(),
-        })
+        self.header_variant(height, json!({ "height": height }))
+            .await
     }
 
     /// The canonical light block at `height`: what an honest node serves. Differs from
     /// [`Self::light_block`] only on a node started with a fault.
     pub async fn canonical_light_block(&self, height: Height) -> Result<LightBlock, ClientError> {
-        let v: Value = self
-            .call("header", json!({ "height": height, "canonical": true }))
-            .await?;
+        self.header_variant(height, json!({ "height": height, "canonical": true }))
+            .await
+    }
+
+    /// The second header a node started with `--fault conflicting-header` signed at
+    /// `height` (attack tooling for tests; other nodes answer with the canonical one).
+    pub async fn forged_light_block(&self, height: Height) -> Result<LightBlock, ClientError> {
+        self.header_variant(height, json!({ "height": height, "forged": true }))
+            .await
+    }
+
+    async fn header_variant(
+        &self,
+        height: Height,
+        params: Value,
+    ) -> Result<LightBlock, ClientError> {
+        let v: Value = self.call("header", params).await?;
         let bytes = hex_field(&v, "light_block", "header")?;
-        LightBlock::decode(&bytes).map_err(|e| ClientError::BadAnswer {
+        let block = LightBlock::decode(&bytes).map_err(|e| ClientError::BadAnswer {
             method: "header",
             why: e.to_string(),
-        })
+        })?;
+        if block.height() != height {
+            return Err(ClientError::BadAnswer {
+                method: "header",
+                why: format!("asked for height {height}, got {}", block.height()),
+            });
+        }
+        Ok(block)
+    }
+
+    /// The transactions of the block at `height`, in block order.
+    pub async fn block_txs(&self, height: Height) -> Result<Vec<Tx>, ClientError> {
+        let v: Value = self.call("block_txs", json!({ "height": height })).await?;
+        let items = v["txs"].as_array().ok_or_else(|| ClientError::BadAnswer {
+            method: "block_txs",
+            why: "no txs array".into(),
+        })?;
+        items
+            .iter()
+            .map(|item| {
+                let bytes = hex_field(item, "tx", "block_txs")?;
+                Tx::decode(&bytes).map_err(|e| ClientError::BadAnswer {
+                    method: "block_txs",
+                    why: e.to_string(),
+                })
+            })
+            .collect()
     }
 
     /// The nonce `account` must sign its next action with (committed state: actions

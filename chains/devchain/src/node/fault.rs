@@ -15,9 +15,10 @@ use super::chain::ValidatorPlan;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// At every height that is a multiple of `every`, the validators also sign a second,
-    /// different header (another state root), and `header` serves that one. The chain
-    /// itself continues on the canonical header, which `header` returns with
-    /// `"canonical": true` (what an honest node of the chain would serve).
+    /// different header (another state root): `header` with `"forged": true` serves it, as
+    /// colluding validators would hand it to a victim (an attacker then feeds it to another
+    /// chain's client). The chain itself continues on the canonical header, which `header`
+    /// serves by default.
     ConflictingHeader {
         /// Period in heights (default 5).
         every: u64,
@@ -93,16 +94,18 @@ const FORGED_TAG: &[u8] = b"xrelay.devchain.forged";
 
 impl Fault {
     /// The light block a faulty node serves for `block` (unchanged when the fault does not
-    /// touch headers or this height). `canonical` asks for the honest block.
+    /// touch headers or this height). `canonical` asks for the honest block whatever the
+    /// fault; `forged` asks a conflicting-header node for its second header.
     pub fn serve_block(
         &self,
         block: LightBlock,
         plan: &ValidatorPlan,
         canonical: bool,
+        forged: bool,
     ) -> LightBlock {
         match self {
             Fault::ConflictingHeader { every }
-                if !canonical && block.height().is_multiple_of(*every) =>
+                if forged && !canonical && block.height().is_multiple_of(*every) =>
             {
                 let keys = plan.keys(block.height());
                 conflicting(block, &keys)

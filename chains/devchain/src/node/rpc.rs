@@ -133,6 +133,8 @@ struct HeaderParam {
     height: Height,
     #[serde(default)]
     canonical: bool,
+    #[serde(default)]
+    forged: bool,
 }
 
 #[derive(Deserialize)]
@@ -239,10 +241,14 @@ pub fn module(state: Arc<NodeState>) -> Result<RpcModule<Arc<NodeState>>, String
     .map_err(reg)?;
 
     m.register_method("header", |p, s, _| -> Result<Value, ErrorObjectOwned> {
-        let HeaderParam { height, canonical } = params(&p)?;
+        let HeaderParam {
+            height,
+            canonical,
+            forged,
+        } = params(&p)?;
         let mut b = block_at(&s.store, height)?;
         if let Some(fault) = &s.fault {
-            b = fault.serve_block(b, &s.validators, canonical);
+            b = fault.serve_block(b, &s.validators, canonical, forged);
         }
         Ok(json!({
             "height": height,
@@ -308,6 +314,19 @@ pub fn module(state: Arc<NodeState>) -> Result<RpcModule<Arc<NodeState>>, String
             serde_json::to_value(r).map_err(internal)
         },
     )
+    .map_err(reg)?;
+
+    m.register_method("block_txs", |p, s, _| -> Result<Value, ErrorObjectOwned> {
+        let HeightParam { height } = params(&p)?;
+        let txs = super::chain::block_txs(&s.store, height)
+            .map_err(internal)?
+            .ok_or_else(|| err(codes::NOT_FOUND, format!("no block at height {height}")))?;
+        let txs: Vec<Value> = txs
+            .iter()
+            .map(|t| json!({"hash": t.hash(), "kind": t.kind(), "tx": hex::encode(t.encode())}))
+            .collect();
+        Ok(json!({"height": height, "txs": txs}))
+    })
     .map_err(reg)?;
 
     m.register_method("proof", |p, s, _| -> Result<Value, ErrorObjectOwned> {

@@ -35,6 +35,8 @@ pub enum Cf {
     Blocks,
     /// Transaction results by height.
     Results,
+    /// The block's transactions (canonical encodings) by height.
+    Txs,
     /// Latest state, flat.
     State,
     /// State-tree nodes.
@@ -44,10 +46,11 @@ pub enum Cf {
 }
 
 impl Cf {
-    const ALL: [Cf; 6] = [
+    const ALL: [Cf; 7] = [
         Cf::Meta,
         Cf::Blocks,
         Cf::Results,
+        Cf::Txs,
         Cf::State,
         Cf::TreeNodes,
         Cf::TreeValues,
@@ -58,6 +61,7 @@ impl Cf {
             Cf::Meta => "meta",
             Cf::Blocks => "blocks",
             Cf::Results => "results",
+            Cf::Txs => "txs",
             Cf::State => "state",
             Cf::TreeNodes => "tree_nodes",
             Cf::TreeValues => "tree_values",

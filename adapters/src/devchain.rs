@@ -1,0 +1,372 @@
+//! The devchain adapter: the devchain node's JSON-RPC (`docs/DEVCHAIN_RPC.md`) through
+//! [`NodeClient`], with several endpoints per chain, failover, timeouts and backoff, and a
+//! live head pushed over the node's WebSocket block stream (polled while that is down).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jsonrpsee::core::client::SubscriptionClientT;
+use jsonrpsee::ws_client::WsClientBuilder;
+use serde_json::Value;
+use tokio::sync::watch;
+use xrelay_devchain::node::client::{ClientError, NodeClient};
+use xrelay_devchain::node::rpc::codes;
+use xrelay_devchain::tx::Tx;
+use xrelay_devchain::Event;
+use xrelay_light_client::{ChainId, ClientState, Height, LightBlock};
+
+use crate::endpoints::{EndpointPolicy, Endpoints, RpcErrorCounter};
+use crate::types::Applied;
+use crate::{AdapterError, ChainAdapter, ChainEvent, ChainStatus, Confirmed, Proven, Submission};
+
+/// How long `submit` waits for the block that includes a transaction.
+const INCLUSION_WAIT: Duration = Duration::from_secs(30);
+
+/// A devchain, reached through one or more node endpoints.
+pub struct DevchainAdapter {
+    chain: ChainId,
+    endpoints: Arc<Endpoints<NodeClient>>,
+    heads: watch::Receiver<Height>,
+    head_task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for DevchainAdapter {
+    fn drop(&mut self) {
+        self.head_task.abort();
+    }
+}
+
+fn error(chain: &ChainId, e: ClientError) -> AdapterError {
+    let chain = chain.to_string();
+    match e {
+        ClientError::Transport(message) | ClientError::Timeout(message) => {
+            AdapterError::Unavailable { chain, message }
+        }
+        ClientError::Rpc { code, message } => match code {
+            codes::TX_REFUSED => AdapterError::Refused {
+                chain,
+                reason: message,
+            },
+            codes::NOT_FOUND => AdapterError::NotFound {
+                chain,
+                what: message,
+            },
+            codes::TIMEOUT | codes::MEMPOOL_FULL => AdapterError::Busy {
+                chain,
+                why: message,
+            },
+            _ => AdapterError::Unavailable {
+                chain,
+                message: format!("rpc error {code}: {message}"),
+            },
+        },
+        ClientError::BadAnswer { method, why } => AdapterError::BadAnswer {
+            chain,
+            why: format!("{method}: {why}"),
+        },
+    }
+}
+
+impl DevchainAdapter {
+    /// Connects to `chain` through `urls` (HTTP; the WebSocket stream uses the same ports).
+    /// Refuses endpoints that serve another chain. `poll` is how often the head is polled
+    /// while no push stream is up.
+    pub async fn connect(
+        chain: ChainId,
+        urls: &[String],
+        policy: EndpointPolicy,
+        errors: RpcErrorCounter,
+        poll: Duration,
+    ) -> Result<Self, AdapterError> {
+        if urls.is_empty() {
+            return Err(AdapterError::Unavailable {
+                chain: chain.to_string(),
+                message: "no RPC endpoints configured".into(),
+            });
+        }
+        let mut clients = Vec::new();
+        for url in urls {
+            let client =
+                NodeClient::new(url, policy.request_timeout).map_err(|e| error(&chain, e))?;
+            clients.push((url.clone(), client));
+        }
+        let endpoints = Arc::new(Endpoints::new(chain.to_string(), clients, policy, errors));
+        let status = endpoints
+            .call("status", |c| {
+                let chain = chain.clone();
+                async move { c.status().await.map_err(|e| error(&chain, e)) }
+            })
+            .await?;
+        if status.chain_id != chain {
+            return Err(AdapterError::BadAnswer {
+                chain: chain.to_string(),
+                why: format!("endpoint serves chain {}, not {chain}", status.chain_id),
+            });
+        }
+        let (tx, heads) = watch::channel(status.latest_height);
+        let head_task = tokio::spawn(follow_heads(chain.clone(), endpoints.clone(), tx, poll));
+        Ok(DevchainAdapter {
+            chain,
+            endpoints,
+            heads,
+            head_task,
+        })
+    }
+
+    async fn call<T, F, Fut>(&self, what: &str, f: F) -> Result<T, AdapterError>
+    where
+        F: Fn(NodeClient) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ClientError>>,
+    {
+        let chain = &self.chain;
+        self.endpoints
+            .call(what, |c| {
+                let fut = f(c);
+                async move { fut.await.map_err(|e| error(chain, e)) }
+            })
+            .await
+    }
+}
+
+/// Keeps `tx` at the chain's latest height: from the first endpoint's WebSocket block
+/// stream while it is up, by polling `status` otherwise (and retrying the stream).
+async fn follow_heads(
+    chain: ChainId,
+    endpoints: Arc<Endpoints<NodeClient>>,
+    tx: watch::Sender<Height>,
+    poll: Duration,
+) {
+    let publish = |h: Height| {
+        tx.send_if_modified(|cur| {
+            let newer = h > *cur;
+            if newer {
+                *cur = h;
+            }
+            newer
+        });
+    };
+    loop {
+        if tx.is_closed() {
+            return;
+        }
+        for url in endpoints.urls() {
+            let ws_url = url
+                .replacen("http://", "ws://", 1)
+                .replacen("https://", "wss://", 1);
+            let Ok(ws) = WsClientBuilder::default().build(&ws_url).await else {
+                continue;
+            };
+            let Ok(mut sub) = ws
+                .subscribe::<Value, _>(
+                    "subscribe_blocks",
+                    jsonrpsee::rpc_params![],
+                    "unsubscribe_blocks",
+                )
+                .await
+            else {
+                continue;
+            };
+            tracing::debug!(%chain, endpoint = %ws_url, "following blocks over WebSocket");
+            // A stream that stays silent for long is treated as dead.
+            while let Ok(Some(Ok(notice))) =
+                tokio::time::timeout(poll * 20 + Duration::from_secs(5), sub.next()).await
+            {
+                if let Some(h) = notice["height"].as_u64() {
+                    publish(h);
+                }
+                if tx.is_closed() {
+                    return;
+                }
+            }
+            tracing::debug!(%chain, endpoint = %ws_url, "block stream ended; polling");
+        }
+        // No stream: poll for a while, then try streaming again.
+        for _ in 0..20 {
+            let status = endpoints
+                .call("status", |c| {
+                    let chain = chain.clone();
+                    async move { c.status().await.map_err(|e| error(&chain, e)) }
+                })
+                .await;
+            if let Ok(s) = status {
+                publish(s.latest_height);
+            }
+            if tx.is_closed() {
+                return;
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+}
+
+fn chain_event(height: Height, event: Event) -> Option<ChainEvent> {
+    Some(match event {
+        Event::MessageSent { message } => ChainEvent::Sent { height, message },
+        Event::MessageReceived { message, ack } => ChainEvent::Received {
+            height,
+            message,
+            ack,
+        },
+        Event::MessageExpired { message } => ChainEvent::Expired { height, message },
+        Event::MessageAcknowledged { message, ack } => ChainEvent::Acknowledged {
+            height,
+            message,
+            ack,
+        },
+        Event::MessageTimedOut { message } => ChainEvent::TimedOut { height, message },
+        Event::ClientUpdated { chain, headers } => ChainEvent::ClientUpdated {
+            height,
+            of: chain,
+            headers,
+        },
+        Event::ClientFrozen { chain, .. } => ChainEvent::ClientFrozen { height, of: chain },
+        Event::ClientCreated { .. } | Event::Paid { .. } => return None,
+    })
+}
+
+fn to_tx(s: Submission) -> Tx {
+    match s {
+        Submission::UpdateClient { of, blocks } => Tx::UpdateClient { chain: of, blocks },
+        Submission::Receive {
+            source,
+            proof_height,
+            messages,
+        } => Tx::Recv {
+            source,
+            proof_height,
+            messages,
+        },
+        Submission::Acknowledge {
+            destination,
+            proof_height,
+            acks,
+        } => Tx::Ack {
+            destination,
+            proof_height,
+            acks,
+        },
+        Submission::Timeout {
+            destination,
+            proof_height,
+            messages,
+        } => Tx::Timeout {
+            destination,
+            proof_height,
+            messages,
+        },
+        Submission::Misbehaviour { of, evidence } => Tx::SubmitMisbehaviour {
+            chain: of,
+            evidence,
+        },
+    }
+}
+
+#[async_trait]
+impl ChainAdapter for DevchainAdapter {
+    fn chain_id(&self) -> &ChainId {
+        &self.chain
+    }
+
+    async fn status(&self) -> Result<ChainStatus, AdapterError> {
+        let s = self
+            .call("status", |c| async move { c.status().await })
+            .await?;
+        Ok(ChainStatus {
+            height: s.latest_height,
+            time_ms: s.latest_time_ms,
+        })
+    }
+
+    async fn light_block(&self, height: Height) -> Result<LightBlock, AdapterError> {
+        let block = self
+            .call("header", |c| async move { c.light_block(height).await })
+            .await?;
+        if block.height() != height || block.header().chain_id != self.chain {
+            return Err(AdapterError::BadAnswer {
+                chain: self.chain.to_string(),
+                why: format!(
+                    "asked for {}/{height}, got {}/{}",
+                    self.chain,
+                    block.header().chain_id,
+                    block.height()
+                ),
+            });
+        }
+        Ok(block)
+    }
+
+    async fn events(&self, from: Height, to: Height) -> Result<Vec<ChainEvent>, AdapterError> {
+        let events = self
+            .call("events", |c| async move { c.events(from, to).await })
+            .await?;
+        Ok(events
+            .into_iter()
+            .filter_map(|e| chain_event(e.height, e.event))
+            .collect())
+    }
+
+    fn max_event_range(&self) -> u64 {
+        1_000
+    }
+
+    fn heads(&self) -> watch::Receiver<Height> {
+        self.heads.clone()
+    }
+
+    async fn prove(&self, key: &[u8], height: Height) -> Result<Proven, AdapterError> {
+        let p = self
+            .call("proof", |c| async move { c.proof(key, height).await })
+            .await?;
+        Ok(Proven {
+            height: p.height,
+            value: p.value,
+            proof: p.proof,
+        })
+    }
+
+    async fn client_state(&self, of: &ChainId) -> Result<Option<ClientState>, AdapterError> {
+        self.call("client", |c| async move { c.client_state(of).await })
+            .await
+    }
+
+    async fn submitted_headers(
+        &self,
+        height: Height,
+        of: &ChainId,
+    ) -> Result<Vec<LightBlock>, AdapterError> {
+        let txs = self
+            .call("block_txs", |c| async move { c.block_txs(height).await })
+            .await?;
+        Ok(txs
+            .into_iter()
+            .filter_map(|tx| match tx {
+                Tx::UpdateClient { chain, blocks } if chain == *of => Some(blocks),
+                _ => None,
+            })
+            .flatten()
+            .collect())
+    }
+
+    async fn submit(&self, submission: Submission) -> Result<Confirmed, AdapterError> {
+        let tx = to_tx(submission);
+        let included = self
+            .call("submit_tx", |c| {
+                let tx = &tx;
+                async move { c.submit(tx, INCLUSION_WAIT).await }
+            })
+            .await?;
+        Ok(Confirmed {
+            height: included.height,
+            tx_hash: included.hash,
+            outcome: included.outcome.map(|report| Applied {
+                events: report
+                    .events
+                    .into_iter()
+                    .filter_map(|e| chain_event(included.height, e))
+                    .collect(),
+                already_done: report.already_done,
+            }),
+        })
+    }
+}

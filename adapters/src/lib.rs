@@ -1,0 +1,68 @@
+//! # xrelay-adapters
+//!
+//! [`ChainAdapter`] is everything the relay core needs from a chain, and nothing specific
+//! to one chain family: identity and height, signed headers (light blocks), the protocol's
+//! events over a height range and as a live stream of new heights, state proofs, the
+//! state of the chain's on-chain client of another chain, and submitting and confirming
+//! the relay's transactions. A new chain family is one module implementing it.
+//!
+//! Adapters return what the chain *says*; the relay core verifies every header and proof
+//! with its own light clients before it forwards anything.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod devchain;
+mod endpoints;
+mod types;
+
+pub use endpoints::{EndpointPolicy, RpcErrorCounter};
+pub use types::{AdapterError, ChainEvent, ChainStatus, Confirmed, Proven, Submission};
+
+use async_trait::async_trait;
+use tokio::sync::watch;
+use xrelay_light_client::{ChainId, ClientState, Height, LightBlock};
+
+/// What the relay needs from one chain.
+#[async_trait]
+pub trait ChainAdapter: Send + Sync + 'static {
+    /// The chain this adapter talks to.
+    fn chain_id(&self) -> &ChainId;
+
+    /// Latest committed height and its time.
+    async fn status(&self) -> Result<ChainStatus, AdapterError>;
+
+    /// The signed header at `height` with the validator sets that sign it and the next one.
+    async fn light_block(&self, height: Height) -> Result<LightBlock, AdapterError>;
+
+    /// Protocol events of heights `from..=to`, in chain order. Callers keep ranges within
+    /// [`ChainAdapter::max_event_range`].
+    async fn events(&self, from: Height, to: Height) -> Result<Vec<ChainEvent>, AdapterError>;
+
+    /// Most heights one [`ChainAdapter::events`] call may span.
+    fn max_event_range(&self) -> u64 {
+        500
+    }
+
+    /// A live view of the latest committed height: updated as blocks are committed (pushed
+    /// when the chain can push, polled otherwise). It survives connection loss.
+    fn heads(&self) -> watch::Receiver<Height>;
+
+    /// The value at `key` (protocol path) with its proof at `height`.
+    async fn prove(&self, key: &[u8], height: Height) -> Result<Proven, AdapterError>;
+
+    /// The state of this chain's client of `of`, if it has one.
+    async fn client_state(&self, of: &ChainId) -> Result<Option<ClientState>, AdapterError>;
+
+    /// The headers of `of` that transactions in this chain's block at `height` submitted to
+    /// its client of `of` (what misbehaviour detection compares with `of`'s own headers).
+    async fn submitted_headers(
+        &self,
+        height: Height,
+        of: &ChainId,
+    ) -> Result<Vec<LightBlock>, AdapterError>;
+
+    /// Builds, submits and confirms one relay transaction: returns once a block included it
+    /// (or the chain refused it).
+    async fn submit(&self, submission: Submission) -> Result<Confirmed, AdapterError>;
+}

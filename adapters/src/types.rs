@@ -1,0 +1,247 @@
+//! The chain-agnostic vocabulary between adapters and the relay core.
+
+use serde::{Deserialize, Serialize};
+use xrelay_devchain::tx::{InboundMessage, ProvenAck, ProvenMessage};
+use xrelay_light_client::{
+    Acknowledgement, ChainId, Hash32, Height, LightBlock, Message, Misbehaviour, StateProof, TimeMs,
+};
+
+/// Where a chain is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainStatus {
+    /// Latest committed height.
+    pub height: Height,
+    /// Its block time.
+    pub time_ms: TimeMs,
+}
+
+/// A protocol event, with the height of the block that emitted it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ChainEvent {
+    /// A message was committed for sending here.
+    Sent {
+        /// Block height.
+        height: Height,
+        /// The message.
+        message: Message,
+    },
+    /// A message from another chain was received here and its app answered.
+    Received {
+        /// Block height.
+        height: Height,
+        /// The message.
+        message: Message,
+        /// The app's answer.
+        ack: Acknowledgement,
+    },
+    /// A message from another chain arrived here past its timeout: the lane moved on.
+    Expired {
+        /// Block height.
+        height: Height,
+        /// The message.
+        message: Message,
+    },
+    /// The ack of a message sent here was proven; it is settled.
+    Acknowledged {
+        /// Block height.
+        height: Height,
+        /// The message.
+        message: Message,
+        /// The ack.
+        ack: Acknowledgement,
+    },
+    /// A message sent here timed out and was refunded; it is settled.
+    TimedOut {
+        /// Block height.
+        height: Height,
+        /// The message.
+        message: Message,
+    },
+    /// This chain's client of `of` accepted headers (compared with `of`'s own headers to
+    /// detect misbehaviour).
+    ClientUpdated {
+        /// Block height.
+        height: Height,
+        /// The followed chain.
+        of: ChainId,
+        /// Heights and hashes accepted.
+        headers: Vec<(Height, Hash32)>,
+    },
+    /// This chain's client of `of` was frozen by evidence.
+    ClientFrozen {
+        /// Block height.
+        height: Height,
+        /// The followed chain.
+        of: ChainId,
+    },
+}
+
+impl ChainEvent {
+    /// The height of the block that emitted it.
+    pub fn height(&self) -> Height {
+        match self {
+            ChainEvent::Sent { height, .. }
+            | ChainEvent::Received { height, .. }
+            | ChainEvent::Expired { height, .. }
+            | ChainEvent::Acknowledged { height, .. }
+            | ChainEvent::TimedOut { height, .. }
+            | ChainEvent::ClientUpdated { height, .. }
+            | ChainEvent::ClientFrozen { height, .. } => *height,
+        }
+    }
+}
+
+/// A value (or its absence) with the proof a chain served for it. Unverified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proven {
+    /// The height of the state the proof is for.
+    pub height: Height,
+    /// The value, `None` for a proof of absence.
+    pub value: Option<Vec<u8>>,
+    /// The proof.
+    pub proof: StateProof,
+}
+
+/// A transaction the relay asks a chain to run. Relay transactions carry their own proofs
+/// and are idempotent: submitting one twice is harmless.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submission {
+    /// Update this chain's client of `of` with `blocks` (each verifiable from the previous).
+    UpdateClient {
+        /// The followed chain.
+        of: ChainId,
+        /// The headers, ascending.
+        blocks: Vec<LightBlock>,
+    },
+    /// Deliver messages from `source`, proven at `proof_height`.
+    Receive {
+        /// The sending chain.
+        source: ChainId,
+        /// A height this chain's client of `source` has verified.
+        proof_height: Height,
+        /// The messages with proofs, in lane order.
+        messages: Vec<InboundMessage>,
+    },
+    /// Relay acknowledgements from `destination` of messages sent here.
+    Acknowledge {
+        /// The receiving chain.
+        destination: ChainId,
+        /// A verified height of `destination`.
+        proof_height: Height,
+        /// The acks with proofs.
+        acks: Vec<ProvenAck>,
+    },
+    /// Time out messages sent here that `destination` can no longer receive.
+    Timeout {
+        /// The destination.
+        destination: ChainId,
+        /// A verified height of `destination` past the messages' timeouts.
+        proof_height: Height,
+        /// The messages with proofs that their receipts are absent.
+        messages: Vec<ProvenMessage>,
+    },
+    /// Evidence that `of` misbehaved: freezes this chain's client of it.
+    Misbehaviour {
+        /// The misbehaving chain.
+        of: ChainId,
+        /// The evidence.
+        evidence: Box<Misbehaviour>,
+    },
+}
+
+impl Submission {
+    /// A short name for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Submission::UpdateClient { .. } => "update_client",
+            Submission::Receive { .. } => "recv",
+            Submission::Acknowledge { .. } => "ack",
+            Submission::Timeout { .. } => "timeout",
+            Submission::Misbehaviour { .. } => "misbehaviour",
+        }
+    }
+}
+
+/// A submission's fate in the block that included it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmed {
+    /// The including block.
+    pub height: Height,
+    /// The transaction's hash on that chain.
+    pub tx_hash: Hash32,
+    /// What it did: the events, and how many items had already been done (by this relayer
+    /// earlier or by another: success, not an error), or why the block refused it.
+    pub outcome: Result<Applied, String>,
+}
+
+/// What an included transaction did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Its protocol events.
+    pub events: Vec<ChainEvent>,
+    /// Items that had already been processed.
+    pub already_done: usize,
+}
+
+/// Why an adapter call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdapterError {
+    /// No endpoint answered (connection refused, reset, timed out) after every retry.
+    #[error("{chain} unavailable: {message}")]
+    Unavailable {
+        /// The chain.
+        chain: String,
+        /// The last failure.
+        message: String,
+    },
+    /// The chain refused the transaction before including it (its rules said no); the
+    /// same transaction will be refused again.
+    #[error("{chain} refused the transaction: {reason}")]
+    Refused {
+        /// The chain.
+        chain: String,
+        /// The chain's reason.
+        reason: String,
+    },
+    /// The chain has nothing there (a height not produced yet, no such client).
+    #[error("{chain}: not found: {what}")]
+    NotFound {
+        /// The chain.
+        chain: String,
+        /// What was missing.
+        what: String,
+    },
+    /// An answer did not have the documented shape or did not decode.
+    #[error("{chain}: bad answer: {why}")]
+    BadAnswer {
+        /// The chain.
+        chain: String,
+        /// What was wrong.
+        why: String,
+    },
+    /// The chain is busy (mempool full) or accepted the transaction without including it in
+    /// time; retry later.
+    #[error("{chain} busy: {why}")]
+    Busy {
+        /// The chain.
+        chain: String,
+        /// Details.
+        why: String,
+    },
+}
+
+impl AdapterError {
+    /// Whether another endpoint might do better (counted as an RPC error of the endpoint).
+    pub fn is_endpoint_fault(&self) -> bool {
+        matches!(
+            self,
+            AdapterError::Unavailable { .. } | AdapterError::BadAnswer { .. }
+        )
+    }
+
+    /// Whether trying again later can succeed.
+    pub fn is_retryable(&self) -> bool {
+        !matches!(self, AdapterError::Refused { .. })
+    }
+}

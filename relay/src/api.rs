@@ -1,0 +1,206 @@
+//! The relayer's HTTP server (axum): `/healthz`, `/readyz`, `/metrics`, and the JSON API
+//! under `/api/v1`. Admin endpoints need `Authorization: Bearer <api.admin_token>`; with no
+//! token configured they are disabled.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use xrelay_light_client::{ChainId, Hash32, MessageId};
+
+use crate::core::Relay;
+use crate::store::Status;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The relay.
+    pub relay: Arc<Relay>,
+    /// Admin bearer token.
+    pub admin_token: Option<String>,
+}
+
+/// The router.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/lanes", get(lanes))
+        .route("/api/v1/messages", get(messages))
+        .route("/api/v1/messages/{id}", get(message))
+        .route("/api/v1/admin/rescan/{chain}", post(rescan))
+        .with_state(state)
+}
+
+fn error(code: StatusCode, message: impl Into<String>) -> Response {
+    (code, Json(json!({"error": message.into()}))).into_response()
+}
+
+async fn readyz(State(s): State<ApiState>) -> Response {
+    let mut chains = BTreeMap::new();
+    let mut ready = true;
+    for (id, c) in &s.relay.chains {
+        let head = *c.adapter.heads().borrow();
+        let verified = c.verified_height().await;
+        ready &= head > 0;
+        chains.insert(
+            id.to_string(),
+            json!({"head": head, "verified": verified, "frozen": c.is_frozen()}),
+        );
+    }
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(json!({"ready": ready, "chains": chains}))).into_response()
+}
+
+async fn metrics(State(s): State<ApiState>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        s.relay.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn lanes(State(s): State<ApiState>) -> Json<Value> {
+    let counts = s.relay.ledger.counts().await;
+    let mut out = Vec::new();
+    for (src, dst) in &s.relay.lanes {
+        let n = |st: Status| {
+            counts
+                .get(&(src.clone(), dst.clone(), st))
+                .copied()
+                .unwrap_or(0)
+        };
+        let mut by_status = serde_json::Map::new();
+        for st in Status::ALL {
+            by_status.insert(st.name().into(), json!(n(st)));
+        }
+        out.push(json!({
+            "src_chain": src,
+            "dst_chain": dst,
+            "messages": by_status,
+            "backlog": n(Status::Pending) + n(Status::Delivered) + n(Status::TimedOut),
+            "src_verified_height": s.relay.chains[src].verified_height().await,
+            "dst_verified_height": s.relay.chains[dst].verified_height().await,
+            "frozen": s.relay.chains[src].is_frozen() || s.relay.chains[dst].is_frozen(),
+        }));
+    }
+    Json(Value::Array(out))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    status: String,
+    #[serde(default = "default_limit")]
+    limit: usize,
+}
+
+fn default_limit() -> usize {
+    100
+}
+
+async fn messages(State(s): State<ApiState>, Query(q): Query<ListQuery>) -> Response {
+    let Some(status) = Status::parse(&q.status) else {
+        let names: Vec<&str> = Status::ALL.iter().map(|s| s.name()).collect();
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("status must be one of {}", names.join(", ")),
+        );
+    };
+    match s
+        .relay
+        .ledger
+        .store()
+        .all_by_status(status, q.limit.min(1_000))
+    {
+        Ok(records) => Json(json!(records)).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn message(State(s): State<ApiState>, Path(id): Path<String>) -> Response {
+    let Some(bytes) = crate::config::hex_hash(&id) else {
+        return error(StatusCode::BAD_REQUEST, "a message id is 32 bytes of hex");
+    };
+    match s
+        .relay
+        .ledger
+        .store()
+        .message_by_id(&MessageId(Hash32(bytes)))
+    {
+        Ok(Some(r)) => Json(json!(r)).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("no message {id}")),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+fn authorized(s: &ApiState, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    let Some(token) = &s.admin_token else {
+        return Err(Box::new(error(
+            StatusCode::NOT_FOUND,
+            "admin endpoints are disabled (no api.admin_token)",
+        )));
+    };
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        Some(g) if constant_time_eq(g.as_bytes(), token.as_bytes()) => Ok(()),
+        _ => Err(Box::new(error(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token",
+        ))),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[derive(Deserialize)]
+struct RescanQuery {
+    from: u64,
+}
+
+/// Moves a chain's scan cursor back so its events from `from` are read again (events are
+/// idempotent: nothing is delivered twice).
+async fn rescan(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    Path(chain): Path<String>,
+    Query(q): Query<RescanQuery>,
+) -> Response {
+    if let Err(r) = authorized(&s, &headers) {
+        return *r;
+    }
+    let Ok(chain) = chain.parse::<ChainId>() else {
+        return error(StatusCode::BAD_REQUEST, "bad chain id");
+    };
+    if !s.relay.chains.contains_key(&chain) {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("chain {chain} is not configured"),
+        );
+    }
+    let store = s.relay.ledger.store();
+    let mut t = store.transition();
+    store.put_cursor(&mut t, &chain, q.from.saturating_sub(1));
+    match store.commit(t) {
+        Ok(()) => Json(json!({"chain": chain, "rescan_from": q.from})).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}

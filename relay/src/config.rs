@@ -1,0 +1,415 @@
+//! The relayer's configuration: one TOML file, every key overridable by an environment
+//! variable. `XRELAY_` + the key path in capitals with `__` between the parts and array
+//! indices as parts: `XRELAY_API__LISTEN=0.0.0.0:9464`,
+//! `XRELAY_CHAINS__0__RPC='["http://10.0.0.5:26657"]'` (a value starting with `[` is read
+//! as a TOML array). Every error names the file and the key path.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use xrelay_light_client::ChainId;
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayerConfig {
+    /// The relayer process.
+    pub relayer: RelayerSection,
+    /// The HTTP server (health, metrics, API).
+    #[serde(default)]
+    pub api: ApiSection,
+    /// The chains.
+    pub chains: Vec<ChainSection>,
+    /// Which chains are linked (both directions of each pair are relayed).
+    pub links: Vec<LinkSection>,
+}
+
+/// `[relayer]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayerSection {
+    /// Where the relayer's RocksDB lives (message states, cursors, light clients).
+    pub data_dir: PathBuf,
+    /// Most messages in one receive, ack or timeout transaction.
+    #[serde(default = "default_batch")]
+    pub max_batch: usize,
+}
+
+fn default_batch() -> usize {
+    100
+}
+
+/// `[api]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSection {
+    /// Listen address of `/healthz`, `/readyz`, `/metrics` and `/api/v1/…`.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Bearer token for the admin endpoints; without one they are disabled.
+    #[serde(default)]
+    pub admin_token: Option<String>,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9464))
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        ApiSection {
+            listen: default_listen(),
+            admin_token: None,
+        }
+    }
+}
+
+/// `[[chains]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainSection {
+    /// The chain id.
+    pub id: String,
+    /// The chain family: `devchain`.
+    pub kind: String,
+    /// RPC endpoints, tried in order with failover.
+    pub rpc: Vec<String>,
+    /// The chain's block interval (sets polling and waiting).
+    #[serde(default = "default_block_time")]
+    pub block_time_ms: u64,
+    /// Per RPC request.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_ms: u64,
+    /// Trust root of the relayer's light client: a height and its header hash, checked
+    /// before anything is trusted. Without it, the relayer trusts the chain's latest header
+    /// the first time it starts (and logs that it did); afterwards it continues from what
+    /// it verified.
+    #[serde(default)]
+    pub trusted_height: Option<u64>,
+    /// Hex header hash at `trusted_height`.
+    #[serde(default)]
+    pub trusted_hash: Option<String>,
+}
+
+fn default_block_time() -> u64 {
+    1_000
+}
+
+fn default_request_timeout() -> u64 {
+    10_000
+}
+
+/// `[[links]]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSection {
+    /// The two chains.
+    pub chains: [String; 2],
+}
+
+/// Why the configuration is unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {key}: {why}")]
+pub struct ConfigError {
+    /// The file.
+    pub file: String,
+    /// The key path (`chains[1].rpc`), or `-` for the file as a whole.
+    pub key: String,
+    /// What is wrong.
+    pub why: String,
+}
+
+impl RelayerConfig {
+    /// Reads `path`, applies `XRELAY_*` overrides from `env`, and validates.
+    pub fn load(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let file = path.display().to_string();
+        let fail = |key: &str, why: String| ConfigError {
+            file: file.clone(),
+            key: key.to_string(),
+            why,
+        };
+        if !path.is_file() {
+            return Err(fail("-", "no such file".into()));
+        }
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from(path).format(config::FileFormat::Toml));
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix("XRELAY_") else {
+                continue;
+            };
+            let Some(key) = env_key(rest) else {
+                continue;
+            };
+            let value =
+                env_value(&value).map_err(|why| fail(&key, format!("from {name}: {why}")))?;
+            builder = builder
+                .set_override(key.as_str(), value)
+                .map_err(|e| fail(&key, format!("from {name}: {e}")))?;
+        }
+        let raw = builder.build().map_err(|e| fail("-", e.to_string()))?;
+        let cfg: RelayerConfig = raw
+            .try_deserialize()
+            .map_err(|e| fail("-", e.to_string()))?;
+        cfg.validate().map_err(|(key, why)| fail(&key, why))?;
+        Ok(cfg)
+    }
+
+    /// Checks what types cannot: ids, endpoints, links.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let mut seen = std::collections::BTreeSet::new();
+        if self.chains.is_empty() {
+            return Err(("chains".into(), "no chains configured".into()));
+        }
+        for (i, c) in self.chains.iter().enumerate() {
+            let at = |k: &str| format!("chains[{i}].{k}");
+            ChainId::new(&c.id).map_err(|e| (at("id"), e.to_string()))?;
+            if !seen.insert(c.id.clone()) {
+                return Err((at("id"), format!("chain {} is configured twice", c.id)));
+            }
+            if c.kind != "devchain" {
+                return Err((
+                    at("kind"),
+                    format!("unknown chain kind {:?} (known: devchain)", c.kind),
+                ));
+            }
+            if c.rpc.is_empty() {
+                return Err((at("rpc"), "list at least one endpoint".into()));
+            }
+            for (j, url) in c.rpc.iter().enumerate() {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err((
+                        format!("chains[{i}].rpc[{j}]"),
+                        format!("{url:?} is not an http(s) URL"),
+                    ));
+                }
+            }
+            if c.block_time_ms == 0 || c.request_timeout_ms == 0 {
+                return Err((
+                    at("block_time_ms"),
+                    "block_time_ms and request_timeout_ms must be positive".into(),
+                ));
+            }
+            match (&c.trusted_height, &c.trusted_hash) {
+                (Some(_), Some(h)) if hex_hash(h).is_none() => {
+                    return Err((at("trusted_hash"), "expected 32 bytes of hex".into()))
+                }
+                (Some(_), None) | (None, Some(_)) => {
+                    return Err((
+                        at("trusted_height"),
+                        "give trusted_height and trusted_hash together".into(),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        if self.links.is_empty() {
+            return Err(("links".into(), "no links: nothing to relay".into()));
+        }
+        let mut pairs = std::collections::BTreeSet::new();
+        for (i, l) in self.links.iter().enumerate() {
+            let [a, b] = &l.chains;
+            for (j, c) in [a, b].into_iter().enumerate() {
+                if !seen.contains(c) {
+                    return Err((
+                        format!("links[{i}].chains[{j}]"),
+                        format!("{c} is not a configured chain"),
+                    ));
+                }
+            }
+            if a == b {
+                return Err((
+                    format!("links[{i}].chains"),
+                    "a chain cannot link to itself".into(),
+                ));
+            }
+            let pair = if a < b {
+                (a.clone(), b.clone())
+            } else {
+                (b.clone(), a.clone())
+            };
+            if !pairs.insert(pair) {
+                return Err((
+                    format!("links[{i}].chains"),
+                    format!("{a} and {b} are linked twice"),
+                ));
+            }
+        }
+        if self.relayer.max_batch == 0 {
+            return Err(("relayer.max_batch".into(), "must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// The section of chain `id`.
+    pub fn chain(&self, id: &str) -> Option<&ChainSection> {
+        self.chains.iter().find(|c| c.id == id)
+    }
+}
+
+/// A 32-byte hash from hex (`0x` optional).
+pub fn hex_hash(s: &str) -> Option<[u8; 32]> {
+    hex::decode(s.trim_start_matches("0x"))
+        .ok()?
+        .try_into()
+        .ok()
+}
+
+/// `CHAINS__0__RPC` → `chains[0].rpc`.
+fn env_key(rest: &str) -> Option<String> {
+    let mut key = String::new();
+    for part in rest.split("__") {
+        if part.is_empty() {
+            return None;
+        }
+        if part.chars().all(|c| c.is_ascii_digit()) {
+            key.push_str(&format!("[{part}]"));
+        } else {
+            if !key.is_empty() {
+                key.push('.');
+            }
+            key.push_str(&part.to_ascii_lowercase());
+        }
+    }
+    Some(key)
+}
+
+/// A value starting with `[` is a TOML array; anything else a string (numbers and bools
+/// are converted by the type they land in).
+fn env_value(v: &str) -> Result<config::Value, String> {
+    if v.trim_start().starts_with('[') {
+        let doc: toml::Table = format!("v = {v}")
+            .parse()
+            .map_err(|e: toml::de::Error| e.message().to_string())?;
+        let items = doc
+            .get("v")
+            .and_then(|v| v.as_array())
+            .ok_or("not an array")?
+            .iter()
+            .map(|item| match item {
+                toml::Value::String(s) => Ok(config::Value::from(s.clone())),
+                toml::Value::Integer(i) => Ok(config::Value::from(*i)),
+                toml::Value::Boolean(b) => Ok(config::Value::from(*b)),
+                other => Err(format!("unsupported array item {other}")),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(config::Value::from(items))
+    } else {
+        Ok(config::Value::from(v.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[relayer]
+data_dir = "/tmp/r"
+
+[api]
+listen = "127.0.0.1:0"
+
+[[chains]]
+id = "a"
+kind = "devchain"
+rpc = ["http://127.0.0.1:1"]
+
+[[chains]]
+id = "b"
+kind = "devchain"
+rpc = ["http://127.0.0.1:2", "http://127.0.0.1:3"]
+block_time_ms = 200
+
+[[links]]
+chains = ["a", "b"]
+"#;
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relayer.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn reads_defaults_and_env_overrides() {
+        let (_d, path) = write(GOOD);
+        let env = [
+            ("XRELAY_API__ADMIN_TOKEN".to_string(), "s3cret".to_string()),
+            (
+                "XRELAY_CHAINS__0__RPC".into(),
+                r#"["http://10.0.0.5:26657", "http://10.0.0.6:26657"]"#.into(),
+            ),
+            ("XRELAY_CHAINS__1__BLOCK_TIME_MS".into(), "750".into()),
+            ("XRELAY_RELAYER__MAX_BATCH".into(), "7".into()),
+            ("OTHER_VAR".into(), "ignored".into()),
+        ];
+        let cfg = RelayerConfig::load(&path, env).unwrap();
+        assert_eq!(cfg.api.admin_token.as_deref(), Some("s3cret"));
+        assert_eq!(
+            cfg.chains[0].rpc,
+            ["http://10.0.0.5:26657", "http://10.0.0.6:26657"]
+        );
+        assert_eq!(cfg.chains[1].block_time_ms, 750);
+        assert_eq!(cfg.chains[0].block_time_ms, 1_000, "default");
+        assert_eq!(cfg.relayer.max_batch, 7);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_key() {
+        let cases: Vec<(String, &str)> = vec![
+            (
+                GOOD.replace("rpc = [\"http://127.0.0.1:1\"]", "rpc = []"),
+                "chains[0].rpc",
+            ),
+            (
+                GOOD.replace(
+                    "kind = \"devchain\"\nrpc = [\"http://127.0.0.1:1\"]",
+                    "kind = \"evm\"\nrpc = [\"http://127.0.0.1:1\"]",
+                ),
+                "chains[0].kind",
+            ),
+            (
+                GOOD.replace("chains = [\"a\", \"b\"]", "chains = [\"a\", \"zz\"]"),
+                "links[0].chains[1]",
+            ),
+            (GOOD.replace("id = \"b\"", "id = \"a\""), "chains[1].id"),
+            (
+                GOOD.replace("http://127.0.0.1:3", "ftp://x"),
+                "chains[1].rpc[1]",
+            ),
+            (
+                GOOD.replace("block_time_ms = 200", "block_time_ms = \"soon\""),
+                "block_time_ms",
+            ),
+            (
+                GOOD.replace("[api]", "[api]\nlisten_typo = 1"),
+                "listen_typo",
+            ),
+        ];
+        for (text, key) in cases {
+            let (_d, path) = write(&text);
+            let err = RelayerConfig::load(&path, []).unwrap_err().to_string();
+            assert!(
+                err.contains("relayer.toml") && err.contains(key),
+                "{key}: {err}"
+            );
+        }
+        let (_d, path) = write(GOOD);
+        let err = RelayerConfig::load(
+            &path,
+            [("XRELAY_CHAINS__0__RPC".into(), "[unclosed".into())],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("XRELAY_CHAINS__0__RPC"), "{err}");
+        let err = RelayerConfig::load(Path::new("/nonexistent/relayer.toml"), []).unwrap_err();
+        assert!(
+            err.to_string().contains("/nonexistent/relayer.toml"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,257 @@
+//! One pass over a directed lane `src → dst`: deliver what is pending (with the messages
+//! the source timed out, so the ordered lane moves past them), time out what the
+//! destination can no longer receive, and relay acknowledgements back. Every header and
+//! proof is verified by the relayer's light clients before it is submitted.
+
+use xrelay_adapters::{Confirmed, Submission};
+use xrelay_devchain::tx::{InboundMessage, ProvenAck, ProvenMessage, SourceProof};
+use xrelay_light_client::{paths, Height};
+
+use super::chain::{ChainHandle, RelayError};
+use super::remote::ensure_client_at;
+use super::Relay;
+use crate::store::{MessageRecord, Status};
+
+/// `outcomes/{destination}/{sequence}` on the source, and the value a timeout leaves there.
+fn outcome_key(m: &xrelay_light_client::Message) -> Vec<u8> {
+    format!("outcomes/{}/{}", m.destination, m.sequence).into_bytes()
+}
+const OUTCOME_TIMED_OUT: u8 = 3;
+
+/// What a pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    /// Transactions submitted.
+    pub submitted: usize,
+}
+
+/// Relays lane `src → dst` once.
+pub async fn relay_once(
+    relay: &Relay,
+    src: &ChainHandle,
+    dst: &ChainHandle,
+) -> Result<Pass, RelayError> {
+    let mut pass = Pass::default();
+    if src.is_frozen() || dst.is_frozen() {
+        return Ok(pass);
+    }
+    let store = relay.ledger.store();
+    let limit = relay.max_batch;
+    // The lane's open messages in sequence order: pending and timed out (to skip).
+    let mut open: Vec<MessageRecord> = store.by_status(Status::Pending, &src.id, &dst.id, limit)?;
+    open.extend(store.by_status(Status::TimedOut, &src.id, &dst.id, limit)?);
+    open.sort_by_key(|r| r.message.sequence);
+    open.truncate(limit);
+    if !open.is_empty() {
+        let dst_status = dst.adapter.status().await?;
+        let mut deliver = Vec::new();
+        let mut expire = Vec::new();
+        for r in open {
+            let expired = r
+                .message
+                .timeout
+                .has_passed(dst_status.height, dst_status.time_ms);
+            match r.status {
+                Status::TimedOut if expire.is_empty() => deliver.push((r, SourceProof::TimedOut)),
+                Status::Pending if !r.lane_skipped && !expired && expire.is_empty() => {
+                    deliver.push((r, SourceProof::Committed))
+                }
+                Status::Pending => expire.push(r),
+                _ => {}
+            }
+        }
+        if !deliver.is_empty() {
+            pass.submitted += deliver_batch(relay, src, dst, deliver).await?;
+        }
+        if !expire.is_empty() {
+            pass.submitted += timeout_batch(relay, src, dst, expire).await?;
+        }
+    }
+    let delivered = store.by_status(Status::Delivered, &src.id, &dst.id, limit)?;
+    if !delivered.is_empty() {
+        pass.submitted += ack_batch(relay, src, dst, delivered).await?;
+    }
+    Ok(pass)
+}
+
+/// The latest height of `chain` the relayer can use as a proof height: the adapter's head,
+/// verified by the relayer's light client.
+async fn proof_height(chain: &ChainHandle) -> Result<Height, RelayError> {
+    let mut head = *chain.adapter.heads().borrow();
+    if head == 0 {
+        head = chain.adapter.status().await?.height;
+    }
+    chain.verified(head).await?;
+    Ok(head)
+}
+
+/// Records the effects of a confirmed submission and counts it.
+async fn settle(
+    relay: &Relay,
+    chain: &ChainHandle,
+    items: usize,
+    confirmed: Result<Confirmed, xrelay_adapters::AdapterError>,
+) -> Result<(), RelayError> {
+    let outcome = match confirmed {
+        Ok(c) => match c.outcome {
+            Ok(applied) => {
+                relay.ledger.apply(&chain.id, &applied.events, None).await?;
+                if applied.already_done >= items {
+                    "already_delivered"
+                } else {
+                    "delivered"
+                }
+            }
+            Err(reason) => {
+                tracing::warn!(chain = %chain.id, %reason, "relay transaction failed in its block");
+                "failed"
+            }
+        },
+        Err(e) => {
+            relay
+                .metrics
+                .submissions
+                .with_label_values(&[chain.id.as_str(), "failed"])
+                .inc();
+            return Err(e.into());
+        }
+    };
+    relay
+        .metrics
+        .submissions
+        .with_label_values(&[chain.id.as_str(), outcome])
+        .inc();
+    Ok(())
+}
+
+async fn deliver_batch(
+    relay: &Relay,
+    src: &ChainHandle,
+    dst: &ChainHandle,
+    items: Vec<(MessageRecord, SourceProof)>,
+) -> Result<usize, RelayError> {
+    let height = proof_height(src).await?;
+    ensure_client_at(dst, src, height, &relay.metrics).await?;
+    let mut messages = Vec::with_capacity(items.len());
+    for (r, shows) in items {
+        let m = r.message;
+        let (key, value) = match shows {
+            SourceProof::Committed => (
+                paths::commitment(&dst.id, m.sequence),
+                m.commitment().0.to_vec(),
+            ),
+            SourceProof::TimedOut => (outcome_key(&m), vec![OUTCOME_TIMED_OUT]),
+        };
+        let proven = src.adapter.prove(&key, height).await?;
+        if let Err(e) = src
+            .check_proof(height, &key, Some(&value), &proven.proof)
+            .await
+        {
+            // Verify before forward: the lane stops here (it is ordered) and nothing
+            // unverified is submitted.
+            if messages.is_empty() {
+                return Err(e);
+            }
+            break;
+        }
+        messages.push(InboundMessage {
+            message: m,
+            shows,
+            proof: proven.proof,
+        });
+    }
+    let n = messages.len();
+    let confirmed = dst
+        .adapter
+        .submit(Submission::Receive {
+            source: src.id.clone(),
+            proof_height: height,
+            messages,
+        })
+        .await;
+    settle(relay, dst, n, confirmed).await?;
+    Ok(1)
+}
+
+async fn timeout_batch(
+    relay: &Relay,
+    src: &ChainHandle,
+    dst: &ChainHandle,
+    items: Vec<MessageRecord>,
+) -> Result<usize, RelayError> {
+    let height = proof_height(dst).await?;
+    let header = dst.verified(height).await?;
+    let passed: Vec<MessageRecord> = items
+        .into_iter()
+        .filter(|r| r.message.timeout.has_passed(height, header.time_ms))
+        .collect();
+    if passed.is_empty() {
+        return Ok(0);
+    }
+    ensure_client_at(src, dst, height, &relay.metrics).await?;
+    let mut messages = Vec::with_capacity(passed.len());
+    for r in passed {
+        let key = paths::receipt(&src.id, r.message.sequence);
+        let proven = dst.adapter.prove(&key, height).await?;
+        if proven.value.is_some() {
+            // Received after all: its ack will come through the destination's events.
+            continue;
+        }
+        dst.check_proof(height, &key, None, &proven.proof).await?;
+        messages.push(ProvenMessage {
+            message: r.message,
+            proof: proven.proof,
+        });
+    }
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let n = messages.len();
+    let confirmed = src
+        .adapter
+        .submit(Submission::Timeout {
+            destination: dst.id.clone(),
+            proof_height: height,
+            messages,
+        })
+        .await;
+    settle(relay, src, n, confirmed).await?;
+    Ok(1)
+}
+
+async fn ack_batch(
+    relay: &Relay,
+    src: &ChainHandle,
+    dst: &ChainHandle,
+    items: Vec<MessageRecord>,
+) -> Result<usize, RelayError> {
+    let height = proof_height(dst).await?;
+    ensure_client_at(src, dst, height, &relay.metrics).await?;
+    let mut acks = Vec::with_capacity(items.len());
+    for r in items {
+        let Some(ack) = r.ack else { continue };
+        let key = paths::ack(&src.id, r.message.sequence);
+        let proven = dst.adapter.prove(&key, height).await?;
+        dst.check_proof(height, &key, Some(&ack.commitment().0), &proven.proof)
+            .await?;
+        acks.push(ProvenAck {
+            message: r.message,
+            ack,
+            proof: proven.proof,
+        });
+    }
+    if acks.is_empty() {
+        return Ok(0);
+    }
+    let n = acks.len();
+    let confirmed = src
+        .adapter
+        .submit(Submission::Acknowledge {
+            destination: dst.id.clone(),
+            proof_height: height,
+            acks,
+        })
+        .await;
+    settle(relay, src, n, confirmed).await?;
+    Ok(1)
+}

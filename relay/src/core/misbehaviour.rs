@@ -1,0 +1,134 @@
+//! Misbehaviour detection: every header a chain's client of `of` accepted (its
+//! `ClientUpdated` events) is compared with `of`'s own header at that height. Two different
+//! headers at one height, both committed by `of`'s validators, are evidence: it is
+//! submitted to every chain that hosts a client of `of` (they freeze it), and the relayer
+//! stops relaying `of` (persisted) until an operator resolves it.
+
+use xrelay_adapters::Submission;
+use xrelay_light_client::{ChainId, Hash32, Height, LightBlock, Misbehaviour, TrustedState};
+
+use super::chain::{ChainHandle, RelayError};
+use super::Relay;
+
+/// Checks the headers `host`'s client of `of` accepted in block `at`.
+pub async fn check(
+    relay: &Relay,
+    host: &ChainHandle,
+    at: Height,
+    of: &ChainId,
+    headers: &[(Height, Hash32)],
+) {
+    let Some(followed) = relay.chains.get(of) else {
+        return;
+    };
+    if followed.is_frozen() {
+        return;
+    }
+    for (height, hash) in headers {
+        match followed.light_block(*height).await {
+            Ok(own) if own.header().hash() == *hash => continue,
+            Ok(own) => {
+                if let Err(e) = report(relay, host, at, followed, own, *hash).await {
+                    tracing::error!(chain = %of, height, error = %e, "conflicting header found but the evidence could not be completed");
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(chain = %of, height, error = %e, "could not fetch the header to compare")
+            }
+        }
+    }
+}
+
+async fn report(
+    relay: &Relay,
+    host: &ChainHandle,
+    at: Height,
+    of: &ChainHandle,
+    own: LightBlock,
+    accepted: Hash32,
+) -> Result<(), RelayError> {
+    let height = own.height();
+    tracing::error!(chain = %of.id, host = %host.id, height, own = %own.header().hash(), accepted = %accepted, "MISBEHAVIOUR: a client accepted a header the chain did not commit");
+    // The chain's own header must be validly committed by its own set (checked again by
+    // every host against its trusted state).
+    TrustedState::from_light_block(&own).map_err(|e| RelayError::Verification {
+        chain: of.id.clone(),
+        reason: "conflicting_header",
+        detail: format!("the chain's own header {height} is not committed: {e}"),
+    })?;
+    let forged = host
+        .adapter
+        .submitted_headers(at, &of.id)
+        .await?
+        .into_iter()
+        .find(|b| b.height() == height && b.header().hash() == accepted)
+        .ok_or_else(|| {
+            RelayError::Retry(format!(
+                "the header {accepted} is not in {}'s block {at}",
+                host.id
+            ))
+        })?;
+    relay
+        .metrics
+        .misbehaviour
+        .with_label_values(&[of.id.as_str()])
+        .inc();
+    let mut evidence_hash = None;
+    for (hosts_id, hosting) in &relay.chains {
+        if *hosts_id == of.id {
+            continue;
+        }
+        let Ok(Some(state)) = hosting.adapter.client_state(&of.id).await else {
+            continue;
+        };
+        if state.frozen().is_some() {
+            continue;
+        }
+        // The evidence is checked from the host's own trusted header below the conflict.
+        let Some(trusted_height) = state.heights().filter(|h| *h < height).max() else {
+            tracing::warn!(host = %hosts_id, chain = %of.id, "no trusted header below the conflict; cannot prove it there");
+            continue;
+        };
+        let trusted = of.light_block(trusted_height).await?;
+        let evidence = Misbehaviour {
+            trusted_height,
+            trusted_next_validators: trusted.next_validators.clone(),
+            first: forged.clone(),
+            second: own.clone(),
+        };
+        evidence_hash = Some(evidence.hash());
+        match hosting
+            .adapter
+            .submit(Submission::Misbehaviour {
+                of: of.id.clone(),
+                evidence: Box::new(evidence),
+            })
+            .await
+        {
+            Ok(c) => match c.outcome {
+                Ok(_) => {
+                    tracing::warn!(host = %hosts_id, chain = %of.id, "evidence accepted: client frozen")
+                }
+                Err(why) => {
+                    tracing::warn!(host = %hosts_id, chain = %of.id, %why, "evidence refused")
+                }
+            },
+            Err(e) => {
+                tracing::warn!(host = %hosts_id, chain = %of.id, error = %e, "evidence not submitted")
+            }
+        }
+    }
+    of.freeze();
+    let store = relay.ledger.store();
+    let mut t = store.transition();
+    store.put_frozen(
+        &mut t,
+        &of.id,
+        &evidence_hash
+            .map(|h| h.to_string())
+            .unwrap_or_else(|| accepted.to_string()),
+    );
+    store.commit(t)?;
+    Ok(())
+}

@@ -1,0 +1,244 @@
+//! The relay core: per chain a scanner (events from a persisted cursor into the ledger,
+//! and misbehaviour checks on client updates), per directed lane a worker (deliveries,
+//! timeouts, acks), all verified by the relayer's own light clients.
+
+pub mod chain;
+pub mod lane;
+pub mod ledger;
+pub mod misbehaviour;
+pub mod remote;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use xrelay_adapters::devchain::DevchainAdapter;
+use xrelay_adapters::{ChainEvent, EndpointPolicy};
+use xrelay_light_client::ChainId;
+
+use crate::config::{hex_hash, RelayerConfig};
+use crate::metrics::Metrics;
+use crate::store::RelayStore;
+use chain::{ChainHandle, RelayError};
+use ledger::Ledger;
+
+/// Everything the workers share.
+pub struct Relay {
+    /// Message states.
+    pub ledger: Ledger,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// The chains by id.
+    pub chains: BTreeMap<ChainId, Arc<ChainHandle>>,
+    /// Directed lanes relayed.
+    pub lanes: Vec<(ChainId, ChainId)>,
+    /// Most items per transaction.
+    pub max_batch: usize,
+}
+
+impl Relay {
+    /// Connects to every chain, opens the store and the light clients.
+    pub async fn open(cfg: &RelayerConfig, metrics: Metrics) -> anyhow::Result<Arc<Relay>> {
+        std::fs::create_dir_all(&cfg.relayer.data_dir)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", cfg.relayer.data_dir.display()))?;
+        let store = Arc::new(RelayStore::open(&cfg.relayer.data_dir.join("db"))?);
+        let mut lanes = Vec::new();
+        let mut partners: BTreeMap<ChainId, Vec<ChainId>> = BTreeMap::new();
+        for link in &cfg.links {
+            let a: ChainId = link.chains[0].parse()?;
+            let b: ChainId = link.chains[1].parse()?;
+            lanes.push((a.clone(), b.clone()));
+            lanes.push((b.clone(), a.clone()));
+            partners.entry(a.clone()).or_default().push(b.clone());
+            partners.entry(b).or_default().push(a);
+        }
+        let mut chains = BTreeMap::new();
+        for c in &cfg.chains {
+            let id: ChainId = c.id.parse()?;
+            let policy = EndpointPolicy {
+                request_timeout: Duration::from_millis(c.request_timeout_ms),
+                ..EndpointPolicy::default()
+            };
+            let block_time = Duration::from_millis(c.block_time_ms);
+            let adapter = DevchainAdapter::connect(
+                id.clone(),
+                &c.rpc,
+                policy,
+                Some(metrics.rpc_errors.clone()),
+                (block_time / 2).max(Duration::from_millis(20)),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("chain {}: {e}", c.id))?;
+            let trusted = match (
+                c.trusted_height,
+                c.trusted_hash.as_deref().and_then(hex_hash),
+            ) {
+                (Some(h), Some(hash)) => Some((h, hash)),
+                _ => None,
+            };
+            let handle = ChainHandle::open(
+                Arc::new(adapter),
+                block_time,
+                trusted,
+                partners.get(&id).cloned().unwrap_or_default(),
+                store.clone(),
+                metrics.clone(),
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("chain {}: {e}", c.id))?;
+            chains.insert(id, Arc::new(handle));
+        }
+        let ledger = Ledger::open(
+            store,
+            metrics.clone(),
+            lanes.iter().cloned().collect::<BTreeSet<_>>(),
+        )?;
+        Ok(Arc::new(Relay {
+            ledger,
+            metrics,
+            chains,
+            lanes,
+            max_batch: cfg.relayer.max_batch,
+        }))
+    }
+
+    /// Runs every scanner and lane worker until `stop` turns true.
+    pub async fn run(self: Arc<Self>, stop: watch::Receiver<bool>) {
+        let mut tasks = JoinSet::new();
+        for chain in self.chains.values() {
+            tasks.spawn(scan_loop(self.clone(), chain.clone(), stop.clone()));
+        }
+        for (src, dst) in &self.lanes {
+            let (src, dst) = (self.chains[src].clone(), self.chains[dst].clone());
+            tasks.spawn(lane_loop(self.clone(), src, dst, stop.clone()));
+        }
+        while tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Waits for `d`, a change of `heads`, or stop; returns false on stop.
+async fn pause(
+    d: Duration,
+    heads: &mut [watch::Receiver<u64>],
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    let changed = async {
+        match heads {
+            [a] => {
+                let _ = a.changed().await;
+            }
+            [a, b, ..] => {
+                tokio::select! {
+                    _ = a.changed() => {}
+                    _ = b.changed() => {}
+                }
+            }
+            [] => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::time::sleep(d) => true,
+        _ = changed => true,
+        _ = stop.changed() => !*stop.borrow(),
+    }
+}
+
+async fn scan_loop(relay: Arc<Relay>, chain: Arc<ChainHandle>, mut stop: watch::Receiver<bool>) {
+    let mut heads = [chain.adapter.heads()];
+    let range = chain.adapter.max_event_range().max(1);
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let head = *heads[0].borrow_and_update();
+        let cursor = match relay.ledger.store().cursor(&chain.id) {
+            Ok(c) => c.unwrap_or(0),
+            Err(e) => {
+                tracing::error!(chain = %chain.id, error = %e, "store failed; scanner stopping");
+                return;
+            }
+        };
+        if head > cursor {
+            let to = head.min(cursor + range);
+            match chain.adapter.events(cursor + 1, to).await {
+                Ok(events) => {
+                    if let Err(e) = relay.ledger.apply(&chain.id, &events, Some(to)).await {
+                        tracing::error!(chain = %chain.id, error = %e, "store failed; scanner stopping");
+                        return;
+                    }
+                    for e in &events {
+                        if let ChainEvent::ClientUpdated {
+                            height,
+                            of,
+                            headers,
+                        } = e
+                        {
+                            misbehaviour::check(&relay, &chain, *height, of, headers).await;
+                        }
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(chain = %chain.id, error = %e, from = cursor + 1, to, "event scan failed; retrying")
+                }
+            }
+        }
+        if !pause(chain.block_time * 4, &mut heads, &mut stop).await {
+            return;
+        }
+    }
+}
+
+async fn lane_loop(
+    relay: Arc<Relay>,
+    src: Arc<ChainHandle>,
+    dst: Arc<ChainHandle>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut heads = [src.adapter.heads(), dst.adapter.heads()];
+    let mut failures = 0u32;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let (wait, wake_on_blocks) = match lane::relay_once(&relay, &src, &dst).await {
+            Ok(pass) if pass.submitted > 0 => {
+                failures = 0;
+                continue;
+            }
+            Ok(_) => {
+                failures = 0;
+                (src.block_time.min(dst.block_time), true)
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                match &e {
+                    RelayError::Retry(_) => {
+                        tracing::debug!(src = %src.id, dst = %dst.id, error = %e, "lane: retrying")
+                    }
+                    _ => {
+                        tracing::warn!(src = %src.id, dst = %dst.id, error = %e, "lane: step failed; backing off")
+                    }
+                }
+                // Back off: one block, doubling up to about 30 blocks.
+                (
+                    src.block_time.max(dst.block_time) * (1u32 << failures.min(5)),
+                    false,
+                )
+            }
+        };
+        for h in heads.iter_mut() {
+            h.borrow_and_update();
+        }
+        let woken = if wake_on_blocks {
+            &mut heads[..]
+        } else {
+            &mut [][..]
+        };
+        if !pause(wait, woken, &mut stop).await {
+            return;
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Keeping a chain's on-chain client of another chain at a height the relay needs, with
+//! headers the relayer verified itself: the path from the on-chain client's trusted header
+//! (bisection, so intermediate headers are included when the validator set moved) must end
+//! at exactly the header the relayer's own light client holds at that height.
+
+use xrelay_adapters::Submission;
+use xrelay_light_client::Height;
+
+use super::chain::{client_error_reason, now_ms, ChainHandle, RelayError};
+use crate::metrics::Metrics;
+
+/// Makes sure `host`'s client of `of` has verified `of`'s header at `height`. Returns
+/// `Retry` when the on-chain client is already past `height` without it.
+pub async fn ensure_client_at(
+    host: &ChainHandle,
+    of: &ChainHandle,
+    height: Height,
+    metrics: &Metrics,
+) -> Result<(), RelayError> {
+    let ours = of.verified(height).await?;
+    let _guard = host.hosted_update_lock(&of.id).await;
+    let state = host
+        .adapter
+        .client_state(&of.id)
+        .await?
+        .ok_or_else(|| RelayError::NoClient {
+            host: host.id.clone(),
+            of: of.id.clone(),
+        })?;
+    if state.frozen().is_some() {
+        return Err(RelayError::Frozen {
+            host: host.id.to_string(),
+            of: of.id.clone(),
+        });
+    }
+    if let Some(cs) = state.consensus_state(height) {
+        if cs.header_hash != ours.header_hash {
+            metrics
+                .verification_failures
+                .with_label_values(&[of.id.as_str(), "conflicting_header"])
+                .inc();
+            return Err(RelayError::Verification {
+                chain: of.id.clone(),
+                reason: "conflicting_header",
+                detail: format!(
+                    "{}'s client holds {} at {height}, the relayer verified {}",
+                    host.id, cs.header_hash, ours.header_hash
+                ),
+            });
+        }
+        return Ok(());
+    }
+    if state.latest_height() > height {
+        return Err(RelayError::Retry(format!(
+            "{}'s client of {} is at {}, past {height}",
+            host.id,
+            of.id,
+            state.latest_height()
+        )));
+    }
+    // The headers the on-chain client needs, checked from its own trusted state.
+    let mut path = state;
+    let adapter = of.adapter.clone();
+    let blocks = path
+        .update_to_with(height, now_ms(), |h| {
+            let adapter = adapter.clone();
+            async move { adapter.light_block(h).await }
+        })
+        .await
+        .map_err(|e| {
+            let reason = client_error_reason(&e);
+            metrics
+                .verification_failures
+                .with_label_values(&[of.id.as_str(), reason])
+                .inc();
+            RelayError::Verification {
+                chain: of.id.clone(),
+                reason,
+                detail: format!("path for {}'s client: {e}", host.id),
+            }
+        })?;
+    match blocks.last() {
+        Some(last) if last.header().hash() == ours.header_hash => {}
+        other => {
+            metrics
+                .verification_failures
+                .with_label_values(&[of.id.as_str(), "conflicting_header"])
+                .inc();
+            return Err(RelayError::Verification {
+                chain: of.id.clone(),
+                reason: "conflicting_header",
+                detail: format!(
+                    "the path to {height} ends at {:?}, the relayer verified {}",
+                    other.map(|b| b.header().hash()),
+                    ours.header_hash
+                ),
+            });
+        }
+    }
+    let confirmed = host
+        .adapter
+        .submit(Submission::UpdateClient {
+            of: of.id.clone(),
+            blocks,
+        })
+        .await;
+    match confirmed {
+        Ok(c) if c.outcome.is_ok() => {
+            metrics
+                .submissions
+                .with_label_values(&[host.id.as_str(), "delivered"])
+                .inc();
+            Ok(())
+        }
+        Ok(c) => {
+            // Another relayer may have moved the client first; look again.
+            let reason = c.outcome.err().unwrap_or_default();
+            let now = host.adapter.client_state(&of.id).await?;
+            if now
+                .as_ref()
+                .and_then(|s| s.consensus_state(height))
+                .is_some_and(|cs| cs.header_hash == ours.header_hash)
+            {
+                metrics
+                    .submissions
+                    .with_label_values(&[host.id.as_str(), "already_delivered"])
+                    .inc();
+                return Ok(());
+            }
+            metrics
+                .submissions
+                .with_label_values(&[host.id.as_str(), "failed"])
+                .inc();
+            Err(RelayError::Retry(format!(
+                "update of {}'s client of {}: {reason}",
+                host.id, of.id
+            )))
+        }
+        Err(e) => {
+            metrics
+                .submissions
+                .with_label_values(&[host.id.as_str(), "failed"])
+                .inc();
+            Err(e.into())
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! The relayer's Prometheus metrics (`/metrics`). Names and labels are a public interface:
+//! dashboards and alert rules depend on them.
+
+use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGaugeVec, Opts, Registry};
+
+/// Every metric the relayer exports.
+#[derive(Clone)]
+pub struct Metrics {
+    /// The registry `/metrics` renders.
+    pub registry: Registry,
+    /// `xrelay_messages_delivered_total{src_chain,dst_chain}`.
+    pub delivered: IntCounterVec,
+    /// `xrelay_acks_relayed_total{src_chain,dst_chain}`.
+    pub acks: IntCounterVec,
+    /// `xrelay_timeouts_relayed_total{src_chain,dst_chain}`.
+    pub timeouts: IntCounterVec,
+    /// `xrelay_backlog_messages{src_chain,dst_chain}`: messages not yet settled.
+    pub backlog: IntGaugeVec,
+    /// `xrelay_relay_latency_seconds`: from the block that committed a send to the block
+    /// that delivered it.
+    pub latency: Histogram,
+    /// `xrelay_headers_verified_total{chain}`.
+    pub headers_verified: IntCounterVec,
+    /// `xrelay_verification_failures_total{chain,reason}`.
+    pub verification_failures: IntCounterVec,
+    /// `xrelay_submissions_total{chain,outcome}`: `delivered`, `already_delivered`, `failed`.
+    pub submissions: IntCounterVec,
+    /// `xrelay_rpc_errors_total{chain,endpoint}`.
+    pub rpc_errors: IntCounterVec,
+    /// `xrelay_light_client_height{chain}`.
+    pub client_height: IntGaugeVec,
+    /// `xrelay_misbehaviour_detected_total{chain}`.
+    pub misbehaviour: IntCounterVec,
+}
+
+fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+    registry
+        .register(Box::new(c.clone()))
+        .expect("metric registered once");
+    c
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+    registry
+        .register(Box::new(g.clone()))
+        .expect("metric registered once");
+    g
+}
+
+impl Metrics {
+    /// A fresh registry with every metric.
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let lane = &["src_chain", "dst_chain"];
+        let latency = Histogram::with_opts(
+            HistogramOpts::new(
+                "xrelay_relay_latency_seconds",
+                "From the send's block to the delivery's block.",
+            )
+            .buckets(vec![
+                0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0,
+            ]),
+        )
+        .expect("valid metric definition");
+        registry
+            .register(Box::new(latency.clone()))
+            .expect("metric registered once");
+        Metrics {
+            delivered: counter(
+                &registry,
+                "xrelay_messages_delivered_total",
+                "Messages delivered to their destination.",
+                lane,
+            ),
+            acks: counter(
+                &registry,
+                "xrelay_acks_relayed_total",
+                "Acknowledgements relayed back to the source.",
+                lane,
+            ),
+            timeouts: counter(
+                &registry,
+                "xrelay_timeouts_relayed_total",
+                "Timeouts relayed back to the source.",
+                lane,
+            ),
+            backlog: gauge(
+                &registry,
+                "xrelay_backlog_messages",
+                "Messages seen and not yet settled.",
+                lane,
+            ),
+            latency,
+            headers_verified: counter(
+                &registry,
+                "xrelay_headers_verified_total",
+                "Headers verified by the relayer's light clients.",
+                &["chain"],
+            ),
+            verification_failures: counter(
+                &registry,
+                "xrelay_verification_failures_total",
+                "Headers or proofs refused by the relayer's light clients.",
+                &["chain", "reason"],
+            ),
+            submissions: counter(
+                &registry,
+                "xrelay_submissions_total",
+                "Relay transactions by outcome.",
+                &["chain", "outcome"],
+            ),
+            rpc_errors: counter(
+                &registry,
+                "xrelay_rpc_errors_total",
+                "Failed RPC calls by endpoint.",
+                &["chain", "endpoint"],
+            ),
+            client_height: gauge(
+                &registry,
+                "xrelay_light_client_height",
+                "Latest height verified by the relayer's light client.",
+                &["chain"],
+            ),
+            misbehaviour: counter(
+                &registry,
+                "xrelay_misbehaviour_detected_total",
+                "Conflicting headers detected.",
+                &["chain"],
+            ),
+            registry,
+        }
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let encoder = prometheus::TextEncoder::new();
+        // Encoding our own registry into a String cannot fail.
+        let _ = encoder.encode_utf8(&self.registry.gather(), &mut out);
+        out
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

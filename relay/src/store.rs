@@ -1,0 +1,609 @@
+//! The relayer's persistent state in RocksDB: every message's status with its timeline, an
+//! index by status and lane, the scan cursor per chain, and the relayer's light client per
+//! chain. Each status transition (and the cursor move that caused it) is one `WriteBatch`,
+//! so a relayer killed at any moment restarts from a consistent state without rescanning.
+
+use std::path::Path;
+
+use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
+use serde::{Deserialize, Serialize};
+use xrelay_light_client::{ChainId, ClientState, Decode, Encode, Height, Message, MessageId};
+
+/// Bumped when the layout changes; a store of another version is refused.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const CF_META: &str = "meta";
+const CF_MESSAGES: &str = "messages";
+const CF_BY_STATUS: &str = "by_status";
+const CF_IDS: &str = "ids";
+const CF_CURSORS: &str = "cursors";
+const CF_CLIENTS: &str = "clients";
+const SCHEMA_KEY: &[u8] = b"schema_version";
+const COUNT_PREFIX: &[u8] = b"count\0";
+const FROZEN_PREFIX: &[u8] = b"frozen\0";
+
+/// Where a message stands, as the relayer last saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Committed on the source; to deliver.
+    Pending,
+    /// Received on the destination; its ack is to be relayed back.
+    Delivered,
+    /// Settled on the source by its ack. Final.
+    Acknowledged,
+    /// Refunded on the source by a timeout; the destination lane still has to move past it.
+    TimedOut,
+    /// Timed out and skipped by the destination lane. Final.
+    Closed,
+}
+
+impl Status {
+    /// All, in lifecycle order.
+    pub const ALL: [Status; 5] = [
+        Status::Pending,
+        Status::Delivered,
+        Status::Acknowledged,
+        Status::TimedOut,
+        Status::Closed,
+    ];
+
+    /// Whether nothing more will happen to the message.
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Acknowledged | Status::Closed)
+    }
+
+    fn tag(self) -> u8 {
+        self as u8
+    }
+
+    /// Parses the API's name.
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.name() == s)
+    }
+
+    /// The API's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Delivered => "delivered",
+            Status::Acknowledged => "acknowledged",
+            Status::TimedOut => "timed_out",
+            Status::Closed => "closed",
+        }
+    }
+}
+
+/// One step of a message's life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// The status reached.
+    pub status: Status,
+    /// When the relayer recorded it (ms since the epoch).
+    pub at_ms: u64,
+    /// The chain and height of the block where it happened.
+    pub chain: ChainId,
+    /// That block's height.
+    pub height: Height,
+}
+
+/// A message with its status and timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    /// The message.
+    pub message: Message,
+    /// Its id.
+    pub id: MessageId,
+    /// Current status.
+    pub status: Status,
+    /// The destination app's ack, once known.
+    pub ack: Option<xrelay_light_client::Acknowledgement>,
+    /// The destination lane moved past the message without delivering it (it arrived past
+    /// its timeout): only a timeout on the source is left to do.
+    #[serde(default)]
+    pub lane_skipped: bool,
+    /// Every transition, oldest first.
+    pub timeline: Vec<Step>,
+}
+
+impl MessageRecord {
+    /// A message first seen committed on its source at `height`.
+    pub fn sent(message: Message, height: Height, at_ms: u64) -> Self {
+        MessageRecord {
+            id: message.id(),
+            timeline: vec![Step {
+                status: Status::Pending,
+                at_ms,
+                chain: message.source.clone(),
+                height,
+            }],
+            message,
+            status: Status::Pending,
+            ack: None,
+            lane_skipped: false,
+        }
+    }
+
+    /// Moves to `status` (recorded in the timeline).
+    pub fn advance(&mut self, status: Status, chain: &ChainId, height: Height, at_ms: u64) {
+        self.status = status;
+        self.timeline.push(Step {
+            status,
+            at_ms,
+            chain: chain.clone(),
+            height,
+        });
+    }
+
+    /// When it reached `status`, if it did.
+    pub fn reached(&self, status: Status) -> Option<&Step> {
+        self.timeline.iter().find(|s| s.status == status)
+    }
+}
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// RocksDB failed.
+    #[error("rocksdb: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    /// Stored bytes do not decode (corruption, or a bug).
+    #[error("corrupt {what}: {why}")]
+    Corrupt {
+        /// What was read.
+        what: &'static str,
+        /// Why it failed.
+        why: String,
+    },
+    /// The store was written by another schema version.
+    #[error(
+        "store schema version {found}, this relayer uses {expected}: migrate or use a new data_dir"
+    )]
+    Schema {
+        /// What the store has.
+        found: u32,
+        /// What this build expects.
+        expected: u32,
+    },
+}
+
+/// A set of changes applied together.
+#[derive(Default)]
+pub struct Transition {
+    batch: WriteBatch,
+}
+
+/// The relayer's store.
+pub struct RelayStore {
+    db: DB,
+}
+
+fn message_key(source: &ChainId, destination: &ChainId, sequence: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(source.as_str().len() + destination.as_str().len() + 10);
+    k.extend_from_slice(source.as_str().as_bytes());
+    k.push(0);
+    k.extend_from_slice(destination.as_str().as_bytes());
+    k.push(0);
+    k.extend_from_slice(&sequence.to_be_bytes());
+    k
+}
+
+fn lane_prefix(source: &ChainId, destination: &ChainId) -> Vec<u8> {
+    let mut k = message_key(source, destination, 0);
+    k.truncate(k.len() - 8);
+    k
+}
+
+fn status_key(status: Status, source: &ChainId, destination: &ChainId, sequence: u64) -> Vec<u8> {
+    let mut k = vec![status.tag()];
+    k.extend(message_key(source, destination, sequence));
+    k
+}
+
+impl RelayStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        let cfs = [
+            CF_META,
+            CF_MESSAGES,
+            CF_BY_STATUS,
+            CF_IDS,
+            CF_CURSORS,
+            CF_CLIENTS,
+        ]
+        .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
+        let db = DB::open_cf_descriptors(&opts, dir, cfs)?;
+        let store = RelayStore { db };
+        match store.db.get_cf(store.cf(CF_META), SCHEMA_KEY)? {
+            Some(v) => {
+                let found = u32::from_be_bytes(v.as_slice().try_into().map_err(|_| {
+                    StoreError::Corrupt {
+                        what: "schema version",
+                        why: format!("{} bytes", v.len()),
+                    }
+                })?);
+                if found != SCHEMA_VERSION {
+                    return Err(StoreError::Schema {
+                        found,
+                        expected: SCHEMA_VERSION,
+                    });
+                }
+            }
+            None => store
+                .db
+                .put_cf(store.cf(CF_META), SCHEMA_KEY, SCHEMA_VERSION.to_be_bytes())?,
+        }
+        Ok(store)
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        // The column families are created in `open`; a missing one is a programming error.
+        self.db
+            .cf_handle(name)
+            .expect("column family created at open")
+    }
+
+    /// The record of a message.
+    pub fn message(
+        &self,
+        source: &ChainId,
+        destination: &ChainId,
+        sequence: u64,
+    ) -> Result<Option<MessageRecord>, StoreError> {
+        self.db
+            .get_cf(
+                self.cf(CF_MESSAGES),
+                message_key(source, destination, sequence),
+            )?
+            .map(|v| decode_record(&v))
+            .transpose()
+    }
+
+    /// The record of a message by id.
+    pub fn message_by_id(&self, id: &MessageId) -> Result<Option<MessageRecord>, StoreError> {
+        match self.db.get_cf(self.cf(CF_IDS), id.0 .0)? {
+            Some(key) => self
+                .db
+                .get_cf(self.cf(CF_MESSAGES), key)?
+                .map(|v| decode_record(&v))
+                .transpose(),
+            None => Ok(None),
+        }
+    }
+
+    /// Messages of lane `source`→`destination` with `status`, in sequence order, at most
+    /// `limit`.
+    pub fn by_status(
+        &self,
+        status: Status,
+        source: &ChainId,
+        destination: &ChainId,
+        limit: usize,
+    ) -> Result<Vec<MessageRecord>, StoreError> {
+        let mut prefix = vec![status.tag()];
+        prefix.extend(lane_prefix(source, destination));
+        self.scan_index(&prefix, limit)
+    }
+
+    /// Messages with `status` on any lane, at most `limit`.
+    pub fn all_by_status(
+        &self,
+        status: Status,
+        limit: usize,
+    ) -> Result<Vec<MessageRecord>, StoreError> {
+        self.scan_index(&[status.tag()], limit)
+    }
+
+    fn scan_index(&self, prefix: &[u8], limit: usize) -> Result<Vec<MessageRecord>, StoreError> {
+        let mut out = Vec::new();
+        let iter = self.db.iterator_cf(
+            self.cf(CF_BY_STATUS),
+            IteratorMode::From(prefix, Direction::Forward),
+        );
+        for item in iter {
+            let (k, _) = item?;
+            if !k.starts_with(prefix) || out.len() >= limit {
+                break;
+            }
+            let record = self
+                .db
+                .get_cf(self.cf(CF_MESSAGES), &k[1..])?
+                .ok_or_else(|| StoreError::Corrupt {
+                    what: "status index",
+                    why: "points at no message".into(),
+                })?;
+            out.push(decode_record(&record)?);
+        }
+        Ok(out)
+    }
+
+    /// How many messages of the lane have `status` (walks the index; for metrics).
+    pub fn count(
+        &self,
+        status: Status,
+        source: &ChainId,
+        destination: &ChainId,
+    ) -> Result<u64, StoreError> {
+        let mut prefix = vec![status.tag()];
+        prefix.extend(lane_prefix(source, destination));
+        let mut n = 0;
+        for item in self.db.iterator_cf(
+            self.cf(CF_BY_STATUS),
+            IteratorMode::From(&prefix, Direction::Forward),
+        ) {
+            let (k, _) = item?;
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Messages per lane and status, as kept by [`Self::put_count`] (read once at start,
+    /// so a restart does not walk the history).
+    pub fn counts(
+        &self,
+    ) -> Result<std::collections::BTreeMap<(ChainId, ChainId, Status), u64>, StoreError> {
+        let mut out = std::collections::BTreeMap::new();
+        for item in self.db.iterator_cf(
+            self.cf(CF_META),
+            IteratorMode::From(COUNT_PREFIX, Direction::Forward),
+        ) {
+            let (k, v) = item?;
+            if !k.starts_with(COUNT_PREFIX) {
+                break;
+            }
+            let corrupt = || StoreError::Corrupt {
+                what: "lane counter",
+                why: hex::encode(&k),
+            };
+            let rest = &k[COUNT_PREFIX.len()..];
+            let (&tag, rest) = rest.split_first().ok_or_else(corrupt)?;
+            let status = Status::ALL
+                .into_iter()
+                .find(|s| s.tag() == tag)
+                .ok_or_else(corrupt)?;
+            let mut parts = rest.split(|b| *b == 0);
+            let src = parts
+                .next()
+                .and_then(|p| std::str::from_utf8(p).ok())
+                .and_then(|p| p.parse().ok())
+                .ok_or_else(corrupt)?;
+            let dst = parts
+                .next()
+                .and_then(|p| std::str::from_utf8(p).ok())
+                .and_then(|p| p.parse().ok())
+                .ok_or_else(corrupt)?;
+            let n = u64::from_be_bytes(v.as_ref().try_into().map_err(|_| corrupt())?);
+            out.insert((src, dst, status), n);
+        }
+        Ok(out)
+    }
+
+    /// Sets the count of lane `source`→`destination` messages with `status`.
+    pub fn put_count(
+        &self,
+        t: &mut Transition,
+        source: &ChainId,
+        destination: &ChainId,
+        status: Status,
+        n: u64,
+    ) {
+        let mut k = COUNT_PREFIX.to_vec();
+        k.push(status.tag());
+        k.extend(lane_prefix(source, destination));
+        k.pop();
+        t.batch.put_cf(self.cf(CF_META), k, n.to_be_bytes());
+    }
+
+    /// Chains this relayer found misbehaving, with the evidence hash (hex).
+    pub fn frozen(&self) -> Result<Vec<(ChainId, String)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(
+            self.cf(CF_META),
+            IteratorMode::From(FROZEN_PREFIX, Direction::Forward),
+        ) {
+            let (k, v) = item?;
+            if !k.starts_with(FROZEN_PREFIX) {
+                break;
+            }
+            let chain = std::str::from_utf8(&k[FROZEN_PREFIX.len()..])
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .ok_or(StoreError::Corrupt {
+                    what: "frozen chain",
+                    why: hex::encode(&k),
+                })?;
+            out.push((chain, String::from_utf8_lossy(&v).into_owned()));
+        }
+        Ok(out)
+    }
+
+    /// Records that `chain` misbehaved (the relayer stops relaying it until an operator
+    /// clears the flag).
+    pub fn put_frozen(&self, t: &mut Transition, chain: &ChainId, evidence_hash: &str) {
+        let mut k = FROZEN_PREFIX.to_vec();
+        k.extend_from_slice(chain.as_str().as_bytes());
+        t.batch
+            .put_cf(self.cf(CF_META), k, evidence_hash.as_bytes());
+    }
+
+    /// The height up to which `chain`'s events were scanned.
+    pub fn cursor(&self, chain: &ChainId) -> Result<Option<Height>, StoreError> {
+        self.db
+            .get_cf(self.cf(CF_CURSORS), chain.as_str())?
+            .map(|v| {
+                v.as_slice()
+                    .try_into()
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| StoreError::Corrupt {
+                        what: "cursor",
+                        why: format!("{} bytes", v.len()),
+                    })
+            })
+            .transpose()
+    }
+
+    /// The relayer's light client of `chain`.
+    pub fn client(&self, chain: &ChainId) -> Result<Option<ClientState>, StoreError> {
+        self.db
+            .get_cf(self.cf(CF_CLIENTS), chain.as_str())?
+            .map(|v| {
+                ClientState::decode(&v).map_err(|e| StoreError::Corrupt {
+                    what: "client state",
+                    why: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+
+    /// Applies `t` atomically (synced to disk).
+    pub fn commit(&self, t: Transition) -> Result<(), StoreError> {
+        let mut opts = rocksdb::WriteOptions::default();
+        opts.set_sync(true);
+        self.db.write_opt(t.batch, &opts)?;
+        Ok(())
+    }
+
+    /// A new transition.
+    pub fn transition(&self) -> Transition {
+        Transition::default()
+    }
+
+    /// Records `record` (new, or moved from `previous` status).
+    pub fn put_message(
+        &self,
+        t: &mut Transition,
+        record: &MessageRecord,
+        previous: Option<Status>,
+    ) -> Result<(), StoreError> {
+        let m = &record.message;
+        let key = message_key(&m.source, &m.destination, m.sequence);
+        if let Some(prev) = previous {
+            t.batch.delete_cf(
+                self.cf(CF_BY_STATUS),
+                status_key(prev, &m.source, &m.destination, m.sequence),
+            );
+        } else {
+            t.batch.put_cf(self.cf(CF_IDS), record.id.0 .0, &key);
+        }
+        t.batch.put_cf(
+            self.cf(CF_BY_STATUS),
+            status_key(record.status, &m.source, &m.destination, m.sequence),
+            [],
+        );
+        let value = serde_json::to_vec(record).map_err(|e| StoreError::Corrupt {
+            what: "message record",
+            why: e.to_string(),
+        })?;
+        t.batch.put_cf(self.cf(CF_MESSAGES), key, value);
+        Ok(())
+    }
+
+    /// Moves `chain`'s scan cursor.
+    pub fn put_cursor(&self, t: &mut Transition, chain: &ChainId, height: Height) {
+        t.batch
+            .put_cf(self.cf(CF_CURSORS), chain.as_str(), height.to_be_bytes());
+    }
+
+    /// Stores the light client of `chain`.
+    pub fn put_client(&self, t: &mut Transition, chain: &ChainId, client: &ClientState) {
+        t.batch
+            .put_cf(self.cf(CF_CLIENTS), chain.as_str(), client.encode());
+    }
+}
+
+fn decode_record(v: &[u8]) -> Result<MessageRecord, StoreError> {
+    serde_json::from_slice(v).map_err(|e| StoreError::Corrupt {
+        what: "message record",
+        why: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xrelay_light_client::Timeout;
+
+    fn msg(src: &str, dst: &str, seq: u64) -> Message {
+        Message {
+            source: src.parse().unwrap(),
+            destination: dst.parse().unwrap(),
+            sequence: seq,
+            sender: vec![1],
+            receiver: "echo".into(),
+            payload: vec![seq as u8],
+            timeout: Timeout {
+                height: 100,
+                time_ms: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn transitions_move_the_index_and_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b): (ChainId, ChainId) = ("a".parse().unwrap(), "b".parse().unwrap());
+        {
+            let store = RelayStore::open(dir.path()).unwrap();
+            let mut t = store.transition();
+            for seq in [3, 1, 2] {
+                store
+                    .put_message(&mut t, &MessageRecord::sent(msg("a", "b", seq), 5, 0), None)
+                    .unwrap();
+            }
+            store
+                .put_message(&mut t, &MessageRecord::sent(msg("b", "a", 1), 6, 0), None)
+                .unwrap();
+            store.put_cursor(&mut t, &a, 5);
+            store.commit(t).unwrap();
+            let pending: Vec<u64> = store
+                .by_status(Status::Pending, &a, &b, 10)
+                .unwrap()
+                .iter()
+                .map(|r| r.message.sequence)
+                .collect();
+            assert_eq!(pending, [1, 2, 3], "lane order");
+            let mut r = store.message(&a, &b, 2).unwrap().unwrap();
+            r.advance(Status::Delivered, &b, 9, 1);
+            let mut t = store.transition();
+            store
+                .put_message(&mut t, &r, Some(Status::Pending))
+                .unwrap();
+            store.commit(t).unwrap();
+        }
+        let store = RelayStore::open(dir.path()).unwrap();
+        assert_eq!(store.cursor(&a).unwrap(), Some(5));
+        assert_eq!(store.cursor(&b).unwrap(), None);
+        assert_eq!(store.count(Status::Pending, &a, &b).unwrap(), 2);
+        assert_eq!(store.count(Status::Delivered, &a, &b).unwrap(), 1);
+        assert_eq!(store.count(Status::Pending, &b, &a).unwrap(), 1);
+        let r = store
+            .message_by_id(&msg("a", "b", 2).id())
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.status, Status::Delivered);
+        assert_eq!(r.timeline.len(), 2);
+        assert_eq!(store.all_by_status(Status::Pending, 10).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn another_schema_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = RelayStore::open(dir.path()).unwrap();
+            store
+                .db
+                .put_cf(store.cf(CF_META), SCHEMA_KEY, 99u32.to_be_bytes())
+                .unwrap();
+        }
+        assert!(matches!(
+            RelayStore::open(dir.path()),
+            Err(StoreError::Schema { found: 99, .. })
+        ));
+    }
+}
