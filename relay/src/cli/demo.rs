@@ -105,6 +105,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         validators: 4,
         faults: BTreeMap::new(),
         base_port: None,
+        rotate_every: None,
     })
     .await?;
     let result = drive(&args, &devnet, &say).await;

@@ -111,6 +111,9 @@ pub struct UpArgs {
     /// RPC port of chain-1 (chain-i gets BASE+i-1); free ports when absent.
     #[arg(long)]
     pub base_port: Option<u16>,
+    /// Replace one validator every N heights on every chain.
+    #[arg(long)]
+    pub rotate_every: Option<u64>,
 }
 
 /// Runs a devnet subcommand.
@@ -199,6 +202,7 @@ async fn run_up(args: UpArgs) -> anyhow::Result<()> {
         validators: args.validators,
         faults: args.faults.into_iter().collect::<BTreeMap<_, _>>(),
         base_port: args.base_port,
+        rotate_every: args.rotate_every,
     };
     let devnet = Devnet::up(&opts).await?;
     for c in &devnet.chains {

@@ -74,15 +74,35 @@ pub async fn relay_once(
     Ok(pass)
 }
 
-/// The latest height of `chain` the relayer can use as a proof height: the adapter's head,
-/// verified by the relayer's light client.
-async fn proof_height(chain: &ChainHandle) -> Result<Height, RelayError> {
+/// The height of `chain` to prove at: its latest head (as pushed), and at least
+/// `at_least` (a block we know exists because it holds what is to be proven), verified by
+/// the relayer's light client.
+async fn proof_height(chain: &ChainHandle, at_least: Height) -> Result<Height, RelayError> {
     let mut head = *chain.adapter.heads().borrow();
     if head == 0 {
         head = chain.adapter.status().await?.height;
     }
-    chain.verified(head).await?;
-    Ok(head)
+    let height = head.max(at_least);
+    chain.verified(height).await?;
+    Ok(height)
+}
+
+/// The highest block height at which any of `records` reached `status` on `chain`.
+fn reached_at(
+    records: &[&MessageRecord],
+    status: Status,
+    chain: &xrelay_light_client::ChainId,
+) -> Height {
+    records
+        .iter()
+        .filter_map(|r| {
+            r.timeline
+                .iter()
+                .find(|s| s.status == status && s.chain == *chain)
+        })
+        .map(|s| s.height)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Records the effects of a confirmed submission and counts it.
@@ -130,7 +150,13 @@ async fn deliver_batch(
     dst: &ChainHandle,
     items: Vec<(MessageRecord, SourceProof)>,
 ) -> Result<usize, RelayError> {
-    let height = proof_height(src).await?;
+    let records: Vec<&MessageRecord> = items.iter().map(|(r, _)| r).collect();
+    let at_least = reached_at(&records, Status::Pending, &src.id).max(reached_at(
+        &records,
+        Status::TimedOut,
+        &src.id,
+    ));
+    let height = proof_height(src, at_least).await?;
     ensure_client_at(dst, src, height, &relay.metrics).await?;
     let mut messages = Vec::with_capacity(items.len());
     for (r, shows) in items {
@@ -179,7 +205,7 @@ async fn timeout_batch(
     dst: &ChainHandle,
     items: Vec<MessageRecord>,
 ) -> Result<usize, RelayError> {
-    let height = proof_height(dst).await?;
+    let height = proof_height(dst, 0).await?;
     let header = dst.verified(height).await?;
     let passed: Vec<MessageRecord> = items
         .into_iter()
@@ -225,7 +251,8 @@ async fn ack_batch(
     dst: &ChainHandle,
     items: Vec<MessageRecord>,
 ) -> Result<usize, RelayError> {
-    let height = proof_height(dst).await?;
+    let records: Vec<&MessageRecord> = items.iter().collect();
+    let height = proof_height(dst, reached_at(&records, Status::Delivered, &dst.id)).await?;
     ensure_client_at(src, dst, height, &relay.metrics).await?;
     let mut acks = Vec::with_capacity(items.len());
     for r in items {

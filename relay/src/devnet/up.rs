@@ -33,6 +33,8 @@ pub struct UpOptions {
     pub block_time_ms: u64,
     /// Validators per chain.
     pub validators: u32,
+    /// Replace one validator every this many heights on every chain.
+    pub rotate_every: Option<u64>,
     /// Faults by chain id.
     pub faults: BTreeMap<String, Fault>,
     /// First RPC port (`chain-i` gets `base_port + i - 1`); `None` picks free ports.
@@ -186,6 +188,9 @@ async fn spawn_node(
         .kill_on_drop(true);
     if let Some(f) = fault {
         cmd.args(["--fault", &f.to_string()]);
+    }
+    if let Some(n) = opts.rotate_every {
+        cmd.args(["--rotate-every", &n.to_string()]);
     }
     let mut child = cmd
         .spawn()
