@@ -37,7 +37,7 @@ pub struct RelayerSection {
 }
 
 fn default_batch() -> usize {
-    100
+    500
 }
 
 /// `[api]`.

@@ -415,3 +415,131 @@ async fn validator_rotation_is_followed_across_many_heights() {
         ) > 1.0
     );
 }
+
+/// 100,000 settled messages in the relayer's history: a restart reads counters and
+/// cursors, not the history, and relays new messages at once. The time to ready and to the
+/// first new delivery is printed (recorded in BENCHMARKS.md), not asserted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_with_100k_messages_in_history_resumes_at_once() {
+    use history::history_events;
+    use xrelay::core::ledger::Ledger;
+    use xrelay::metrics::Metrics;
+    use xrelay::store::RelayStore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let net = Devnet::up(dir.path(), 2, BLOCK_MS, &[]);
+    let (a, b) = (net.ids[0].clone(), net.ids[1].clone());
+    let relayer = Relayer::start(&net.relayer_config(), &[]);
+    let mut tx = Sender::default();
+    let first = tx
+        .send(&net.nodes[0], &a, &user(0), echo(&b, b"before"))
+        .await;
+    wait_settled(&net, std::slice::from_ref(&first), WAIT).await;
+    assert!(relayer.proc.terminate().success());
+
+    // Write 100,000 settled messages of lane a→b (sequences far above the live ones).
+    {
+        let store = std::sync::Arc::new(RelayStore::open(&dir.path().join("relayer/db")).unwrap());
+        let lanes = [(a.clone(), b.clone()), (b.clone(), a.clone())]
+            .into_iter()
+            .collect();
+        let ledger = Ledger::open(store, Metrics::new(), lanes).unwrap();
+        for chunk in 0..100u64 {
+            let (on_a, on_b) = history_events(&a, &b, 1_000_000 + chunk * 1_000, 1_000);
+            ledger.apply(&a, &on_a, None).await.unwrap();
+            ledger.apply(&b, &on_b, None).await.unwrap();
+        }
+        let counts = ledger.counts().await;
+        assert_eq!(
+            counts[&(a.clone(), b.clone(), xrelay::store::Status::Acknowledged)],
+            100_001
+        );
+    }
+
+    let started = std::time::Instant::now();
+    let relayer = Relayer::start(&net.relayer_config(), &[]);
+    let deadline = std::time::Instant::now() + WAIT;
+    while relayer.get("/readyz").0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "not ready");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let ready = started.elapsed();
+    let next = tx
+        .send(&net.nodes[0], &a, &user(0), echo(&b, b"after"))
+        .await;
+    let sent_at = std::time::Instant::now();
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let v: serde_json::Value = net.nodes[1]
+            .call(
+                "message_status",
+                serde_json::json!({"source": a, "destination": b, "sequence": next.seq}),
+            )
+            .await
+            .unwrap();
+        if v["received"] == true {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not delivered after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    eprintln!(
+        "restart with 100,001 messages in history: ready after {} ms (process start to /readyz 200); next message delivered {} ms after its send committed",
+        ready.as_millis(),
+        sent_at.elapsed().as_millis()
+    );
+    let settled = wait_settled(&net, std::slice::from_ref(&next), WAIT).await;
+    assert_eq!(settled[&next], "acknowledged");
+    let (_, lanes) = relayer.get("/api/v1/lanes");
+    assert!(lanes.contains("\"acknowledged\":100002"), "{lanes}");
+}
+
+/// Events of `count` messages of lane `a→b` from sequence `from`: sent and acknowledged on
+/// `a`, received on `b`.
+mod history {
+    use xrelay_adapters::ChainEvent;
+    use xrelay_light_client::{Acknowledgement, ChainId, Message, Timeout};
+
+    pub fn history_events(
+        a: &ChainId,
+        b: &ChainId,
+        from: u64,
+        count: u64,
+    ) -> (Vec<ChainEvent>, Vec<ChainEvent>) {
+        let mut on_a = Vec::new();
+        let mut on_b = Vec::new();
+        for seq in from..from + count {
+            let message = Message {
+                source: a.clone(),
+                destination: b.clone(),
+                sequence: seq,
+                sender: vec![7; 20],
+                receiver: "echo".into(),
+                payload: seq.to_be_bytes().to_vec(),
+                timeout: Timeout {
+                    height: 0,
+                    time_ms: u64::MAX / 2,
+                },
+            };
+            let ack = Acknowledgement::Success(vec![1; 32]);
+            on_a.push(ChainEvent::Sent {
+                height: 1,
+                message: message.clone(),
+            });
+            on_b.push(ChainEvent::Received {
+                height: 1,
+                message: message.clone(),
+                ack: ack.clone(),
+            });
+            on_a.push(ChainEvent::Acknowledged {
+                height: 2,
+                message,
+                ack,
+            });
+        }
+        (on_a, on_b)
+    }
+}
