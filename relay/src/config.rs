@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use xrelay_light_client::ChainId;
 
+/// Top-level sections: `XRELAY_<SECTION>__…` variables override keys in them.
+pub const SECTIONS: [&str; 4] = ["relayer", "api", "chains", "links"];
+
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -141,6 +144,16 @@ impl RelayerConfig {
             let Some(rest) = name.strip_prefix("XRELAY_") else {
                 continue;
             };
+            // Only the config's own sections: other XRELAY_ variables (XRELAY_KEYSTORE,
+            // XRELAY_KEY_PASSPHRASE, XRELAY_LOG_FORMAT, …) belong to other parts.
+            let section = rest
+                .split("__")
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            if !SECTIONS.contains(&section.as_str()) {
+                continue;
+            }
             let Some(key) = env_key(rest) else {
                 continue;
             };
@@ -347,6 +360,7 @@ chains = ["a", "b"]
             ("XRELAY_CHAINS__1__BLOCK_TIME_MS".into(), "750".into()),
             ("XRELAY_RELAYER__MAX_BATCH".into(), "7".into()),
             ("OTHER_VAR".into(), "ignored".into()),
+            ("XRELAY_KEY_PASSPHRASE".into(), "not a config key".into()),
         ];
         let cfg = RelayerConfig::load(&path, env).unwrap();
         assert_eq!(cfg.api.admin_token.as_deref(), Some("s3cret"));
@@ -411,5 +425,36 @@ chains = ["a", "b"]
             err.to_string().contains("/nonexistent/relayer.toml"),
             "{err}"
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever an operator writes, loading answers with a config or an error that
+        /// names the file; it never panics.
+        #[test]
+        fn any_file_is_loaded_or_refused_naming_the_file(text in "(\\PC|\n|\\[|\\]|=|\"){0,400}") {
+            let (_d, path) = write(&text);
+            if let Err(e) = RelayerConfig::load(&path, []) {
+                proptest::prop_assert!(e.to_string().contains("relayer.toml"));
+            }
+        }
+
+        /// Edits of a valid file (a byte replaced) are loaded or refused, never a panic.
+        #[test]
+        fn edited_files_never_panic(pos in 0usize..400, byte in proptest::prelude::any::<u8>()) {
+            let mut bytes = GOOD.as_bytes().to_vec();
+            let i = pos % bytes.len();
+            bytes[i] = byte;
+            let (_d, path) = write(&String::from_utf8_lossy(&bytes));
+            let _ = RelayerConfig::load(&path, []);
+        }
+
+        /// Environment names map to key paths or are ignored; values never panic.
+        #[test]
+        fn env_overrides_never_panic(name in "XRELAY_[A-Z0-9_]{0,30}", value in "\\PC{0,40}") {
+            let (_d, path) = write(GOOD);
+            let _ = RelayerConfig::load(&path, [(name, value)]);
+        }
     }
 }

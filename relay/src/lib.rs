@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod devnet;
+pub mod keys;
 pub mod metrics;
 pub mod runner;
 pub mod store;

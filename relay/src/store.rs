@@ -239,6 +239,31 @@ impl RelayStore {
         Ok(store)
     }
 
+    /// Opens the store of a running (or stopped) relayer for reading only: a snapshot of
+    /// its state at opening time, for the `query` commands.
+    pub fn open_read_only(dir: &Path) -> Result<Self, StoreError> {
+        let names = [
+            CF_META,
+            CF_MESSAGES,
+            CF_BY_STATUS,
+            CF_IDS,
+            CF_CURSORS,
+            CF_CLIENTS,
+        ];
+        let db = DB::open_cf_for_read_only(&Options::default(), dir, names, false)?;
+        let store = RelayStore { db };
+        if let Some(v) = store.db.get_cf(store.cf(CF_META), SCHEMA_KEY)? {
+            let found = v.as_slice().try_into().map(u32::from_be_bytes).unwrap_or(0);
+            if found != SCHEMA_VERSION {
+                return Err(StoreError::Schema {
+                    found,
+                    expected: SCHEMA_VERSION,
+                });
+            }
+        }
+        Ok(store)
+    }
+
     fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
         // The column families are created in `open`; a missing one is a programming error.
         self.db

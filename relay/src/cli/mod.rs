@@ -3,7 +3,11 @@
 
 pub mod demo;
 pub mod devnet;
+pub mod keys;
+pub mod ops;
+pub mod query;
 pub mod start;
+pub mod tx;
 
 use clap::{Parser, Subcommand};
 
@@ -26,6 +30,22 @@ pub enum Command {
     Start(start::StartArgs),
     /// Local chains plus a relayer, messages crossing, and a summary.
     Demo(demo::DemoArgs),
+    /// Send messages and tokens (the dApp side).
+    #[command(subcommand)]
+    Tx(tx::TxCommand),
+    /// What the relayer knows about messages and lanes.
+    #[command(subcommand)]
+    Query(query::QueryCommand),
+    /// Signing keys, encrypted at rest.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Every chain reachable and every client fresh? (exit code says so)
+    HealthCheck(ops::ConfigArgs),
+    /// Relay everything pending now, then exit (with the relayer stopped).
+    Clear(ops::ClearArgs),
+    /// Configuration tools.
+    #[command(subcommand)]
+    Config(ops::ConfigCommand),
     /// Local development networks of devchains.
     #[command(subcommand)]
     Devnet(devnet::DevnetCommand),
@@ -50,6 +70,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Start(args) => start::run(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Tx(cmd) => tx::run(cmd).await,
+        Command::Query(cmd) => query::run(cmd).await,
+        Command::Keys(cmd) => keys::run(cmd).await,
+        Command::HealthCheck(args) => ops::health_check(args).await,
+        Command::Clear(args) => ops::clear(args).await,
+        Command::Config(cmd) => ops::config(cmd).await,
         Command::Devnet(cmd) => devnet::run(cmd).await,
     }
 }

@@ -282,3 +282,30 @@ async fn ack_batch(
     settle(relay, src, n, confirmed).await?;
     Ok(1)
 }
+
+/// Keeps `dst`'s client of `src` well inside its trusting period on a quiet lane: once its
+/// latest header is older than a third of the period, it is updated to `src`'s head (so the
+/// client never expires between messages).
+pub async fn refresh_client(
+    relay: &Relay,
+    src: &ChainHandle,
+    dst: &ChainHandle,
+) -> Result<bool, RelayError> {
+    if src.is_frozen() || dst.is_frozen() {
+        return Ok(false);
+    }
+    let Some(state) = dst.adapter.client_state(&src.id).await? else {
+        return Ok(false);
+    };
+    let Some(latest) = state.consensus_state(state.latest_height()) else {
+        return Ok(false);
+    };
+    let age = super::chain::now_ms().saturating_sub(latest.time_ms);
+    if age < state.options().trusting_period_ms / 3 {
+        return Ok(false);
+    }
+    let height = proof_height(src, 0).await?;
+    ensure_client_at(dst, src, height, &relay.metrics).await?;
+    tracing::info!(host = %dst.id, of = %src.id, height, age_ms = age, "client refreshed");
+    Ok(true)
+}

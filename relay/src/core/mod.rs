@@ -16,13 +16,16 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use xrelay_adapters::devchain::DevchainAdapter;
 use xrelay_adapters::{ChainEvent, EndpointPolicy};
-use xrelay_light_client::ChainId;
+use xrelay_light_client::{ChainId, Height};
 
 use crate::config::{hex_hash, RelayerConfig};
 use crate::metrics::Metrics;
 use crate::store::RelayStore;
 use chain::{ChainHandle, RelayError};
 use ledger::Ledger;
+
+/// How often an idle lane checks that the destination's client of the source is fresh.
+const REFRESH_CHECK: Duration = Duration::from_secs(30);
 
 /// Everything the workers share.
 pub struct Relay {
@@ -145,45 +148,48 @@ async fn pause(
     }
 }
 
+/// Reads `chain`'s events from its cursor towards `head` (one range at most) into the
+/// ledger and checks the client updates among them. Returns whether the cursor moved.
+pub async fn scan_once(
+    relay: &Relay,
+    chain: &ChainHandle,
+    head: Height,
+) -> Result<bool, RelayError> {
+    let cursor = relay.ledger.store().cursor(&chain.id)?.unwrap_or(0);
+    if head <= cursor {
+        return Ok(false);
+    }
+    let to = head.min(cursor + chain.adapter.max_event_range().max(1));
+    let events = chain.adapter.events(cursor + 1, to).await?;
+    relay.ledger.apply(&chain.id, &events, Some(to)).await?;
+    for e in &events {
+        if let ChainEvent::ClientUpdated {
+            height,
+            of,
+            headers,
+        } = e
+        {
+            misbehaviour::check(relay, chain, *height, of, headers).await;
+        }
+    }
+    Ok(true)
+}
+
 async fn scan_loop(relay: Arc<Relay>, chain: Arc<ChainHandle>, mut stop: watch::Receiver<bool>) {
     let mut heads = [chain.adapter.heads()];
-    let range = chain.adapter.max_event_range().max(1);
     loop {
         if *stop.borrow() {
             return;
         }
         let head = *heads[0].borrow_and_update();
-        let cursor = match relay.ledger.store().cursor(&chain.id) {
-            Ok(c) => c.unwrap_or(0),
-            Err(e) => {
+        match scan_once(&relay, &chain, head).await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(RelayError::Store(e)) => {
                 tracing::error!(chain = %chain.id, error = %e, "store failed; scanner stopping");
                 return;
             }
-        };
-        if head > cursor {
-            let to = head.min(cursor + range);
-            match chain.adapter.events(cursor + 1, to).await {
-                Ok(events) => {
-                    if let Err(e) = relay.ledger.apply(&chain.id, &events, Some(to)).await {
-                        tracing::error!(chain = %chain.id, error = %e, "store failed; scanner stopping");
-                        return;
-                    }
-                    for e in &events {
-                        if let ChainEvent::ClientUpdated {
-                            height,
-                            of,
-                            headers,
-                        } = e
-                        {
-                            misbehaviour::check(&relay, &chain, *height, of, headers).await;
-                        }
-                    }
-                    continue;
-                }
-                Err(e) => {
-                    tracing::warn!(chain = %chain.id, error = %e, from = cursor + 1, to, "event scan failed; retrying")
-                }
-            }
+            Err(e) => tracing::warn!(chain = %chain.id, error = %e, "event scan failed; retrying"),
         }
         if !pause(chain.block_time * 4, &mut heads, &mut stop).await {
             return;
@@ -199,6 +205,7 @@ async fn lane_loop(
 ) {
     let mut heads = [src.adapter.heads(), dst.adapter.heads()];
     let mut failures = 0u32;
+    let mut last_refresh = std::time::Instant::now();
     loop {
         if *stop.borrow() {
             return;
@@ -210,6 +217,12 @@ async fn lane_loop(
             }
             Ok(_) => {
                 failures = 0;
+                if last_refresh.elapsed() > REFRESH_CHECK {
+                    last_refresh = std::time::Instant::now();
+                    if let Err(e) = lane::refresh_client(&relay, &src, &dst).await {
+                        tracing::warn!(host = %dst.id, of = %src.id, error = %e, "client refresh failed");
+                    }
+                }
                 (src.block_time.min(dst.block_time), true)
             }
             Err(e) => {

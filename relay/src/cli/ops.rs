@@ -1,0 +1,171 @@
+//! Operator commands: `xrelay config validate`, `xrelay health-check`, `xrelay clear`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::bail;
+use clap::{Args, Subcommand};
+use xrelay_light_client::ChainId;
+
+use crate::config::RelayerConfig;
+use crate::core::chain::now_ms;
+use crate::core::{lane, scan_once, Relay};
+use crate::metrics::Metrics;
+use crate::store::Status;
+
+/// `xrelay config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Check a config file (and `XRELAY_…` overrides) without starting anything.
+    Validate(ConfigArgs),
+}
+
+/// `--config FILE`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// The relayer config.
+    #[arg(long)]
+    pub config: PathBuf,
+}
+
+/// `xrelay clear` flags.
+#[derive(Debug, Args)]
+pub struct ClearArgs {
+    /// The relayer config.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Only this lane: SRC:DST.
+    #[arg(long)]
+    pub lane: Option<String>,
+}
+
+/// Runs `config validate`.
+pub async fn config(cmd: ConfigCommand) -> anyhow::Result<()> {
+    let ConfigCommand::Validate(a) = cmd;
+    let cfg = RelayerConfig::load(&a.config, std::env::vars())?;
+    println!(
+        "{}: valid ({} chains, {} links)",
+        a.config.display(),
+        cfg.chains.len(),
+        cfg.links.len()
+    );
+    Ok(())
+}
+
+/// `xrelay health-check`: every chain reachable, every client of a linked chain present,
+/// not frozen and fresh (its latest header younger than a third of its trusting period).
+/// Exit 0 only if all are.
+pub async fn health_check(a: ConfigArgs) -> anyhow::Result<()> {
+    let cfg = RelayerConfig::load(&a.config, std::env::vars())?;
+    let mut healthy = true;
+    let mut clients = std::collections::BTreeMap::new();
+    for c in &cfg.chains {
+        let url = &c.rpc[0];
+        let node = xrelay_devchain::node::client::NodeClient::new(
+            url,
+            Duration::from_millis(c.request_timeout_ms),
+        )?;
+        match node.status().await {
+            Ok(s) if s.chain_id.as_str() == c.id => {
+                println!("chain {:<16} reachable   height {}", c.id, s.latest_height)
+            }
+            Ok(s) => {
+                healthy = false;
+                println!("chain {:<16} WRONG CHAIN {url} serves {}", c.id, s.chain_id);
+            }
+            Err(e) => {
+                healthy = false;
+                println!("chain {:<16} UNREACHABLE {url}: {e}", c.id);
+            }
+        }
+        clients.insert(c.id.clone(), node);
+    }
+    for link in &cfg.links {
+        for (host, of) in [
+            (&link.chains[0], &link.chains[1]),
+            (&link.chains[1], &link.chains[0]),
+        ] {
+            let of_id: ChainId = of.parse()?;
+            let verdict = match clients[host].client_state(&of_id).await {
+                Ok(None) => "MISSING".to_string(),
+                Ok(Some(s)) if s.frozen().is_some() => "FROZEN".to_string(),
+                Ok(Some(s)) => {
+                    let latest = s
+                        .consensus_state(s.latest_height())
+                        .map_or(0, |c| c.time_ms);
+                    let age = now_ms().saturating_sub(latest);
+                    let period = s.options().trusting_period_ms;
+                    if age >= period {
+                        "EXPIRED".to_string()
+                    } else if age >= period / 3 {
+                        format!("STALE (latest header {} s old)", age / 1000)
+                    } else {
+                        format!("fresh (height {}, {} s old)", s.latest_height(), age / 1000)
+                    }
+                }
+                Err(e) => format!("UNKNOWN ({e})"),
+            };
+            healthy &= verdict.starts_with("fresh");
+            println!("client of {of:<12} on {host:<12} {verdict}");
+        }
+    }
+    if !healthy {
+        bail!("unhealthy");
+    }
+    println!("healthy");
+    Ok(())
+}
+
+/// `xrelay clear`: scan every chain to its head and relay everything pending now, then exit.
+/// Needs the relayer's store to itself (stop the relayer first).
+pub async fn clear(a: ClearArgs) -> anyhow::Result<()> {
+    let cfg = RelayerConfig::load(&a.config, std::env::vars())?;
+    let relay = Relay::open(&cfg, Metrics::new()).await.map_err(|e| {
+        anyhow::anyhow!("{e:#} (is a relayer running on this data_dir? stop it first)")
+    })?;
+    let lanes: Vec<(ChainId, ChainId)> = match &a.lane {
+        Some(l) => {
+            let (s, d) = l
+                .split_once(':')
+                .ok_or_else(|| anyhow::anyhow!("--lane must be SRC:DST"))?;
+            let lane = (s.parse()?, d.parse()?);
+            if !relay.lanes.contains(&lane) {
+                bail!("{l} is not a configured lane");
+            }
+            vec![lane]
+        }
+        None => relay.lanes.clone(),
+    };
+    for chain in relay.chains.values() {
+        let head = chain.adapter.status().await?.height;
+        while scan_once(&relay, chain, head).await? {}
+    }
+    for (src, dst) in &lanes {
+        let (s, d) = (&relay.chains[src], &relay.chains[dst]);
+        for _ in 0..100 {
+            let pass = lane::relay_once(&relay, s, d).await?;
+            // Pick up what the confirmations did not report (another relayer's work).
+            for chain in [s, d] {
+                let head = chain.adapter.status().await?.height;
+                while scan_once(&relay, chain, head).await? {}
+            }
+            if pass.submitted == 0 {
+                break;
+            }
+        }
+        let counts = relay.ledger.counts().await;
+        let n = |st: Status| {
+            counts
+                .get(&(src.clone(), dst.clone(), st))
+                .copied()
+                .unwrap_or(0)
+        };
+        println!(
+            "{src} -> {dst}: pending {}  delivered (ack pending) {}  timed out (lane skip pending) {}",
+            n(Status::Pending),
+            n(Status::Delivered),
+            n(Status::TimedOut)
+        );
+    }
+    Ok(())
+}

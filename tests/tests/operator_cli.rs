@@ -1,0 +1,226 @@
+//! The operator and dApp commands against a real devnet: `config validate`, `keys`,
+//! `tx send|transfer`, `clear`, `query`, `health-check`, and the admin API's token.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Output};
+
+use xrelay::devnet::{coin, user_key};
+use xrelay_tests::*;
+
+fn xrelay(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(xrelay_bin());
+    cmd.args(args).env("RUST_LOG", "error");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("xrelay runs")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn post(addr: &str, path: &str, token: Option<&str>) -> u16 {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "POST {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_and_dapps_drive_the_relay_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = Devnet::up(dir.path(), 2, 150, &[]);
+    let config = net.relayer_config();
+    let cfg = config.to_str().unwrap();
+    let keys = dir.path().join("keys");
+    let keys = keys.to_str().unwrap();
+
+    let out = ok(&xrelay(&["config", "validate", "--config", cfg], &[]));
+    assert!(out.contains("valid (2 chains, 1 links)"), "{out}");
+    let bad = xrelay(
+        &["config", "validate", "--config", cfg],
+        &[("XRELAY_CHAINS__0__RPC", "[\"ftp://x\"]")],
+    );
+    assert!(
+        !bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("chains[0].rpc[0]")
+    );
+    assert!(ok(&xrelay(&["health-check", "--config", cfg], &[])).contains("healthy"));
+
+    // A dApp key, imported from the environment and encrypted at rest.
+    let secret = hex::encode(user_key(2).secret_bytes());
+    let pass = [
+        ("XRELAY_KEY_PASSPHRASE", "correct horse"),
+        ("DAPP_SECRET", secret.as_str()),
+    ];
+    let out = ok(&xrelay(
+        &[
+            "keys",
+            "add",
+            "dapp",
+            "--keystore",
+            keys,
+            "--import-hex-from-env",
+            "DAPP_SECRET",
+        ],
+        &pass,
+    ));
+    assert!(out.contains(&hex::encode(user_key(2).address().0)), "{out}");
+    assert!(!std::fs::read_to_string(Path::new(keys).join("dapp"))
+        .unwrap()
+        .contains(&secret));
+    assert!(ok(&xrelay(&["keys", "list", "--keystore", keys], &[])).starts_with("dapp "));
+    let wrong = xrelay(
+        &[
+            "tx",
+            "send",
+            "--config",
+            cfg,
+            "--from",
+            "chain-1",
+            "--to",
+            "chain-2",
+            "--payload",
+            "x",
+            "--key",
+            "dapp",
+            "--keystore",
+            keys,
+        ],
+        &[("XRELAY_KEY_PASSPHRASE", "wrong")],
+    );
+    assert!(!wrong.status.success(), "a wrong passphrase must not sign");
+
+    let ids = ok(&xrelay(
+        &[
+            "tx",
+            "send",
+            "--config",
+            cfg,
+            "--from",
+            "chain-1",
+            "--to",
+            "chain-2",
+            "--payload",
+            "hello",
+            "--count",
+            "3",
+            "--key",
+            "dapp",
+            "--keystore",
+            keys,
+        ],
+        &pass,
+    ));
+    let ids: Vec<&str> = ids.lines().collect();
+    assert_eq!(ids.len(), 3);
+    let receiver = hex::encode(user_key(3).address().0);
+    let transfer = ok(&xrelay(
+        &[
+            "tx",
+            "transfer",
+            "--config",
+            cfg,
+            "--from",
+            "chain-2",
+            "--to",
+            "chain-1",
+            "--amount",
+            "42",
+            "--receiver",
+            &receiver,
+            "--dev-account",
+            "0",
+        ],
+        &[],
+    ));
+    assert_eq!(transfer.lines().count(), 1);
+
+    // No relayer runs: `clear` relays everything pending and exits.
+    let out = ok(&xrelay(&["clear", "--config", cfg], &[]));
+    assert!(
+        out.contains("chain-1 -> chain-2: pending 0  delivered (ack pending) 0"),
+        "{out}"
+    );
+    let out = ok(&xrelay(
+        &["query", "message", "--config", cfg, ids[0], "--json"],
+        &[],
+    ));
+    let record: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(record["status"], "acknowledged");
+    let out = ok(&xrelay(&["query", "message", "--config", cfg, ids[1]], &[]));
+    assert!(
+        out.contains("acknowledged") && out.contains("delivered") && out.contains("pending"),
+        "{out}"
+    );
+    let v = voucher_balance(&net).await;
+    assert_eq!(v, 42);
+    let lanes = ok(&xrelay(&["query", "lanes", "--config", cfg, "--json"], &[]));
+    assert!(lanes.contains("\"acknowledged\":3"), "{lanes}");
+    assert!(ok(&xrelay(&["query", "pending", "--config", cfg], &[]))
+        .starts_with("0 messages not settled"));
+
+    // Admin endpoints: disabled without a token, 401 with a wrong one.
+    let relayer = Relayer::start(&config, &[]);
+    assert_eq!(
+        post(
+            &relayer.api,
+            "/api/v1/admin/rescan/chain-1?from=1",
+            Some("x")
+        ),
+        404
+    );
+    drop(relayer);
+    let relayer = Relayer::start(&config, &[("XRELAY_API__ADMIN_TOKEN", "s3cret")]);
+    assert_eq!(
+        post(&relayer.api, "/api/v1/admin/rescan/chain-1?from=1", None),
+        401
+    );
+    assert_eq!(
+        post(
+            &relayer.api,
+            "/api/v1/admin/rescan/chain-1?from=1",
+            Some("nope")
+        ),
+        401
+    );
+    assert_eq!(
+        post(
+            &relayer.api,
+            "/api/v1/admin/rescan/chain-1?from=1",
+            Some("s3cret")
+        ),
+        200
+    );
+    // A rescan from genesis changes nothing: the events were seen.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(duplicates(&net).await, 0);
+    assert!(ok(&xrelay(
+        &["keys", "delete", "dapp", "--keystore", keys],
+        &[]
+    ))
+    .contains("deleted"));
+}
+
+async fn voucher_balance(net: &Devnet) -> u128 {
+    let v = xrelay_devchain::apps::transfer::voucher(&net.ids[1], &coin(&net.ids[1]));
+    balance(&net.nodes[0], &v, &user_key(3)).await
+}
