@@ -33,9 +33,11 @@ pub fn router(state: ApiState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/api/v1/lanes", get(lanes))
+        .route("/api/v1/mesh", get(mesh))
         .route("/api/v1/messages", get(messages))
         .route("/api/v1/messages/{id}", get(message))
         .route("/api/v1/admin/rescan/{chain}", post(rescan))
+        .route("/api/v1/admin/mesh/isolate", post(isolate))
         .with_state(state)
 }
 
@@ -203,4 +205,52 @@ async fn rescan(
         Ok(()) => Json(json!({"chain": chain, "rescan_from": q.from})).into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
+}
+
+#[derive(Deserialize)]
+struct IsolateQuery {
+    ms: u64,
+}
+
+/// Fault injection for partition drills: the relayer drops its mesh connections and
+/// ignores its peers for `ms` milliseconds (it keeps relaying, alone).
+async fn isolate(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    Query(q): Query<IsolateQuery>,
+) -> Response {
+    if let Err(r) = authorized(&s, &headers) {
+        return *r;
+    }
+    let d = std::time::Duration::from_millis(q.ms.min(3_600_000));
+    match s
+        .relay
+        .mesh
+        .commands
+        .send(crate::mesh::MeshCommand::Isolate(d))
+        .await
+    {
+        Ok(()) => Json(json!({"isolated_ms": d.as_millis() as u64})).into_response(),
+        Err(_) => error(StatusCode::CONFLICT, "the mesh is not enabled"),
+    }
+}
+
+async fn mesh(State(s): State<ApiState>) -> Json<Value> {
+    let v = s.relay.mesh.view.borrow().clone();
+    let listening: Vec<String> = s
+        .relay
+        .mesh
+        .listening
+        .borrow()
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    Json(json!({
+        "enabled": v.enabled,
+        "peer_id": v.me.to_string(),
+        "live": v.live.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        "allowed": v.allowed.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        "listening": listening,
+        "window": s.relay.mesh.window,
+    }))
 }

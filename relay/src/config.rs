@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use xrelay_light_client::ChainId;
 
 /// Top-level sections: `XRELAY_<SECTION>__…` variables override keys in them.
-pub const SECTIONS: [&str; 4] = ["relayer", "api", "chains", "links"];
+pub const SECTIONS: [&str; 5] = ["relayer", "api", "chains", "links", "mesh"];
 
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,6 +26,9 @@ pub struct RelayerConfig {
     pub chains: Vec<ChainSection>,
     /// Which chains are linked (both directions of each pair are relayed).
     pub links: Vec<LinkSection>,
+    /// The relayer mesh (several operators on the same lanes).
+    #[serde(default)]
+    pub mesh: crate::mesh::MeshSection,
 }
 
 /// `[relayer]`.
@@ -254,6 +257,7 @@ impl RelayerConfig {
         if self.relayer.max_batch == 0 {
             return Err(("relayer.max_batch".into(), "must be at least 1".into()));
         }
+        self.mesh.validate()?;
         Ok(())
     }
 

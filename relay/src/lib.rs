@@ -14,6 +14,7 @@ pub mod config;
 pub mod core;
 pub mod devnet;
 pub mod keys;
+pub mod mesh;
 pub mod metrics;
 pub mod runner;
 pub mod store;

@@ -31,6 +31,8 @@ pub struct Metrics {
     pub client_height: IntGaugeVec,
     /// `xrelay_misbehaviour_detected_total{chain}`.
     pub misbehaviour: IntCounterVec,
+    /// `xrelay_mesh_peers`, `xrelay_mesh_takeovers_total`, `xrelay_mesh_rejected_peers_total`.
+    pub mesh: crate::mesh::MeshMetrics,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -43,6 +45,22 @@ fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntC
 
 fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
     let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric definition");
+    registry
+        .register(Box::new(g.clone()))
+        .expect("metric registered once");
+    g
+}
+
+fn plain_counter(registry: &Registry, name: &str, help: &str) -> prometheus::IntCounter {
+    let c = prometheus::IntCounter::new(name, help).expect("valid metric definition");
+    registry
+        .register(Box::new(c.clone()))
+        .expect("metric registered once");
+    c
+}
+
+fn plain_gauge(registry: &Registry, name: &str, help: &str) -> prometheus::IntGauge {
+    let g = prometheus::IntGauge::new(name, help).expect("valid metric definition");
     registry
         .register(Box::new(g.clone()))
         .expect("metric registered once");
@@ -129,6 +147,23 @@ impl Metrics {
                 "Conflicting headers detected.",
                 &["chain"],
             ),
+            mesh: crate::mesh::MeshMetrics {
+                peers: plain_gauge(
+                    &registry,
+                    "xrelay_mesh_peers",
+                    "Live mesh members other than this relayer.",
+                ),
+                takeovers: plain_counter(
+                    &registry,
+                    "xrelay_mesh_takeovers_total",
+                    "Work items taken over from silent members.",
+                ),
+                rejected: plain_counter(
+                    &registry,
+                    "xrelay_mesh_rejected_peers_total",
+                    "Connections from peers not on mesh.allowed.",
+                ),
+            },
             registry,
         }
     }

@@ -106,6 +106,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         faults: BTreeMap::new(),
         base_port: None,
         rotate_every: None,
+        relayers: 0,
     })
     .await?;
     let result = drive(&args, &devnet, &say).await;

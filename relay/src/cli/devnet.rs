@@ -114,6 +114,9 @@ pub struct UpArgs {
     /// Replace one validator every N heights on every chain.
     #[arg(long)]
     pub rotate_every: Option<u64>,
+    /// Also write K meshed relayer configs, DIR/relayer-1.toml … DIR/relayer-K.toml.
+    #[arg(long, default_value_t = 0)]
+    pub relayers: u32,
 }
 
 /// Runs a devnet subcommand.
@@ -203,6 +206,7 @@ async fn run_up(args: UpArgs) -> anyhow::Result<()> {
         faults: args.faults.into_iter().collect::<BTreeMap<_, _>>(),
         base_port: args.base_port,
         rotate_every: args.rotate_every,
+        relayers: args.relayers,
     };
     let devnet = Devnet::up(&opts).await?;
     for c in &devnet.chains {
@@ -221,6 +225,12 @@ async fn run_up(args: UpArgs) -> anyhow::Result<()> {
         );
     }
     println!("relayer config: {}", devnet.relayer_config.display());
+    for i in 1..=opts.relayers {
+        println!(
+            "meshed relayer config: {}",
+            opts.out.join(format!("relayer-{i}.toml")).display()
+        );
+    }
     println!("ready: every chain has a client of every other; Ctrl-C stops the devnet");
     wait_for_shutdown().await;
     println!("stopping");

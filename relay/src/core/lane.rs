@@ -10,6 +10,7 @@ use xrelay_light_client::{paths, Height};
 use super::chain::{ChainHandle, RelayError};
 use super::remote::ensure_client_at;
 use super::Relay;
+use crate::mesh::work_item;
 use crate::store::{MessageRecord, Status};
 
 /// `outcomes/{destination}/{sequence}` on the source, and the value a timeout leaves there.
@@ -46,18 +47,41 @@ pub async fn relay_once(
         let dst_status = dst.adapter.status().await?;
         let mut deliver = Vec::new();
         let mut expire = Vec::new();
+        // Deliveries go in lane order, so they stop at the first window another live member
+        // owns (it delivers that one; this relayer sees it happen and goes on).
+        let mut delivering = true;
+        let item = |kind: &str, r: &MessageRecord| {
+            work_item(
+                kind,
+                src.id.as_str(),
+                dst.id.as_str(),
+                r.message.sequence,
+                relay.mesh.window,
+            )
+        };
         for r in open {
             let expired = r
                 .message
                 .timeout
                 .has_passed(dst_status.height, dst_status.time_ms);
-            match r.status {
-                Status::TimedOut if expire.is_empty() => deliver.push((r, SourceProof::TimedOut)),
-                Status::Pending if !r.lane_skipped && !expired && expire.is_empty() => {
-                    deliver.push((r, SourceProof::Committed))
+            let deliverable = match r.status {
+                Status::TimedOut => Some(SourceProof::TimedOut),
+                Status::Pending if !r.lane_skipped && !expired => Some(SourceProof::Committed),
+                _ => None,
+            };
+            match deliverable {
+                Some(shows) if delivering && expire.is_empty() => {
+                    if relay.owns(&item("deliver", &r)) {
+                        deliver.push((r, shows));
+                    } else {
+                        delivering = false;
+                    }
                 }
-                Status::Pending => expire.push(r),
-                _ => {}
+                Some(_) => {}
+                None if r.status == Status::Pending && relay.owns(&item("timeout", &r)) => {
+                    expire.push(r)
+                }
+                None => {}
             }
         }
         if !deliver.is_empty() {
@@ -67,7 +91,19 @@ pub async fn relay_once(
             pass.submitted += timeout_batch(relay, src, dst, expire).await?;
         }
     }
-    let delivered = store.by_status(Status::Delivered, &src.id, &dst.id, limit)?;
+    let delivered: Vec<MessageRecord> = store
+        .by_status(Status::Delivered, &src.id, &dst.id, limit)?
+        .into_iter()
+        .filter(|r| {
+            relay.owns(&work_item(
+                "ack",
+                src.id.as_str(),
+                dst.id.as_str(),
+                r.message.sequence,
+                relay.mesh.window,
+            ))
+        })
+        .collect();
     if !delivered.is_empty() {
         pass.submitted += ack_batch(relay, src, dst, delivered).await?;
     }

@@ -39,6 +39,28 @@ pub struct Relay {
     pub lanes: Vec<(ChainId, ChainId)>,
     /// Most items per transaction.
     pub max_batch: usize,
+    /// The relayer mesh (or a mesh of one).
+    pub mesh: crate::mesh::Mesh,
+    /// Work items taken over from silent members, counted once each.
+    taken_over: std::sync::Mutex<BTreeSet<Vec<u8>>>,
+}
+
+impl Relay {
+    /// Whether this relayer does `item` now (counting a takeover the first time).
+    pub fn owns(&self, item: &[u8]) -> bool {
+        let view = self.mesh.view.borrow();
+        if !view.owns(item) {
+            return false;
+        }
+        if view.is_takeover(item) {
+            if let Ok(mut taken) = self.taken_over.lock() {
+                if taken.insert(item.to_vec()) {
+                    self.metrics.mesh.takeovers.inc();
+                }
+            }
+        }
+        true
+    }
 }
 
 impl Relay {
@@ -98,12 +120,19 @@ impl Relay {
             metrics.clone(),
             lanes.iter().cloned().collect::<BTreeSet<_>>(),
         )?;
+        let mesh = if cfg.mesh.enabled {
+            crate::mesh::Mesh::start(&cfg.mesh, metrics.mesh.clone()).await?
+        } else {
+            crate::mesh::Mesh::off(cfg.mesh.window)
+        };
         Ok(Arc::new(Relay {
             ledger,
             metrics,
             chains,
             lanes,
             max_batch: cfg.relayer.max_batch,
+            mesh,
+            taken_over: std::sync::Mutex::new(BTreeSet::new()),
         }))
     }
 

@@ -136,6 +136,29 @@ pub async fn ensure_client_at(
                 host.id, of.id
             )))
         }
+        Err(xrelay_adapters::AdapterError::Refused { reason, .. }) => {
+            // Usually another relayer moved the client between our look and our update.
+            let now = host.adapter.client_state(&of.id).await?;
+            let at = now
+                .as_ref()
+                .and_then(|s| s.consensus_state(height))
+                .map(|cs| cs.header_hash);
+            if at == Some(ours.header_hash) {
+                metrics
+                    .submissions
+                    .with_label_values(&[host.id.as_str(), "already_delivered"])
+                    .inc();
+                return Ok(());
+            }
+            metrics
+                .submissions
+                .with_label_values(&[host.id.as_str(), "failed"])
+                .inc();
+            Err(RelayError::Retry(format!(
+                "update of {}'s client of {} refused: {reason}",
+                host.id, of.id
+            )))
+        }
         Err(e) => {
             metrics
                 .submissions

@@ -35,6 +35,8 @@ pub struct UpOptions {
     pub validators: u32,
     /// Replace one validator every this many heights on every chain.
     pub rotate_every: Option<u64>,
+    /// Meshed relayer configs to write (`relayer-1.toml` … `relayer-K.toml`), 0 for none.
+    pub relayers: u32,
     /// Faults by chain id.
     pub faults: BTreeMap<String, Fault>,
     /// First RPC port (`chain-i` gets `base_port + i - 1`); `None` picks free ports.
@@ -265,51 +267,101 @@ async fn create_clients(host: &NodeClient, others: &[NodeClient]) -> anyhow::Res
     Ok(())
 }
 
-/// Writes `relayer.toml` (what `xrelay start` reads) and `devnet.json` (endpoints).
+/// Writes `relayer.toml` (what `xrelay start` reads), `relayer-1.toml` … `relayer-K.toml`
+/// (meshed relayers with their identity keys) and `devnet.json` (endpoints).
 fn write_configs(devnet: &Devnet, opts: &UpOptions) -> anyhow::Result<()> {
-    let mut root = toml::Table::new();
-    let mut relayer = toml::Table::new();
-    relayer.insert("data_dir".into(), path_value(&opts.out.join("relayer"))?);
-    root.insert("relayer".into(), relayer.into());
-    let chains: Vec<toml::Value> = devnet
-        .chains
-        .iter()
-        .map(|c| {
-            let mut t = toml::Table::new();
-            t.insert("id".into(), c.chain_id.clone().into());
-            t.insert("kind".into(), "devchain".into());
-            t.insert("rpc".into(), vec![toml::Value::from(c.rpc.clone())].into());
-            t.insert("block_time_ms".into(), (opts.block_time_ms as i64).into());
-            t.into()
-        })
-        .collect();
-    root.insert("chains".into(), chains.into());
-    let mut links = Vec::new();
-    for (i, a) in devnet.chains.iter().enumerate() {
-        for b in &devnet.chains[i + 1..] {
-            let mut t = toml::Table::new();
-            t.insert(
-                "chains".into(),
-                vec![
-                    toml::Value::from(a.chain_id.clone()),
-                    toml::Value::from(b.chain_id.clone()),
-                ]
-                .into(),
-            );
-            links.push(toml::Value::from(t));
+    let base = |data_dir: &Path| -> anyhow::Result<toml::Table> {
+        let mut root = toml::Table::new();
+        let mut relayer = toml::Table::new();
+        relayer.insert("data_dir".into(), path_value(data_dir)?);
+        root.insert("relayer".into(), relayer.into());
+        let chains: Vec<toml::Value> = devnet
+            .chains
+            .iter()
+            .map(|c| {
+                let mut t = toml::Table::new();
+                t.insert("id".into(), c.chain_id.clone().into());
+                t.insert("kind".into(), "devchain".into());
+                t.insert("rpc".into(), vec![toml::Value::from(c.rpc.clone())].into());
+                t.insert("block_time_ms".into(), (opts.block_time_ms as i64).into());
+                t.into()
+            })
+            .collect();
+        root.insert("chains".into(), chains.into());
+        let mut links = Vec::new();
+        for (i, a) in devnet.chains.iter().enumerate() {
+            for b in &devnet.chains[i + 1..] {
+                let mut t = toml::Table::new();
+                t.insert(
+                    "chains".into(),
+                    vec![
+                        toml::Value::from(a.chain_id.clone()),
+                        toml::Value::from(b.chain_id.clone()),
+                    ]
+                    .into(),
+                );
+                links.push(toml::Value::from(t));
+            }
         }
+        root.insert("links".into(), links.into());
+        Ok(root)
+    };
+    let write = |path: &Path, root: &toml::Table| -> anyhow::Result<()> {
+        let text = format!(
+            "# Written by `xrelay devnet up`. Run the relayer with:\n#   xrelay start --config {}\n\n{}",
+            path.display(),
+            toml::to_string_pretty(root).context("rendering the relayer config")?
+        );
+        std::fs::write(path, text).with_context(|| format!("{}", path.display()))
+    };
+    write(&devnet.relayer_config, &base(&opts.out.join("relayer"))?)?;
+
+    // Meshed relayers: identity keys, free ports, every one allowed and dialing the others.
+    let mut members = Vec::new();
+    for i in 1..=opts.relayers {
+        let key_path = opts.out.join(format!("relayer-{i}")).join("identity.key");
+        let key = crate::mesh::load_or_create_identity(&key_path)?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        members.push((i, key.public().to_peer_id(), port, key_path));
     }
-    root.insert("links".into(), links.into());
-    let text = format!(
-        "# Written by `xrelay devnet up`. Run the relayer with:\n#   xrelay start --config {}\n\n{}",
-        devnet.relayer_config.display(),
-        toml::to_string_pretty(&root).context("rendering relayer.toml")?
-    );
-    std::fs::write(&devnet.relayer_config, text)
-        .with_context(|| format!("{}", devnet.relayer_config.display()))?;
+    let mut relayer_configs = Vec::new();
+    for (i, _, port, key_path) in &members {
+        let mut root = base(&opts.out.join(format!("relayer-{i}")))?;
+        let mut api = toml::Table::new();
+        api.insert("listen".into(), "127.0.0.1:0".into());
+        root.insert("api".into(), api.into());
+        let mut mesh = toml::Table::new();
+        mesh.insert("enabled".into(), true.into());
+        mesh.insert("listen".into(), format!("/ip4/127.0.0.1/tcp/{port}").into());
+        mesh.insert("identity_key".into(), path_value(key_path)?);
+        let peers: Vec<toml::Value> = members
+            .iter()
+            .filter(|(j, ..)| j != i)
+            .map(|(_, peer, port, _)| {
+                toml::Value::from(format!("/ip4/127.0.0.1/tcp/{port}/p2p/{peer}"))
+            })
+            .collect();
+        mesh.insert("peers".into(), peers.into());
+        let allowed: Vec<toml::Value> = members
+            .iter()
+            .map(|(_, peer, ..)| toml::Value::from(peer.to_string()))
+            .collect();
+        mesh.insert("allowed".into(), allowed.into());
+        root.insert("mesh".into(), mesh.into());
+        let path = opts.out.join(format!("relayer-{i}.toml"));
+        write(&path, &root)?;
+        relayer_configs.push(path);
+    }
     let json = serde_json::json!({
         "chains": devnet.chains,
         "relayer_config": devnet.relayer_config,
+        "relayers": members
+            .iter()
+            .zip(&relayer_configs)
+            .map(|((_, peer, port, _), path)| serde_json::json!({"config": path, "peer_id": peer.to_string(), "mesh_port": port}))
+            .collect::<Vec<_>>(),
     });
     let path = opts.out.join("devnet.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&json)?)
