@@ -353,6 +353,17 @@ chains = ["a", "b"]
     }
 
     #[test]
+    fn the_example_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/relayer.example.toml");
+        let cfg = RelayerConfig::load(&path, []).unwrap();
+        assert_eq!(cfg.chains.len(), 2);
+        assert!(!cfg.mesh.enabled);
+        // Turning the mesh on without members is refused, naming the key.
+        let err = RelayerConfig::load(&path, [("XRELAY_MESH__ENABLED".into(), "true".into())]).unwrap_err();
+        assert_eq!(err.key, "mesh.allowed", "{err}");
+    }
+
+    #[test]
     fn reads_defaults_and_env_overrides() {
         let (_d, path) = write(GOOD);
         let env = [
