@@ -359,7 +359,8 @@ chains = ["a", "b"]
         assert_eq!(cfg.chains.len(), 2);
         assert!(!cfg.mesh.enabled);
         // Turning the mesh on without members is refused, naming the key.
-        let err = RelayerConfig::load(&path, [("XRELAY_MESH__ENABLED".into(), "true".into())]).unwrap_err();
+        let err = RelayerConfig::load(&path, [("XRELAY_MESH__ENABLED".into(), "true".into())])
+            .unwrap_err();
         assert_eq!(err.key, "mesh.allowed", "{err}");
     }
 

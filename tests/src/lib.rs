@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use xrelay::devnet::{coin, user_key, DEV_ACCOUNTS, DEV_BALANCE};
-use xrelay_devchain::apps::transfer::{voucher, TransferPacket};
+use xrelay::devnet::user_key;
+use xrelay_devchain::apps::transfer::TransferPacket;
 use xrelay_devchain::node::client::NodeClient;
 use xrelay_devchain::tx::{Action, SignedAction, Tx};
 use xrelay_devchain::Event;
@@ -406,66 +406,17 @@ pub async fn wait_settled(net: &Devnet, sent: &[Sent], wait: Duration) -> HashMa
 
 /// Deliveries and settlements that happened more than once, from every chain's events.
 pub async fn duplicates(net: &Devnet) -> u64 {
-    let mut seen: HashMap<(&'static str, ChainId, ChainId, u64), u64> = HashMap::new();
-    for node in &net.nodes {
-        let head = node.status().await.expect("status").latest_height;
-        let mut h = 0;
-        while h < head {
-            let to = head.min(h + 1_000);
-            for e in node.events(h + 1, to).await.expect("events") {
-                let (kind, m) = match e.event {
-                    Event::MessageReceived { message, .. } | Event::MessageExpired { message } => {
-                        ("arrived", message)
-                    }
-                    Event::MessageAcknowledged { message, .. }
-                    | Event::MessageTimedOut { message } => ("settled", message),
-                    _ => continue,
-                };
-                *seen
-                    .entry((kind, m.source, m.destination, m.sequence))
-                    .or_default() += 1;
-            }
-            h = to;
-        }
-    }
-    seen.values().map(|n| n.saturating_sub(1)).sum()
+    xrelay::devnet::checks::duplicate_deliveries(&net.nodes)
+        .await
+        .expect("events")
 }
 
 /// Every chain's coin: genesis supply on its own chain, escrow for each other chain equal
 /// to the vouchers there.
 pub async fn supply_conserved(net: &Devnet) -> bool {
-    let amount =
-        |v: &serde_json::Value, k: &str| v[k].as_str().and_then(|s| s.parse::<u128>().ok());
-    for (i, native) in net.ids.iter().enumerate() {
-        let denom = coin(native);
-        let own: serde_json::Value = net.nodes[i]
-            .call("supply", serde_json::json!({"denom": denom}))
-            .await
-            .expect("supply");
-        if amount(&own, "supply") != Some(DEV_BALANCE * DEV_ACCOUNTS as u128) {
-            return false;
-        }
-        for (j, other) in net.ids.iter().enumerate().filter(|(j, _)| *j != i) {
-            let escrow: serde_json::Value = net.nodes[i]
-                .call(
-                    "supply",
-                    serde_json::json!({"denom": denom, "counterparty": other}),
-                )
-                .await
-                .expect("escrow");
-            let vouchers: serde_json::Value = net.nodes[j]
-                .call(
-                    "supply",
-                    serde_json::json!({"denom": voucher(native, &denom)}),
-                )
-                .await
-                .expect("vouchers");
-            if amount(&escrow, "escrow") != amount(&vouchers, "supply") {
-                return false;
-            }
-        }
-    }
-    true
+    xrelay::devnet::checks::supply_conserved(&net.nodes, &net.ids)
+        .await
+        .expect("supply")
 }
 
 /// A balance.

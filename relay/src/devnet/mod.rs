@@ -3,6 +3,7 @@
 //! clients of each other, a relayer config). Development keys come from public seeds:
 //! never use a devnet for anything of value.
 
+pub mod checks;
 pub mod load;
 pub mod up;
 
