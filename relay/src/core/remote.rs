@@ -113,51 +113,11 @@ pub async fn ensure_client_at(
             Ok(())
         }
         Ok(c) => {
-            // Another relayer may have moved the client first; look again.
             let reason = c.outcome.err().unwrap_or_default();
-            let now = host.adapter.client_state(&of.id).await?;
-            if now
-                .as_ref()
-                .and_then(|s| s.consensus_state(height))
-                .is_some_and(|cs| cs.header_hash == ours.header_hash)
-            {
-                metrics
-                    .submissions
-                    .with_label_values(&[host.id.as_str(), "already_delivered"])
-                    .inc();
-                return Ok(());
-            }
-            metrics
-                .submissions
-                .with_label_values(&[host.id.as_str(), "failed"])
-                .inc();
-            Err(RelayError::Retry(format!(
-                "update of {}'s client of {}: {reason}",
-                host.id, of.id
-            )))
+            recheck_after_failed_update(host, of, height, ours.header_hash, metrics, &reason).await
         }
         Err(xrelay_adapters::AdapterError::Refused { reason, .. }) => {
-            // Usually another relayer moved the client between our look and our update.
-            let now = host.adapter.client_state(&of.id).await?;
-            let at = now
-                .as_ref()
-                .and_then(|s| s.consensus_state(height))
-                .map(|cs| cs.header_hash);
-            if at == Some(ours.header_hash) {
-                metrics
-                    .submissions
-                    .with_label_values(&[host.id.as_str(), "already_delivered"])
-                    .inc();
-                return Ok(());
-            }
-            metrics
-                .submissions
-                .with_label_values(&[host.id.as_str(), "failed"])
-                .inc();
-            Err(RelayError::Retry(format!(
-                "update of {}'s client of {} refused: {reason}",
-                host.id, of.id
-            )))
+            recheck_after_failed_update(host, of, height, ours.header_hash, metrics, &reason).await
         }
         Err(e) => {
             metrics
@@ -167,4 +127,37 @@ pub async fn ensure_client_at(
             Err(e.into())
         }
     }
+}
+
+/// An update that failed (in its block or at the mempool) usually lost a race with another
+/// relayer: if the client now holds our header at `height`, that is success.
+async fn recheck_after_failed_update(
+    host: &ChainHandle,
+    of: &ChainHandle,
+    height: Height,
+    ours: xrelay_light_client::Hash32,
+    metrics: &Metrics,
+    reason: &str,
+) -> Result<(), RelayError> {
+    let now = host.adapter.client_state(&of.id).await?;
+    let outcome = if now
+        .as_ref()
+        .and_then(|s| s.consensus_state(height))
+        .is_some_and(|cs| cs.header_hash == ours)
+    {
+        "already_delivered"
+    } else {
+        "failed"
+    };
+    metrics
+        .submissions
+        .with_label_values(&[host.id.as_str(), outcome])
+        .inc();
+    if outcome == "failed" {
+        return Err(RelayError::Retry(format!(
+            "update of {}'s client of {}: {reason}",
+            host.id, of.id
+        )));
+    }
+    Ok(())
 }
