@@ -129,6 +129,23 @@ pub struct ProofClaim<'a> {
     pub proof: &'a StateProof,
 }
 
+/// Runs the verification steps of an update, so a caller can measure them (CPU time,
+/// say) apart from the I/O around them.
+pub trait VerifyMeter {
+    /// Runs `f` (one verification step) and returns its result.
+    fn measure<T>(&mut self, f: impl FnOnce() -> T) -> T;
+}
+
+/// A meter that measures nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoMeter;
+
+impl VerifyMeter for NoMeter {
+    fn measure<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        f()
+    }
+}
+
 /// A light client of one chain.
 ///
 /// Serialises to JSON (or any serde format) so a relayer can persist it and a chain can
@@ -356,12 +373,32 @@ impl ClientState {
         &mut self,
         target: Height,
         now_ms: TimeMs,
-        mut fetch: F,
+        fetch: F,
     ) -> Result<Vec<LightBlock>, ClientError>
     where
         F: FnMut(Height) -> Fut,
         Fut: std::future::Future<Output = Result<LightBlock, E>>,
         E: std::fmt::Display,
+    {
+        self.update_to_with_meter(target, now_ms, fetch, &mut NoMeter)
+            .await
+    }
+
+    /// [`Self::update_to_with`], with every verification step (and nothing of the
+    /// fetching) run inside `meter`: how a relayer accounts for the verification work it
+    /// must do apart from the rest of its costs.
+    pub async fn update_to_with_meter<F, Fut, E, M>(
+        &mut self,
+        target: Height,
+        now_ms: TimeMs,
+        mut fetch: F,
+        meter: &mut M,
+    ) -> Result<Vec<LightBlock>, ClientError>
+    where
+        F: FnMut(Height) -> Fut,
+        Fut: std::future::Future<Output = Result<LightBlock, E>>,
+        E: std::fmt::Display,
+        M: VerifyMeter,
     {
         self.require_active(now_ms)?;
         let mut run = Bisection::new(self.verifier(), self.latest(), target, now_ms)?;
@@ -373,7 +410,7 @@ impl ClientState {
                         height,
                         message: e.to_string(),
                     })?;
-                    step = run.supply(block)?;
+                    step = meter.measure(|| run.supply(block))?;
                 }
                 Step::Done(blocks) => {
                     self.remember(blocks.iter().map(TrustedState::after).collect());

@@ -27,7 +27,10 @@ pub mod verifier;
 
 pub use bisection::{bisect, Bisected, Bisection, BisectionError, LightBlockSource, Step};
 pub use chain::{ChainId, Height, TimeMs};
-pub use client::{ClientError, ClientState, ClientStatus, ConsensusState, Frozen, ProofClaim};
+pub use client::{
+    ClientError, ClientState, ClientStatus, ConsensusState, Frozen, NoMeter, ProofClaim,
+    VerifyMeter,
+};
 pub use crypto::{Address, PublicKeyBytes, Signature65, SignatureError, SigningKey};
 pub use encoding::{Decode, DecodeError, Encode};
 pub use hash::{sha256, Hash32};

@@ -12,6 +12,7 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod core;
+pub mod cpu;
 pub mod devnet;
 pub mod keys;
 pub mod mesh;

@@ -1,7 +1,9 @@
 //! The relayer's Prometheus metrics (`/metrics`). Names and labels are a public interface:
 //! dashboards and alert rules depend on them.
 
-use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGaugeVec, Opts, Registry};
+use prometheus::{
+    CounterVec, Histogram, HistogramOpts, IntCounterVec, IntGaugeVec, Opts, Registry,
+};
 
 /// Every metric the relayer exports.
 #[derive(Clone)]
@@ -23,6 +25,13 @@ pub struct Metrics {
     pub headers_verified: IntCounterVec,
     /// `xrelay_verification_failures_total{chain,reason}`.
     pub verification_failures: IntCounterVec,
+    /// `xrelay_proofs_verified_total{chain}`: state proofs checked before forwarding.
+    pub proofs_verified: IntCounterVec,
+    /// `xrelay_verification_cpu_seconds_total{chain,kind}`: CPU time of the verification
+    /// itself (`header`: the relayer's own light client; `proof`: state proofs; `path`:
+    /// re-checking the headers an on-chain client needs), so the cost of everything else
+    /// per message can be compared with the work verification alone must do.
+    pub verification_cpu: CounterVec,
     /// `xrelay_submissions_total{chain,outcome}`: `delivered`, `already_delivered`, `failed`.
     pub submissions: IntCounterVec,
     /// `xrelay_rpc_errors_total{chain,endpoint}`.
@@ -123,6 +132,26 @@ impl Metrics {
                 "Headers or proofs refused by the relayer's light clients.",
                 &["chain", "reason"],
             ),
+            proofs_verified: counter(
+                &registry,
+                "xrelay_proofs_verified_total",
+                "State proofs verified by the relayer's light clients.",
+                &["chain"],
+            ),
+            verification_cpu: {
+                let c = CounterVec::new(
+                    Opts::new(
+                        "xrelay_verification_cpu_seconds_total",
+                        "CPU time spent verifying headers, proofs and update paths.",
+                    ),
+                    &["chain", "kind"],
+                )
+                .expect("valid metric definition");
+                registry
+                    .register(Box::new(c.clone()))
+                    .expect("metric registered once");
+                c
+            },
             submissions: counter(
                 &registry,
                 "xrelay_submissions_total",

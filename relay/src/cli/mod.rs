@@ -1,6 +1,7 @@
 //! The `xrelay` command line (clap). Subcommand and flag names are a public interface:
 //! operators and tests script against them.
 
+pub mod bench;
 pub mod demo;
 pub mod devnet;
 pub mod keys;
@@ -30,6 +31,9 @@ pub enum Command {
     Start(start::StartArgs),
     /// Local chains plus a relayer, messages crossing, and a summary.
     Demo(demo::DemoArgs),
+    /// End-to-end benchmark: devchains, relayer processes, paced load, and the figures
+    /// (throughput, latency, relayer CPU per message, memory).
+    Bench(bench::BenchArgs),
     /// Send messages and tokens (the dApp side).
     #[command(subcommand)]
     Tx(tx::TxCommand),
@@ -70,6 +74,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Start(args) => start::run(args).await,
         Command::Demo(args) => demo::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
         Command::Tx(cmd) => tx::run(cmd).await,
         Command::Query(cmd) => query::run(cmd).await,
         Command::Keys(cmd) => keys::run(cmd).await,

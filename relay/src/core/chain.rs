@@ -234,13 +234,23 @@ impl ChainHandle {
             )));
         }
         let adapter = self.adapter.clone();
-        let blocks = light
-            .update_to_with(height, now_ms(), |h| {
-                let adapter = adapter.clone();
-                async move { adapter.light_block(h).await }
-            })
-            .await
-            .map_err(|e| self.fail(&e))?;
+        let mut meter = crate::cpu::CpuMeter::default();
+        let updated = light
+            .update_to_with_meter(
+                height,
+                now_ms(),
+                |h| {
+                    let adapter = adapter.clone();
+                    async move { adapter.light_block(h).await }
+                },
+                &mut meter,
+            )
+            .await;
+        self.metrics
+            .verification_cpu
+            .with_label_values(&[self.id.as_str(), "header"])
+            .inc_by(meter.spent.as_secs_f64());
+        let blocks = updated.map_err(|e| self.fail(&e))?;
         light.prune(now_ms());
         self.metrics
             .headers_verified
@@ -271,10 +281,20 @@ impl ChainHandle {
         proof: &StateProof,
     ) -> Result<(), RelayError> {
         let light = self.light.lock().await;
-        let result = match value {
-            Some(v) => light.verify_membership(height, key, v, proof, now_ms()),
-            None => light.verify_non_membership(height, key, proof, now_ms()),
-        };
+        let now = now_ms();
+        let (result, spent) = crate::cpu::timed(|| match value {
+            Some(v) => light.verify_membership(height, key, v, proof, now),
+            None => light.verify_non_membership(height, key, proof, now),
+        });
+        drop(light);
+        self.metrics
+            .verification_cpu
+            .with_label_values(&[self.id.as_str(), "proof"])
+            .inc_by(spent.as_secs_f64());
+        self.metrics
+            .proofs_verified
+            .with_label_values(&[self.id.as_str()])
+            .inc();
         result.map_err(|e| self.fail(&e))
     }
 

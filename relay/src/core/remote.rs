@@ -61,24 +61,34 @@ pub async fn ensure_client_at(
     // The headers the on-chain client needs, checked from its own trusted state.
     let mut path = state;
     let adapter = of.adapter.clone();
-    let blocks = path
-        .update_to_with(height, now_ms(), |h| {
-            let adapter = adapter.clone();
-            async move { adapter.light_block(h).await }
-        })
-        .await
-        .map_err(|e| {
-            let reason = client_error_reason(&e);
-            metrics
-                .verification_failures
-                .with_label_values(&[of.id.as_str(), reason])
-                .inc();
-            RelayError::Verification {
-                chain: of.id.clone(),
-                reason,
-                detail: format!("path for {}'s client: {e}", host.id),
-            }
-        })?;
+    let mut meter = crate::cpu::CpuMeter::default();
+    let updated = path
+        .update_to_with_meter(
+            height,
+            now_ms(),
+            |h| {
+                let adapter = adapter.clone();
+                async move { adapter.light_block(h).await }
+            },
+            &mut meter,
+        )
+        .await;
+    metrics
+        .verification_cpu
+        .with_label_values(&[of.id.as_str(), "path"])
+        .inc_by(meter.spent.as_secs_f64());
+    let blocks = updated.map_err(|e| {
+        let reason = client_error_reason(&e);
+        metrics
+            .verification_failures
+            .with_label_values(&[of.id.as_str(), reason])
+            .inc();
+        RelayError::Verification {
+            chain: of.id.clone(),
+            reason,
+            detail: format!("path for {}'s client: {e}", host.id),
+        }
+    })?;
     match blocks.last() {
         Some(last) if last.header().hash() == ours.header_hash => {}
         other => {
