@@ -14,7 +14,7 @@ use xrelay_devchain::node::client::{ClientError, NodeClient};
 use xrelay_devchain::node::rpc::codes;
 use xrelay_devchain::tx::Tx;
 use xrelay_devchain::Event;
-use xrelay_light_client::{ChainId, ClientState, Height, LightBlock};
+use xrelay_light_client::{ChainId, ClientState, Hash32, Height, LightBlock};
 
 use crate::endpoints::{EndpointPolicy, Endpoints, RpcErrorCounter};
 use crate::types::Applied;
@@ -325,6 +325,25 @@ impl ChainAdapter for DevchainAdapter {
         })
     }
 
+    async fn prove_many(
+        &self,
+        keys: &[Vec<u8>],
+        height: Height,
+    ) -> Result<Vec<Proven>, AdapterError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(xrelay_devchain::node::rpc::MAX_PROOF_KEYS) {
+            let proven = self
+                .call("proofs", |c| async move { c.proofs(chunk, height).await })
+                .await?;
+            out.extend(proven.into_iter().map(|p| Proven {
+                height: p.height,
+                value: p.value,
+                proof: p.proof,
+            }));
+        }
+        Ok(out)
+    }
+
     async fn client_state(&self, of: &ChainId) -> Result<Option<ClientState>, AdapterError> {
         self.call("client", |c| async move { c.client_state(of).await })
             .await
@@ -346,6 +365,15 @@ impl ChainAdapter for DevchainAdapter {
             })
             .flatten()
             .collect())
+    }
+
+    async fn broadcast(&self, submission: Submission) -> Result<Hash32, AdapterError> {
+        let tx = to_tx(submission);
+        self.call("submit_tx", |c| {
+            let tx = &tx;
+            async move { c.broadcast(tx).await }
+        })
+        .await
     }
 
     async fn submit(&self, submission: Submission) -> Result<Confirmed, AdapterError> {

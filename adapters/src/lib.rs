@@ -21,7 +21,7 @@ pub use types::{AdapterError, ChainEvent, ChainStatus, Confirmed, Proven, Submis
 
 use async_trait::async_trait;
 use tokio::sync::watch;
-use xrelay_light_client::{ChainId, ClientState, Height, LightBlock};
+use xrelay_light_client::{ChainId, ClientState, Hash32, Height, LightBlock};
 
 /// What the relay needs from one chain.
 #[async_trait]
@@ -51,6 +51,21 @@ pub trait ChainAdapter: Send + Sync + 'static {
     /// The value at `key` (protocol path) with its proof at `height`.
     async fn prove(&self, key: &[u8], height: Height) -> Result<Proven, AdapterError>;
 
+    /// The values at `keys` with their proofs at `height`, in the order of `keys`. A batch
+    /// of deliveries needs one proof per message: chains that can answer many in one
+    /// request override this (one round trip instead of one per message).
+    async fn prove_many(
+        &self,
+        keys: &[Vec<u8>],
+        height: Height,
+    ) -> Result<Vec<Proven>, AdapterError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            out.push(self.prove(key, height).await?);
+        }
+        Ok(out)
+    }
+
     /// The state of this chain's client of `of`, if it has one.
     async fn client_state(&self, of: &ChainId) -> Result<Option<ClientState>, AdapterError>;
 
@@ -65,4 +80,12 @@ pub trait ChainAdapter: Send + Sync + 'static {
     /// Builds, submits and confirms one relay transaction: returns once a block included it
     /// (or the chain refused it).
     async fn submit(&self, submission: Submission) -> Result<Confirmed, AdapterError>;
+
+    /// Submits one relay transaction and returns once the chain accepted it for a coming
+    /// block (or refused it), without waiting for the block: a client update sent this way
+    /// right before the transaction that needs it lands in the same block. Chains without
+    /// a mempool to queue in confirm it as [`Self::submit`] does.
+    async fn broadcast(&self, submission: Submission) -> Result<Hash32, AdapterError> {
+        Ok(self.submit(submission).await?.tx_hash)
+    }
 }

@@ -8,7 +8,7 @@ use xrelay_devchain::tx::{InboundMessage, ProvenAck, ProvenMessage, SourceProof}
 use xrelay_light_client::{paths, Height};
 
 use super::chain::{ChainHandle, RelayError};
-use super::remote::ensure_client_at;
+use super::remote::{ensure_client_at, UpdateWait};
 use super::Relay;
 use crate::mesh::work_item;
 use crate::store::{MessageRecord, Status};
@@ -193,18 +193,27 @@ async fn deliver_batch(
         &src.id,
     ));
     let height = proof_height(src, at_least).await?;
-    ensure_client_at(dst, src, height, &relay.metrics).await?;
+    let claims: Vec<(Vec<u8>, Vec<u8>)> = items
+        .iter()
+        .map(|(r, shows)| {
+            let m = &r.message;
+            match shows {
+                SourceProof::Committed => (
+                    paths::commitment(&dst.id, m.sequence),
+                    m.commitment().0.to_vec(),
+                ),
+                SourceProof::TimedOut => (outcome_key(m), vec![OUTCOME_TIMED_OUT]),
+            }
+        })
+        .collect();
+    let keys: Vec<Vec<u8>> = claims.iter().map(|(k, _)| k.clone()).collect();
+    let proofs = src.adapter.prove_many(&keys, height).await?;
+    // The update goes into the destination's mempool just ahead of the delivery, so both
+    // land in the same block.
+    ensure_client_at(dst, src, height, &relay.metrics, UpdateWait::Accepted).await?;
     let mut messages = Vec::with_capacity(items.len());
-    for (r, shows) in items {
+    for (((r, shows), (key, value)), proven) in items.into_iter().zip(claims).zip(proofs) {
         let m = r.message;
-        let (key, value) = match shows {
-            SourceProof::Committed => (
-                paths::commitment(&dst.id, m.sequence),
-                m.commitment().0.to_vec(),
-            ),
-            SourceProof::TimedOut => (outcome_key(&m), vec![OUTCOME_TIMED_OUT]),
-        };
-        let proven = src.adapter.prove(&key, height).await?;
         if let Err(e) = src
             .check_proof(height, &key, Some(&value), &proven.proof)
             .await
@@ -250,11 +259,14 @@ async fn timeout_batch(
     if passed.is_empty() {
         return Ok(0);
     }
-    ensure_client_at(src, dst, height, &relay.metrics).await?;
+    let keys: Vec<Vec<u8>> = passed
+        .iter()
+        .map(|r| paths::receipt(&src.id, r.message.sequence))
+        .collect();
+    let proofs = dst.adapter.prove_many(&keys, height).await?;
+    ensure_client_at(src, dst, height, &relay.metrics, UpdateWait::Accepted).await?;
     let mut messages = Vec::with_capacity(passed.len());
-    for r in passed {
-        let key = paths::receipt(&src.id, r.message.sequence);
-        let proven = dst.adapter.prove(&key, height).await?;
+    for ((r, key), proven) in passed.into_iter().zip(keys).zip(proofs) {
         if proven.value.is_some() {
             // Received after all: its ack will come through the destination's events.
             continue;
@@ -289,12 +301,16 @@ async fn ack_batch(
 ) -> Result<usize, RelayError> {
     let records: Vec<&MessageRecord> = items.iter().collect();
     let height = proof_height(dst, reached_at(&records, Status::Delivered, &dst.id)).await?;
-    ensure_client_at(src, dst, height, &relay.metrics).await?;
+    let items: Vec<MessageRecord> = items.into_iter().filter(|r| r.ack.is_some()).collect();
+    let keys: Vec<Vec<u8>> = items
+        .iter()
+        .map(|r| paths::ack(&src.id, r.message.sequence))
+        .collect();
+    let proofs = dst.adapter.prove_many(&keys, height).await?;
+    ensure_client_at(src, dst, height, &relay.metrics, UpdateWait::Accepted).await?;
     let mut acks = Vec::with_capacity(items.len());
-    for r in items {
+    for ((r, key), proven) in items.into_iter().zip(keys).zip(proofs) {
         let Some(ack) = r.ack else { continue };
-        let key = paths::ack(&src.id, r.message.sequence);
-        let proven = dst.adapter.prove(&key, height).await?;
         dst.check_proof(height, &key, Some(&ack.commitment().0), &proven.proof)
             .await?;
         acks.push(ProvenAck {
@@ -341,7 +357,7 @@ pub async fn refresh_client(
         return Ok(false);
     }
     let height = proof_height(src, 0).await?;
-    ensure_client_at(dst, src, height, &relay.metrics).await?;
+    ensure_client_at(dst, src, height, &relay.metrics, UpdateWait::Included).await?;
     tracing::info!(host = %dst.id, of = %src.id, height, age_ms = age, "client refreshed");
     Ok(true)
 }

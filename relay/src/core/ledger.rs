@@ -49,6 +49,9 @@ pub struct Ledger {
     metrics: Metrics,
     lanes: BTreeSet<(ChainId, ChainId)>,
     counts: tokio::sync::Mutex<BTreeMap<(ChainId, ChainId, Status), u64>>,
+    /// Bumped after every commit that moved a message: lane workers wake on it, so a
+    /// message is picked up as soon as the scanner recorded it, not at the next block.
+    moved: tokio::sync::watch::Sender<u64>,
 }
 
 fn now_ms() -> u64 {
@@ -71,6 +74,7 @@ impl Ledger {
             metrics,
             lanes,
             counts: tokio::sync::Mutex::new(counts),
+            moved: tokio::sync::watch::Sender::new(0),
         };
         ledger.publish_backlog(
             &ledger
@@ -85,6 +89,11 @@ impl Ledger {
     /// The store.
     pub fn store(&self) -> &RelayStore {
         &self.store
+    }
+
+    /// A receiver that sees a change whenever a commit moved some message.
+    pub fn moved(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.moved.subscribe()
     }
 
     /// Lane counts by status.
@@ -213,6 +222,9 @@ impl Ledger {
         }
         self.store.commit(t)?;
         self.publish_backlog(&counts);
+        if !dirty_lanes.is_empty() {
+            self.moved.send_modify(|n| *n = n.wrapping_add(1));
+        }
         Ok(changes)
     }
 }

@@ -157,18 +157,11 @@ async fn pause(
     stop: &mut watch::Receiver<bool>,
 ) -> bool {
     let changed = async {
-        match heads {
-            [a] => {
-                let _ = a.changed().await;
-            }
-            [a, b, ..] => {
-                tokio::select! {
-                    _ = a.changed() => {}
-                    _ = b.changed() => {}
-                }
-            }
-            [] => std::future::pending::<()>().await,
+        if heads.is_empty() {
+            std::future::pending::<()>().await;
         }
+        let waits = heads.iter_mut().map(|h| Box::pin(h.changed()));
+        let _ = futures::future::select_all(waits).await;
     };
     tokio::select! {
         _ = tokio::time::sleep(d) => true,
@@ -232,7 +225,13 @@ async fn lane_loop(
     dst: Arc<ChainHandle>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut heads = [src.adapter.heads(), dst.adapter.heads()];
+    // Woken by new blocks on either side and by the ledger recording moves (the scanner
+    // saw new sends; a confirmation or another relayer's work moved messages on).
+    let mut heads = [
+        src.adapter.heads(),
+        dst.adapter.heads(),
+        relay.ledger.moved(),
+    ];
     let mut failures = 0u32;
     let mut last_refresh = std::time::Instant::now();
     loop {

@@ -9,13 +9,25 @@ use xrelay_light_client::Height;
 use super::chain::{client_error_reason, now_ms, ChainHandle, RelayError};
 use crate::metrics::Metrics;
 
-/// Makes sure `host`'s client of `of` has verified `of`'s header at `height`. Returns
-/// `Retry` when the on-chain client is already past `height` without it.
+/// How long [`ensure_client_at`] waits for an update it submits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateWait {
+    /// Until the host's mempool accepted it: the caller submits the transaction that
+    /// needs the update right after, and the host's block includes both, in order.
+    Accepted,
+    /// Until a block included it (nothing follows it).
+    Included,
+}
+
+/// Makes sure `host`'s client of `of` has verified `of`'s header at `height` (or, with
+/// [`UpdateWait::Accepted`], that the update doing so is queued). Returns `Retry` when the
+/// on-chain client is already past `height` without it.
 pub async fn ensure_client_at(
     host: &ChainHandle,
     of: &ChainHandle,
     height: Height,
     metrics: &Metrics,
+    wait: UpdateWait,
 ) -> Result<(), RelayError> {
     let ours = of.verified(height).await?;
     let _guard = host.hosted_update_lock(&of.id).await;
@@ -107,13 +119,27 @@ pub async fn ensure_client_at(
             });
         }
     }
-    let confirmed = host
-        .adapter
-        .submit(Submission::UpdateClient {
-            of: of.id.clone(),
-            blocks,
-        })
-        .await;
+    let update = Submission::UpdateClient {
+        of: of.id.clone(),
+        blocks,
+    };
+    if wait == UpdateWait::Accepted {
+        return match host.adapter.broadcast(update).await {
+            Ok(_) => Ok(()),
+            Err(xrelay_adapters::AdapterError::Refused { reason, .. }) => {
+                recheck_after_failed_update(host, of, height, ours.header_hash, metrics, &reason)
+                    .await
+            }
+            Err(e) => {
+                metrics
+                    .submissions
+                    .with_label_values(&[host.id.as_str(), "failed"])
+                    .inc();
+                Err(e.into())
+            }
+        };
+    }
+    let confirmed = host.adapter.submit(update).await;
     match confirmed {
         Ok(c) if c.outcome.is_ok() => {
             metrics

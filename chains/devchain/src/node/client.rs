@@ -302,6 +302,57 @@ impl NodeClient {
         })
     }
 
+    /// The values at `keys` with their proofs at `height`, in the order of `keys`, in one
+    /// request (at most [`crate::node::rpc::MAX_PROOF_KEYS`]); unverified.
+    pub async fn proofs(
+        &self,
+        keys: &[Vec<u8>],
+        height: Height,
+    ) -> Result<Vec<ProvenValue>, ClientError> {
+        let bad = |why: String| ClientError::BadAnswer {
+            method: "proofs",
+            why,
+        };
+        let v: Value = self
+            .call(
+                "proofs",
+                json!({
+                    "keys_hex": keys.iter().map(hex::encode).collect::<Vec<_>>(),
+                    "height": height,
+                }),
+            )
+            .await?;
+        let root: Hash32 =
+            serde_json::from_value(v["root"].clone()).map_err(|e| bad(format!("root: {e}")))?;
+        let items = v["items"]
+            .as_array()
+            .ok_or_else(|| bad("no array field \"items\"".into()))?;
+        if items.len() != keys.len() {
+            return Err(bad(format!(
+                "asked for {} proofs, got {}",
+                keys.len(),
+                items.len()
+            )));
+        }
+        items
+            .iter()
+            .map(|item| {
+                let proof = StateProof::decode(&hex_field(item, "proof", "proofs")?)
+                    .map_err(|e| bad(e.to_string()))?;
+                let value = match &item["value"] {
+                    Value::Null => None,
+                    _ => Some(hex_field(item, "value", "proofs")?),
+                };
+                Ok(ProvenValue {
+                    height,
+                    root,
+                    value,
+                    proof,
+                })
+            })
+            .collect()
+    }
+
     /// Submits `tx` and waits up to `wait` for the block that includes it. A transaction the
     /// mempool refuses is `ClientError::Rpc` with code `TX_REFUSED` and the module's reason.
     pub async fn submit(&self, tx: &Tx, wait: Duration) -> Result<Included, ClientError> {

@@ -151,6 +151,15 @@ struct ProofParam {
 }
 
 #[derive(Deserialize)]
+struct ProofsParam {
+    keys_hex: Vec<String>,
+    height: Height,
+}
+
+/// Most keys one `proofs` call proves: a bound on the work and the answer's size.
+pub const MAX_PROOF_KEYS: usize = 1_000;
+
+#[derive(Deserialize)]
 struct TxParam {
     tx: String,
     #[serde(default = "default_wait")]
@@ -358,6 +367,43 @@ pub fn module(state: Arc<NodeState>) -> Result<RpcModule<Arc<NodeState>>, String
             "root": b.header().state_root,
             "value": value.map(hex::encode),
             "proof": hex::encode(proof.encode()),
+        }))
+    })
+    .map_err(reg)?;
+
+    m.register_method("proofs", |p, s, _| -> Result<Value, ErrorObjectOwned> {
+        let ProofsParam { keys_hex, height } = params(&p)?;
+        if keys_hex.len() > MAX_PROOF_KEYS {
+            return Err(err(
+                codes::INVALID_PARAMS,
+                format!(
+                    "at most {MAX_PROOF_KEYS} keys per call, got {}",
+                    keys_hex.len()
+                ),
+            ));
+        }
+        let keys = keys_hex
+            .iter()
+            .map(|h| hex::decode(h.trim_start_matches("0x")))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| err(codes::INVALID_PARAMS, e.to_string()))?;
+        let b = block_at(&s.store, height)?;
+        let tree = StateTree::new(s.store.as_ref());
+        let mut items = Vec::with_capacity(keys.len());
+        for key in &keys {
+            let (mut value, proof) = tree.prove(key, height).map_err(internal)?;
+            if let Some(fault) = &s.fault {
+                value = fault.serve_value(key, value);
+            }
+            items.push(json!({
+                "value": value.map(hex::encode),
+                "proof": hex::encode(proof.encode()),
+            }));
+        }
+        Ok(json!({
+            "height": height,
+            "root": b.header().state_root,
+            "items": items,
         }))
     })
     .map_err(reg)?;
