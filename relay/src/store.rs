@@ -303,7 +303,7 @@ impl RelayStore {
                 })?;
             batch.put_cf(self.cf(CF_MESSAGES), &k, record.encode());
             n += 1;
-            if n % 10_000 == 0 {
+            if n.is_multiple_of(10_000) {
                 self.db.write(std::mem::take(&mut batch))?;
             }
         }
