@@ -244,6 +244,15 @@ impl RelayStore {
         let mut opts = Options::default();
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
+        // Bounded memory and restart work whatever the backlog: small memtables, and a
+        // log that is flushed (not replayed at the next start) once it reaches 32 MiB.
+        opts.set_max_total_wal_size(32 << 20);
+        let cf_opts = || {
+            let mut o = Options::default();
+            o.set_write_buffer_size(8 << 20);
+            o.set_max_write_buffer_number(2);
+            o
+        };
         let cfs = [
             CF_META,
             CF_MESSAGES,
@@ -252,7 +261,7 @@ impl RelayStore {
             CF_CURSORS,
             CF_CLIENTS,
         ]
-        .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
+        .map(|name| ColumnFamilyDescriptor::new(name, cf_opts()));
         let db = DB::open_cf_descriptors(&opts, dir, cfs)?;
         let store = RelayStore {
             db,

@@ -170,6 +170,36 @@ async fn pause(
     }
 }
 
+/// Events the scanner aims to read per request: enough to amortise a round trip, few
+/// enough that a backlog of a million sends never sits in memory at once.
+const SCAN_TARGET_EVENTS: u64 = 2_000;
+
+/// How many heights the next event request of a chain covers, learnt from the last one:
+/// busy blocks shrink it, quiet ones grow it (doubling) up to the adapter's maximum.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanRange(u64);
+
+impl Default for ScanRange {
+    /// Starts at one height: the first request after a long outage may face blocks full
+    /// of sends.
+    fn default() -> Self {
+        ScanRange(1)
+    }
+}
+
+impl ScanRange {
+    fn learn(&mut self, heights: u64, events: u64, max: u64) {
+        let per_height = events.div_ceil(heights.max(1)).max(1);
+        let fit = (SCAN_TARGET_EVENTS / per_height).max(1);
+        let grown = if events * 2 < SCAN_TARGET_EVENTS {
+            self.0.saturating_mul(2)
+        } else {
+            self.0
+        };
+        self.0 = grown.min(fit).clamp(1, max.max(1));
+    }
+}
+
 /// Reads `chain`'s events from its cursor towards `head` (one range at most) into the
 /// ledger and checks the client updates among them. Returns whether the cursor moved.
 pub async fn scan_once(
@@ -177,12 +207,25 @@ pub async fn scan_once(
     chain: &ChainHandle,
     head: Height,
 ) -> Result<bool, RelayError> {
+    let mut range = ScanRange(chain.adapter.max_event_range().max(1));
+    scan_step(relay, chain, head, &mut range).await
+}
+
+/// [`scan_once`] with a range that adapts to how busy the chain's blocks are.
+pub async fn scan_step(
+    relay: &Relay,
+    chain: &ChainHandle,
+    head: Height,
+    range: &mut ScanRange,
+) -> Result<bool, RelayError> {
     let cursor = relay.ledger.store().cursor(&chain.id)?.unwrap_or(0);
     if head <= cursor {
         return Ok(false);
     }
-    let to = head.min(cursor + chain.adapter.max_event_range().max(1));
+    let max = chain.adapter.max_event_range().max(1);
+    let to = head.min(cursor + range.0.min(max));
     let events = chain.adapter.events(cursor + 1, to).await?;
+    range.learn(to - cursor, events.len() as u64, max);
     relay.ledger.apply(&chain.id, &events, Some(to)).await?;
     for e in &events {
         if let ChainEvent::ClientUpdated {
@@ -199,12 +242,13 @@ pub async fn scan_once(
 
 async fn scan_loop(relay: Arc<Relay>, chain: Arc<ChainHandle>, mut stop: watch::Receiver<bool>) {
     let mut heads = [chain.adapter.heads()];
+    let mut range = ScanRange::default();
     loop {
         if *stop.borrow() {
             return;
         }
         let head = *heads[0].borrow_and_update();
-        match scan_once(&relay, &chain, head).await {
+        match scan_step(&relay, &chain, head, &mut range).await {
             Ok(true) => continue,
             Ok(false) => {}
             Err(RelayError::Store(e)) => {
@@ -281,5 +325,27 @@ async fn lane_loop(
         if !pause(wait, woken, &mut stop).await {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_scan_range_shrinks_on_busy_blocks_and_grows_on_quiet_ones() {
+        let mut r = ScanRange::default();
+        // Quiet chain: doubles up to the adapter's maximum.
+        for _ in 0..20 {
+            r.learn(r.0, 3, 1_000);
+        }
+        assert_eq!(r.0, 1_000);
+        // Blocks of 5,000 sends: one height at a time.
+        r.learn(1_000, 5_000_000, 1_000);
+        assert_eq!(r.0, 1);
+        // 100 sends per height: about 20 heights per request.
+        r.learn(1, 100, 1_000);
+        assert!(r.0 <= 20, "{}", r.0);
+        assert!(r.0 >= 1);
     }
 }
