@@ -449,6 +449,36 @@ impl ClientState {
         before - self.consensus_states.len()
     }
 
+    /// [`Self::prune`], then forgets the oldest consensus states beyond the newest `keep`
+    /// (the latest is always kept). A client updated every block would otherwise hold a
+    /// trusting period's worth of them: millions, each re-encoded whenever it is stored.
+    /// Proofs and evidence at a forgotten height are refused (`UnknownHeight`); relayers
+    /// prove at recent heights. Returns how many were dropped.
+    pub fn prune_to(&mut self, now_ms: TimeMs, keep: usize) -> usize {
+        let mut dropped = self.prune(now_ms);
+        let keep = keep.max(1);
+        while self.consensus_states.len() > keep {
+            match self.consensus_states.first_key_value() {
+                Some((&h, _)) if h != self.latest_height => {
+                    self.consensus_states.remove(&h);
+                    dropped += 1;
+                }
+                _ => break,
+            }
+        }
+        dropped
+    }
+
+    /// A copy holding only the latest consensus state and the one at `height` (if kept):
+    /// all a relayer needs to bring the client to `height`, at a fraction of the size.
+    pub fn trimmed_for(&self, height: Height) -> ClientState {
+        let mut c = self.clone();
+        let latest = c.latest_height;
+        c.consensus_states
+            .retain(|h, _| *h == latest || *h == height);
+        c
+    }
+
     fn root_at(&self, height: Height, now_ms: TimeMs) -> Result<Hash32, ClientError> {
         self.require_active(now_ms)?;
         self.consensus_states

@@ -326,3 +326,31 @@ fn prune_keeps_the_latest_state() {
     assert_eq!(c.prune(chain.time_at(3) + period), 2);
     assert_eq!(c.heights().collect::<Vec<_>>(), vec![3]);
 }
+
+#[test]
+fn prune_to_keeps_the_newest_states_and_trimmed_copies_verify_the_same() {
+    let chain = chain();
+    let mut c = client(&chain);
+    let blocks: Vec<_> = (2..=6).map(|h| chain.light_block(h)).collect();
+    c.update(&blocks, now(&chain, 6)).unwrap();
+    assert_eq!(c.prune_to(now(&chain, 6), 3), 3);
+    assert_eq!(c.heights().collect::<Vec<_>>(), vec![4, 5, 6]);
+    // Keeping zero still keeps the latest.
+    let mut one = c.clone();
+    one.prune_to(now(&chain, 6), 0);
+    assert_eq!(one.heights().collect::<Vec<_>>(), vec![6]);
+    // A trimmed copy keeps the latest and the asked height, and goes on updating exactly
+    // like the whole client.
+    let mut trimmed = c.trimmed_for(4);
+    assert_eq!(trimmed.heights().collect::<Vec<_>>(), vec![4, 6]);
+    assert_eq!(
+        trimmed.trimmed_for(9).heights().collect::<Vec<_>>(),
+        vec![6]
+    );
+    let next = [chain.light_block(7)];
+    assert_eq!(
+        trimmed.update(&next, now(&chain, 7)).unwrap(),
+        c.update(&next, now(&chain, 7)).unwrap()
+    );
+    assert_eq!(trimmed.consensus_state(7), c.consensus_state(7));
+}

@@ -94,6 +94,10 @@ pub fn now_ms() -> TimeMs {
         .unwrap_or(0)
 }
 
+/// Consensus states the relayer's own light client keeps (the newest): proofs are taken
+/// at recent heights, and the client is stored on every update, so it must stay small.
+pub const KEPT_CONSENSUS_STATES: usize = 1_000;
+
 /// A chain, its adapter and the relayer's light client of it.
 pub struct ChainHandle {
     /// The chain.
@@ -251,7 +255,7 @@ impl ChainHandle {
             .with_label_values(&[self.id.as_str(), "header"])
             .inc_by(meter.spent.as_secs_f64());
         let blocks = updated.map_err(|e| self.fail(&e))?;
-        light.prune(now_ms());
+        light.prune_to(now_ms(), KEPT_CONSENSUS_STATES);
         self.metrics
             .headers_verified
             .with_label_values(&[self.id.as_str()])

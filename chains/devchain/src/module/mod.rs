@@ -674,6 +674,12 @@ fn create_client(
     })
 }
 
+/// Consensus states an on-chain client keeps after an update (the newest, and never one
+/// older than the trusting period): the client is rewritten in the state tree on every
+/// update, so its size is the cost of every update. Deliveries proven at a forgotten
+/// height are refused; relayers prove at recent heights and retry at a newer one.
+pub const KEPT_CONSENSUS_STATES: usize = 512;
+
 fn update_client(
     s: &mut Overlay<'_>,
     ctx: &Context,
@@ -685,6 +691,7 @@ fn update_client(
     client
         .update(blocks, ctx.time_ms)
         .map_err(|e| ModuleError::client(chain, e))?;
+    client.prune_to(ctx.time_ms, KEPT_CONSENSUS_STATES);
     store_client(s, &client);
     Ok(report(vec![Event::ClientUpdated {
         chain: chain.clone(),
