@@ -188,6 +188,10 @@ impl Default for ScanRange {
 }
 
 impl ScanRange {
+    fn shrink(&mut self) {
+        self.0 = (self.0 / 2).max(1);
+    }
+
     fn learn(&mut self, heights: u64, events: u64, max: u64) {
         let per_height = events.div_ceil(heights.max(1)).max(1);
         let fit = (SCAN_TARGET_EVENTS / per_height).max(1);
@@ -224,7 +228,15 @@ pub async fn scan_step(
     }
     let max = chain.adapter.max_event_range().max(1);
     let to = head.min(cursor + range.0.min(max));
-    let events = chain.adapter.events(cursor + 1, to).await?;
+    let events = match chain.adapter.events(cursor + 1, to).await {
+        Ok(events) => events,
+        Err(e) => {
+            // Too many events for one answer (a node caps its response size) looks like
+            // any other failure: ask for fewer heights next time.
+            range.shrink();
+            return Err(e.into());
+        }
+    };
     range.learn(to - cursor, events.len() as u64, max);
     relay.ledger.apply(&chain.id, &events, Some(to)).await?;
     for e in &events {
@@ -340,6 +352,9 @@ mod tests {
             r.learn(r.0, 3, 1_000);
         }
         assert_eq!(r.0, 1_000);
+        // A failed request (say, an answer over the node's size cap) halves it.
+        r.shrink();
+        assert_eq!(r.0, 500);
         // Blocks of 5,000 sends: one height at a time.
         r.learn(1_000, 5_000_000, 1_000);
         assert_eq!(r.0, 1);
