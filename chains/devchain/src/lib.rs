@@ -14,6 +14,7 @@ pub mod keyfile;
 pub mod module;
 #[cfg(feature = "node")]
 pub mod node;
+pub mod rpc_answers;
 pub mod state;
 pub mod tx;
 
