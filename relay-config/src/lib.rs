@@ -1,14 +1,28 @@
+//! # xrelay-config
+//!
 //! The relayer's configuration: one TOML file, every key overridable by an environment
 //! variable. `XRELAY_` + the key path in capitals with `__` between the parts and array
 //! indices as parts: `XRELAY_API__LISTEN=0.0.0.0:9464`,
 //! `XRELAY_CHAINS__0__RPC='["http://10.0.0.5:26657"]'` (a value starting with `[` is read
 //! as a TOML array). Every error names the file and the key path.
+//!
+//! A crate of its own (the `xrelay` crate re-exports it as `xrelay::config`) because the
+//! file and the environment are outside input: the fuzz crate runs [`RelayerConfig::parse`],
+//! the very function [`RelayerConfig::load`] uses, without building the relayer's RocksDB
+//! and libp2p.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod mesh;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use xrelay_light_client::ChainId;
+
+pub use mesh::MeshSection;
 
 /// Top-level sections: `XRELAY_<SECTION>__…` variables override keys in them.
 pub const SECTIONS: [&str; 5] = ["relayer", "api", "chains", "links", "mesh"];
@@ -28,7 +42,7 @@ pub struct RelayerConfig {
     pub links: Vec<LinkSection>,
     /// The relayer mesh (several operators on the same lanes).
     #[serde(default)]
-    pub mesh: crate::mesh::MeshSection,
+    pub mesh: MeshSection,
 }
 
 /// `[relayer]`.
@@ -133,16 +147,36 @@ impl RelayerConfig {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
         let file = path.display().to_string();
-        let fail = |key: &str, why: String| ConfigError {
+        let fail = |why: String| ConfigError {
             file: file.clone(),
-            key: key.to_string(),
+            key: "-".into(),
             why,
         };
         if !path.is_file() {
-            return Err(fail("-", "no such file".into()));
+            return Err(fail("no such file".into()));
         }
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from(path).format(config::FileFormat::Toml));
+        let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+        Self::parse(&file, &bytes, env)
+    }
+
+    /// [`Self::load`] on the contents of a file already read: `bytes` are the file's, `file`
+    /// its name for errors. As with `config::File`, a UTF-8 byte-order mark is skipped and
+    /// invalid UTF-8 becomes U+FFFD (which TOML then refuses where it matters).
+    pub fn parse(
+        file: &str,
+        bytes: &[u8],
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let fail = |key: &str, why: String| ConfigError {
+            file: file.to_string(),
+            key: key.to_string(),
+            why,
+        };
+        let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+        let mut builder = config::Config::builder().add_source(TomlText {
+            uri: file.to_string(),
+            text: String::from_utf8_lossy(text).into_owned(),
+        });
         for (name, value) in env {
             let Some(rest) = name.strip_prefix("XRELAY_") else {
                 continue;
@@ -264,6 +298,30 @@ impl RelayerConfig {
     /// The section of chain `id`.
     pub fn chain(&self, id: &str) -> Option<&ChainSection> {
         self.chains.iter().find(|c| c.id == id)
+    }
+}
+
+/// The file's text as a `config` source. It parses and names the file in its errors
+/// exactly as `config::File` does, but from text the caller read, so that one code path
+/// serves the relayer (which reads the file) and the fuzzer (which has bytes).
+#[derive(Debug, Clone)]
+struct TomlText {
+    uri: String,
+    text: String,
+}
+
+impl config::Source for TomlText {
+    fn clone_into_box(&self) -> Box<dyn config::Source + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn collect(&self) -> Result<config::Map<String, config::Value>, config::ConfigError> {
+        config::Format::parse(&config::FileFormat::Toml, Some(&self.uri), &self.text).map_err(
+            |cause| config::ConfigError::FileParse {
+                uri: Some(self.uri.clone()),
+                cause,
+            },
+        )
     }
 }
 
@@ -441,6 +499,26 @@ chains = ["a", "b"]
             err.to_string().contains("/nonexistent/relayer.toml"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn parse_is_load_without_the_file() {
+        let (_d, path) = write(GOOD);
+        let loaded = RelayerConfig::load(&path, []).unwrap();
+        assert_eq!(
+            RelayerConfig::parse("relayer.toml", GOOD.as_bytes(), []).unwrap(),
+            loaded
+        );
+        // A byte-order mark is skipped, as config::File does.
+        let bom = [&b"\xef\xbb\xbf"[..], GOOD.as_bytes()].concat();
+        assert_eq!(
+            RelayerConfig::parse("relayer.toml", &bom, []).unwrap(),
+            loaded
+        );
+        let err = RelayerConfig::parse("x.toml", b"[relayer\n", []).unwrap_err();
+        assert_eq!((err.file.as_str(), err.key.as_str()), ("x.toml", "-"));
+        let err = RelayerConfig::parse("x.toml", &[0xff, b'='], []).unwrap_err();
+        assert_eq!(err.file, "x.toml", "{err}");
     }
 
     proptest::proptest! {
