@@ -344,6 +344,18 @@ impl ChainAdapter for DevchainAdapter {
         Ok(out)
     }
 
+    async fn client_state_for(
+        &self,
+        of: &ChainId,
+        height: Height,
+    ) -> Result<Option<ClientState>, AdapterError> {
+        self.call(
+            "client",
+            |c| async move { c.client_state_for(of, height).await },
+        )
+        .await
+    }
+
     async fn client_state(&self, of: &ChainId) -> Result<Option<ClientState>, AdapterError> {
         self.call("client", |c| async move { c.client_state(of).await })
             .await

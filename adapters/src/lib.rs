@@ -69,6 +69,18 @@ pub trait ChainAdapter: Send + Sync + 'static {
     /// The state of this chain's client of `of`, if it has one.
     async fn client_state(&self, of: &ChainId) -> Result<Option<ClientState>, AdapterError>;
 
+    /// This chain's client of `of`, possibly trimmed to its latest consensus state and the
+    /// one at `height`: enough to bring it to `height`, and what a relayer asks for before
+    /// every update (a whole client can hold hundreds of consensus states).
+    async fn client_state_for(
+        &self,
+        of: &ChainId,
+        height: Height,
+    ) -> Result<Option<ClientState>, AdapterError> {
+        let _ = height;
+        self.client_state(of).await
+    }
+
     /// The headers of `of` that transactions in this chain's block at `height` submitted to
     /// its client of `of` (what misbehaviour detection compares with `of`'s own headers).
     async fn submitted_headers(

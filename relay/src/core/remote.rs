@@ -33,7 +33,7 @@ pub async fn ensure_client_at(
     let _guard = host.hosted_update_lock(&of.id).await;
     let state = host
         .adapter
-        .client_state(&of.id)
+        .client_state_for(&of.id, height)
         .await?
         .ok_or_else(|| RelayError::NoClient {
             host: host.id.clone(),
@@ -175,7 +175,7 @@ async fn recheck_after_failed_update(
     metrics: &Metrics,
     reason: &str,
 ) -> Result<(), RelayError> {
-    let now = host.adapter.client_state(&of.id).await?;
+    let now = host.adapter.client_state_for(&of.id, height).await?;
     let outcome = if now
         .as_ref()
         .and_then(|s| s.consensus_state(height))

@@ -186,6 +186,23 @@ impl NodeClient {
         }
     }
 
+    /// This node's client of `chain` trimmed to its latest consensus state and the one at
+    /// `height` (if kept): what bringing it to `height` needs, without the whole history.
+    pub async fn client_state_for(
+        &self,
+        chain: &ChainId,
+        height: Height,
+    ) -> Result<Option<ClientState>, ClientError> {
+        match self
+            .answer("client", json!({ "chain": chain, "at": height }))
+            .await
+        {
+            Ok(v) => Ok(Some(rpc_answers::client_state(&v)?)),
+            Err(ClientError::Rpc { code, .. }) if code == codes::NOT_FOUND => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The value at `key` with its proof at `height`; unverified.
     pub async fn proof(&self, key: &[u8], height: Height) -> Result<ProvenValue, ClientError> {
         let v = self

@@ -195,8 +195,11 @@ struct MessageParam {
 }
 
 #[derive(Deserialize)]
-struct ChainParam {
+struct ClientParam {
     chain: ChainId,
+    /// Only the latest consensus state and the one at this height, if kept.
+    #[serde(default)]
+    at: Option<Height>,
 }
 
 fn latest(store: &Store) -> Result<Height, ErrorObjectOwned> {
@@ -488,10 +491,13 @@ pub fn module(state: Arc<NodeState>) -> Result<RpcModule<Arc<NodeState>>, String
     .map_err(reg)?;
 
     m.register_method("client", |p, s, _| -> Result<Value, ErrorObjectOwned> {
-        let ChainParam { chain } = params(&p)?;
-        let c = query::client(s.store.as_ref(), &chain)
+        let ClientParam { chain, at } = params(&p)?;
+        let mut c = query::client(s.store.as_ref(), &chain)
             .map_err(internal)?
             .ok_or_else(|| err(codes::NOT_FOUND, format!("no client of {chain}")))?;
+        if let Some(height) = at {
+            c = c.trimmed_for(height);
+        }
         Ok(json!({
             "chain": chain,
             "latest_height": c.latest_height(),
