@@ -224,3 +224,52 @@ async fn voucher_balance(net: &Devnet) -> u128 {
     let v = xrelay_devchain::apps::transfer::voucher(&net.ids[1], &coin(&net.ids[1]));
     balance(&net.nodes[0], &v, &user_key(3)).await
 }
+
+/// `xrelay bench` end to end with two meshed relayers: the last line of stdout is one JSON
+/// object with every key the interface promises, nothing lost or duplicated, and the
+/// relayer figures read from real processes (non-zero CPU, verification and memory).
+#[test]
+fn bench_reports_its_figures_as_one_json_line() {
+    let out = xrelay(
+        &[
+            "bench",
+            "--messages",
+            "300",
+            "--rate",
+            "300",
+            "--relayers",
+            "2",
+            "--json",
+        ],
+        &[],
+    );
+    let stdout = ok(&out);
+    let last = stdout.lines().last().expect("a JSON line");
+    let v: serde_json::Value = serde_json::from_str(last).expect("the last line is JSON");
+    for key in [
+        "messages",
+        "throughput_msgs_per_s",
+        "latency_ms_p50",
+        "latency_ms_p90",
+        "latency_ms_p99",
+        "relayer_cpu_us_per_msg",
+        "relayer_peak_rss_mb",
+        "lost",
+        "duplicated",
+    ] {
+        assert!(v.get(key).is_some_and(|x| x.is_number()), "{key} in {last}");
+    }
+    assert_eq!(v["messages"], 300);
+    assert_eq!(v["relayers"], 2);
+    assert_eq!(v["lost"], 0);
+    assert_eq!(v["duplicated"], 0);
+    assert_eq!(v["acknowledged"], 300);
+    assert!(v["relayer_cpu_us_per_msg"].as_f64().unwrap() > 0.0);
+    assert!(v["relayer_verify_us_per_msg"].as_f64().unwrap() > 0.0);
+    assert!(v["relayer_peak_rss_mb"].as_f64().unwrap() > 1.0);
+    let (p50, p99) = (
+        v["latency_ms_p50"].as_u64().unwrap(),
+        v["latency_ms_p99"].as_u64().unwrap(),
+    );
+    assert!(p50 > 0 && p50 <= p99, "{last}");
+}
