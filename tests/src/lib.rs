@@ -5,6 +5,9 @@
 //! The `xrelay` binary is the one `cargo test --workspace` builds next to the test
 //! executables (set `XRELAY_BIN` to use another).
 
+pub mod chaos;
+pub mod proxy;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
