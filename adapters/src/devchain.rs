@@ -158,11 +158,7 @@ async fn follow_heads(
                 continue;
             };
             let Ok(mut sub) = ws
-                .subscribe::<Value, _>(
-                    "subscribe_blocks",
-                    jsonrpsee::rpc_params![],
-                    "unsubscribe_blocks",
-                )
+                .subscribe::<Value, _>("subscribe_blocks", heads_only(), "unsubscribe_blocks")
                 .await
             else {
                 continue;
@@ -198,6 +194,15 @@ async fn follow_heads(
             tokio::time::sleep(poll).await;
         }
     }
+}
+
+/// `subscribe_blocks` parameters asking for heads only: the relayer reads events by
+/// height range, so the block's transaction results would be decoded for nothing.
+fn heads_only() -> jsonrpsee::core::params::ObjectParams {
+    let mut p = jsonrpsee::core::params::ObjectParams::new();
+    // Inserting a bool into a fresh parameter object cannot fail.
+    let _ = p.insert("txs", false);
+    p
 }
 
 fn chain_event(height: Height, event: Event) -> Option<ChainEvent> {

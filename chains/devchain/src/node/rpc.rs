@@ -195,6 +195,18 @@ struct MessageParam {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubscribeParam {
+    /// Include the block's transaction results (the default).
+    #[serde(default = "yes")]
+    txs: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
 struct ClientParam {
     chain: ChainId,
     /// Only the latest consensus state and the one at this height, if kept.
@@ -511,7 +523,21 @@ pub fn module(state: Arc<NodeState>) -> Result<RpcModule<Arc<NodeState>>, String
         "subscribe_blocks",
         "block",
         "unsubscribe_blocks",
-        |_, pending: PendingSubscriptionSink, s, _| async move {
+        |p, pending: PendingSubscriptionSink, s, _| async move {
+            // `{"txs": false}`: heads only (height, hash, time), for followers that read
+            // events by range anyway and would otherwise decode every block twice.
+            let with_txs = match p.as_str() {
+                None => true,
+                Some(_) => match p.parse::<SubscribeParam>() {
+                    Ok(sp) => sp.txs,
+                    Err(e) => {
+                        pending
+                            .reject(err(codes::INVALID_PARAMS, e.to_string()))
+                            .await;
+                        return Ok(());
+                    }
+                },
+            };
             let mut blocks = s.blocks.subscribe();
             let sink = pending.accept().await?;
             loop {
@@ -519,7 +545,16 @@ pub fn module(state: Arc<NodeState>) -> Result<RpcModule<Arc<NodeState>>, String
                     _ = sink.closed() => return Ok(()),
                     next = blocks.recv() => match next {
                         Ok(notice) => {
-                            let msg = serde_json::value::to_raw_value(notice.as_ref())?;
+                            let msg = if with_txs {
+                                serde_json::value::to_raw_value(notice.as_ref())?
+                            } else {
+                                serde_json::value::to_raw_value(&BlockNotice {
+                                    height: notice.height,
+                                    hash: notice.hash,
+                                    time_ms: notice.time_ms,
+                                    txs: Vec::new(),
+                                })?
+                            };
                             if sink.send(msg).await.is_err() {
                                 return Ok(());
                             }
