@@ -1,6 +1,8 @@
 //! Writes the seed corpus of every fuzz target: valid encodings made with the library's own
-//! builders (`testkit` chains, a `prover` state tree), so the fuzzer starts from inputs that
-//! pass every check of the decoder and mutates them into the interesting near-misses.
+//! builders (`testkit` chains, a `prover` state tree), real devchain node answers
+//! (`seeds/rpc/*.json`, captured from a devnet) and relayer configurations (the example
+//! config, overrides, a meshed relayer), so the fuzzer starts from inputs that pass every
+//! check of the decoder and mutates them into the interesting near-misses.
 //!
 //! `cargo run --release --example seed_corpus -- [OUT_DIR]` (default: `corpus/` beside this
 //! crate's Cargo.toml). Files are named `seed-<label>`; rerunning overwrites them with the
@@ -8,6 +10,11 @@
 
 use std::fmt::Debug;
 use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use xrelay_config::RelayerConfig;
+use xrelay_devchain::rpc_answers as answers;
+use xrelay_fuzz::{config_input, RpcRequest};
 
 use xrelay_light_client::prover::{MemoryTreeStore, StateTree};
 use xrelay_light_client::testkit::{fixed_set, rotating_set, ChainSpec, TestChain};
@@ -38,6 +45,74 @@ impl Corpus {
         let path = dir.join(format!("seed-{label}"));
         std::fs::write(&path, &bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         self.written += 1;
+    }
+
+    /// Writes `bytes` as they are (for targets whose input is not one encoded value; the
+    /// caller checks the seed).
+    fn put_raw(&mut self, target: &str, label: &str, bytes: &[u8]) {
+        let dir = self.root.join(target);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let path = dir.join(format!("seed-{label}"));
+        std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        self.written += 1;
+    }
+
+    /// A `decode_rpc_answer` seed for `answer` of `method`, in both input modes (JSON text
+    /// and value description), after checking that the method's decoder accepts it.
+    fn rpc(&mut self, label: &str, method: &str, params: &Value, answer: &Value) {
+        let height = params["height"].as_u64().unwrap_or(0);
+        let asked = params["keys_hex"].as_array().map_or(0, Vec::len);
+        let accepted = match method {
+            "status" => answers::status(answer.clone()).map(drop),
+            "header" => answers::light_block(answer, height).map(drop),
+            "block_txs" => answers::block_txs(answer).map(drop),
+            "nonce" => answers::nonce(answer).map(drop),
+            "client" => answers::client_state(answer).map(drop),
+            "proof" => answers::proof(answer, height).map(drop),
+            "proofs" => answers::proofs(answer, height, asked).map(drop),
+            "submit_tx" if params["wait_ms"] == 0 => answers::broadcast(answer).map(drop),
+            "submit_tx" => answers::included(answer.clone()).map(drop),
+            "events" => answers::events(answer.clone()).map(drop),
+            other => panic!("seed rpc/{label}: no decoder for method {other}"),
+        };
+        accepted.unwrap_or_else(|e| panic!("seed rpc/{label}: {e}"));
+        let text = RpcRequest {
+            structured: false,
+            height,
+            asked,
+        };
+        let body = serde_json::to_vec(answer).expect("JSON");
+        self.put_raw(
+            "decode_rpc_answer",
+            &format!("{label}-text"),
+            &text.input(&body),
+        );
+        let structured = RpcRequest {
+            structured: true,
+            ..text
+        };
+        let body = xrelay_fuzz::json::to_bytes(answer)
+            .unwrap_or_else(|e| panic!("seed rpc/{label}: {e:?}"));
+        assert_eq!(&xrelay_fuzz::json::value(&body), answer, "seed rpc/{label}");
+        self.put_raw(
+            "decode_rpc_answer",
+            &format!("{label}-value"),
+            &structured.input(&body),
+        );
+    }
+
+    /// A `parse_relayer_config` seed: `file` and the overrides `env` (names without the
+    /// `XRELAY_` prefix), after checking that the relayer accepts them.
+    fn config(&mut self, label: &str, file: &str, env: &[(&str, &str)]) {
+        let mut input = file.as_bytes().to_vec();
+        for (name, value) in env {
+            input.push(0);
+            input.extend_from_slice(format!("{name}={value}").as_bytes());
+        }
+        let (bytes, vars) = config_input(&input);
+        RelayerConfig::parse("seed.toml", bytes, vars)
+            .unwrap_or_else(|e| panic!("seed config/{label}: {e}"));
+        self.put_raw("parse_relayer_config", label, &input);
     }
 }
 
@@ -128,6 +203,14 @@ fn main() {
             .submit_misbehaviour(&fork, now)
             .expect("fork evidence");
         c.put("decode_client_state", &format!("{name}-frozen"), &client);
+        // The same state as a node's `client` answer (a frozen client is what a node
+        // serves after misbehaviour; the captured answers only have active ones).
+        c.rpc(
+            &format!("client-{name}-frozen"),
+            "client",
+            &json!({ "chain": client.chain_id() }),
+            &json!({ "chain": client.chain_id(), "state": client }),
+        );
     }
 
     // State proofs from a real tree: membership and absence, in a tree of one key, of 64
@@ -362,6 +445,108 @@ fn main() {
             c.put("decode_tx", label, tx);
         }
     }
+
+    // Real node answers, captured from a devnet (see README.md: `seeds/rpc/`).
+    let captured = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds/rpc");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&captured)
+        .unwrap_or_else(|e| panic!("{}: {e}", captured.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    for path in &files {
+        let text =
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let record: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let label = path.file_stem().expect("file name").to_string_lossy();
+        let method = record["method"].as_str().expect("method");
+        c.rpc(&label, method, &record["params"], &record["answer"]);
+    }
+
+    // Relayer configurations: the example, a two-chain file with defaults left out, the
+    // overrides an operator sets, a trust root, and a meshed relayer.
+    let example_path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/relayer.example.toml");
+    let example = std::fs::read_to_string(&example_path)
+        .unwrap_or_else(|e| panic!("{}: {e}", example_path.display()));
+    c.config("example", &example, &[]);
+    let minimal = r#"[relayer]
+data_dir = "/tmp/r"
+
+[[chains]]
+id = "a"
+kind = "devchain"
+rpc = ["http://127.0.0.1:1"]
+
+[[chains]]
+id = "b"
+kind = "devchain"
+rpc = ["http://127.0.0.1:2", "https://b.example:443"]
+block_time_ms = 200
+
+[[links]]
+chains = ["a", "b"]
+"#;
+    c.config("minimal", minimal, &[]);
+    c.config(
+        "overrides",
+        minimal,
+        &[
+            ("API__ADMIN_TOKEN", "s3cret"),
+            ("API__LISTEN", "0.0.0.0:9464"),
+            (
+                "CHAINS__0__RPC",
+                r#"["http://10.0.0.5:26657", "http://10.0.0.6:26657"]"#,
+            ),
+            ("CHAINS__1__BLOCK_TIME_MS", "750"),
+            ("RELAYER__MAX_BATCH", "7"),
+            ("KEY_PASSPHRASE", "not a config key"),
+        ],
+    );
+    let trusted = minimal.replace(
+        "block_time_ms = 200",
+        &format!(
+            "block_time_ms = 200\ntrusted_height = 12\ntrusted_hash = \"0x{}\"",
+            "ab".repeat(32)
+        ),
+    );
+    c.config("trust-root", &trusted, &[]);
+    // Peer ids: identity multihashes of (protobuf-encoded) ed25519 keys, as libp2p makes.
+    let peer = |i: u8| {
+        let mut key = vec![0x08, 0x01, 0x12, 0x20];
+        key.extend_from_slice(&[i; 32]);
+        let hash = multiaddr::multihash::Multihash::<64>::wrap(0, &key).expect("identity hash");
+        multiaddr::PeerId::from_multihash(hash)
+            .expect("peer id")
+            .to_base58()
+    };
+    let meshed = format!(
+        r#"{minimal}
+[mesh]
+enabled = true
+listen = "/ip4/0.0.0.0/tcp/9465"
+identity_key = "/var/lib/xrelay/identity.key"
+peers = ["/ip4/10.0.0.2/tcp/9465/p2p/{p2}", "/dns4/relayer-3.example/tcp/9465/p2p/{p3}"]
+allowed = ["{p1}", "{p2}", "{p3}"]
+heartbeat_ms = 500
+grace_ms = 3000
+window = 500
+"#,
+        p1 = peer(1),
+        p2 = peer(2),
+        p3 = peer(3),
+    );
+    c.config("mesh", &meshed, &[]);
+    c.config(
+        "mesh-overrides",
+        &example,
+        &[
+            ("MESH__ENABLED", "true"),
+            ("MESH__ALLOWED", &format!("[\"{}\"]", peer(4))),
+            ("MESH__WINDOW", "100"),
+        ],
+    );
 
     println!("wrote {} seed inputs under {}", c.written, c.root.display());
 }

@@ -13,6 +13,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(keys) = keyfile::parse(text) else {
         return;
     };
-    let canonical: String = keys.iter().map(|k| format!("{}\n", hex::encode(k))).collect();
+    let canonical: String = keys
+        .iter()
+        .map(|k| format!("{}\n", hex::encode(k)))
+        .collect();
     assert_eq!(keyfile::parse(&canonical).as_ref(), Ok(&keys));
 });

@@ -5,6 +5,8 @@
 //! if it does not, two byte strings would name one value and hashes or signatures over the
 //! encoding could be replayed or forked. [`decode_canonical`] asserts that.
 
+pub mod json;
+
 use std::any::type_name;
 use std::fmt::Debug;
 
@@ -48,3 +50,65 @@ pub fn derived(data: &[u8], label: &[u8]) -> Hash32 {
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// What `decode_rpc_answer` reads from its input: how the answer is given and what the
+/// caller asked for (decoders check the answer against the request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RpcRequest {
+    /// The answer is a [`json::value`] description rather than JSON text.
+    pub structured: bool,
+    /// The height asked for (`header`, `proof`, `proofs`).
+    pub height: u64,
+    /// How many proofs were asked for (`proofs`).
+    pub asked: usize,
+}
+
+/// Bytes before the answer in a `decode_rpc_answer` input: mode, height (u64 big-endian),
+/// number of proofs.
+pub const RPC_HEAD: usize = 10;
+
+impl RpcRequest {
+    /// Splits a `decode_rpc_answer` input into the request and the answer's bytes; inputs
+    /// shorter than [`RPC_HEAD`] are skipped.
+    pub fn split(data: &[u8]) -> Option<(RpcRequest, &[u8])> {
+        let (head, body) = data.split_first_chunk::<RPC_HEAD>()?;
+        let mut height = [0u8; 8];
+        height.copy_from_slice(&head[1..9]);
+        let req = RpcRequest {
+            structured: head[0] & 1 == 1,
+            height: u64::from_be_bytes(height),
+            asked: head[9] as usize,
+        };
+        Some((req, body))
+    }
+
+    /// A `decode_rpc_answer` input: this request, then `body`.
+    pub fn input(&self, body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(RPC_HEAD + body.len());
+        out.push(u8::from(self.structured));
+        out.extend_from_slice(&self.height.to_be_bytes());
+        out.push(u8::try_from(self.asked).unwrap_or(u8::MAX));
+        out.extend_from_slice(body);
+        out
+    }
+}
+
+/// Splits a `parse_relayer_config` input: the file's bytes up to the first NUL, then up to
+/// [`MAX_ENV`] environment variables `NAME=VALUE` separated by NULs, each `NAME` prefixed with
+/// `XRELAY_` (so that every variable reaches the override code, which ignores the others).
+pub fn config_input(data: &[u8]) -> (&[u8], Vec<(String, String)>) {
+    let mut parts = data.split(|b| *b == 0);
+    let file = parts.next().unwrap_or_default();
+    let env = parts
+        .take(MAX_ENV)
+        .map(|p| {
+            let text = String::from_utf8_lossy(p);
+            let (name, value) = text.split_once('=').unwrap_or((&text, ""));
+            (format!("XRELAY_{name}"), value.to_string())
+        })
+        .collect();
+    (file, env)
+}
+
+/// Most environment overrides per `parse_relayer_config` input.
+pub const MAX_ENV: usize = 8;
