@@ -173,10 +173,18 @@ impl RelayerConfig {
             why,
         };
         let text = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-        let mut builder = config::Config::builder().add_source(TomlText {
-            uri: file.to_string(),
-            text: String::from_utf8_lossy(text).into_owned(),
-        });
+        let table = parse_toml(file, &String::from_utf8_lossy(text))
+            .map_err(|e| fail("-", e.to_string()))?;
+        // `config` reads a top-level key as a key *path* ("chains[3000000000]" resizes an
+        // array to that index before anything is checked, aborting the process), so only
+        // plain names get through; the sections are plain names anyway.
+        if let Some(key) = table.keys().find(|k| !is_plain_name(k)) {
+            return Err(fail(
+                key,
+                "not a section name (letters, digits, _ and - only)".into(),
+            ));
+        }
+        let mut builder = config::Config::builder().add_source(Parsed(table));
         for (name, value) in env {
             let Some(rest) = name.strip_prefix("XRELAY_") else {
                 continue;
@@ -191,8 +199,10 @@ impl RelayerConfig {
             if !SECTIONS.contains(&section.as_str()) {
                 continue;
             }
-            let Some(key) = env_key(rest) else {
-                continue;
+            let key = match env_key(rest) {
+                Ok(Some(key)) => key,
+                Ok(None) => continue,
+                Err(why) => return Err(fail(&name, why)),
             };
             let value =
                 env_value(&value).map_err(|why| fail(&key, format!("from {name}: {why}")))?;
@@ -301,29 +311,49 @@ impl RelayerConfig {
     }
 }
 
-/// The file's text as a `config` source. It parses and names the file in its errors
-/// exactly as `config::File` does, but from text the caller read, so that one code path
-/// serves the relayer (which reads the file) and the fuzzer (which has bytes).
-#[derive(Debug, Clone)]
-struct TomlText {
-    uri: String,
-    text: String,
+/// The file's text parsed as `config::File` parses a file, with the same errors (naming
+/// the file), but from text the caller read, so that one code path serves the relayer
+/// (which reads the file) and the fuzzer (which has bytes).
+fn parse_toml(
+    uri: &str,
+    text: &str,
+) -> Result<config::Map<String, config::Value>, config::ConfigError> {
+    let uri = uri.to_string();
+    config::Format::parse(&config::FileFormat::Toml, Some(&uri), text).map_err(|cause| {
+        config::ConfigError::FileParse {
+            uri: Some(uri.clone()),
+            cause,
+        }
+    })
 }
 
-impl config::Source for TomlText {
+/// The parsed file as a `config` source, so it is read (and its top-level keys checked)
+/// once.
+#[derive(Debug, Clone)]
+struct Parsed(config::Map<String, config::Value>);
+
+impl config::Source for Parsed {
     fn clone_into_box(&self) -> Box<dyn config::Source + Send + Sync> {
         Box::new(self.clone())
     }
 
     fn collect(&self) -> Result<config::Map<String, config::Value>, config::ConfigError> {
-        config::Format::parse(&config::FileFormat::Toml, Some(&self.uri), &self.text).map_err(
-            |cause| config::ConfigError::FileParse {
-                uri: Some(self.uri.clone()),
-                cause,
-            },
-        )
+        Ok(self.0.clone())
     }
 }
+
+/// A name `config` cannot read as a path: ASCII letters, digits, `_` and `-`.
+fn is_plain_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The highest array index an override may name. `config` grows an array to the index
+/// before anything is checked, so an unbounded index (`XRELAY_CHAINS__4000000000__ID`)
+/// would abort the process on the allocation; no configuration has this many chains,
+/// links, endpoints or peers.
+pub const MAX_OVERRIDE_INDEX: usize = 1023;
 
 /// A 32-byte hash from hex (`0x` optional).
 pub fn hex_hash(s: &str) -> Option<[u8; 32]> {
@@ -333,15 +363,28 @@ pub fn hex_hash(s: &str) -> Option<[u8; 32]> {
         .ok()
 }
 
-/// `CHAINS__0__RPC` → `chains[0].rpc`.
-fn env_key(rest: &str) -> Option<String> {
+/// `CHAINS__0__RPC` → `chains[0].rpc`; `None` for a name with an empty part (ignored, as
+/// before), an error for parts that are not plain names (`config` would read `[`, `]` and
+/// `.` in them as path syntax) and for indices above [`MAX_OVERRIDE_INDEX`].
+fn env_key(rest: &str) -> Result<Option<String>, String> {
     let mut key = String::new();
     for part in rest.split("__") {
         if part.is_empty() {
-            return None;
+            return Ok(None);
         }
         if part.chars().all(|c| c.is_ascii_digit()) {
-            key.push_str(&format!("[{part}]"));
+            match part.parse::<usize>() {
+                Ok(i) if i <= MAX_OVERRIDE_INDEX => key.push_str(&format!("[{i}]")),
+                _ => {
+                    return Err(format!(
+                        "index {part} is above {MAX_OVERRIDE_INDEX}, the most an override may name"
+                    ))
+                }
+            }
+        } else if !part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(format!(
+                "{part:?} is not a key (letters, digits and _ only)"
+            ));
         } else {
             if !key.is_empty() {
                 key.push('.');
@@ -349,7 +392,7 @@ fn env_key(rest: &str) -> Option<String> {
             key.push_str(&part.to_ascii_lowercase());
         }
     }
-    Some(key)
+    Ok(Some(key))
 }
 
 /// A value starting with `[` is a TOML array; anything else a string (numbers and bools
@@ -519,6 +562,49 @@ chains = ["a", "b"]
         assert_eq!((err.file.as_str(), err.key.as_str()), ("x.toml", "-"));
         let err = RelayerConfig::parse("x.toml", &[0xff, b'='], []).unwrap_err();
         assert_eq!(err.file, "x.toml", "{err}");
+    }
+
+    /// Found while writing the `parse_relayer_config` fuzz target (and reproduced with it):
+    /// `config` grows an array to any index a key path names before anything is checked, so
+    /// these aborted the process on a multi-gigabyte allocation. They are refused now,
+    /// naming the variable or the key.
+    #[test]
+    fn huge_indices_and_path_syntax_are_refused() {
+        let env = |name: &str| [(name.to_string(), "x".to_string())];
+        for name in [
+            "XRELAY_CHAINS__4000000000__ID",
+            "XRELAY_CHAINS__9223372036854775807",
+            "XRELAY_CHAINS__99999999999999999999999__RPC",
+            "XRELAY_CHAINS__1024__ID",
+        ] {
+            let err = RelayerConfig::parse("r.toml", GOOD.as_bytes(), env(name)).unwrap_err();
+            assert_eq!(err.key, name);
+            assert!(err.why.contains("above 1023"), "{err}");
+        }
+        let name = "XRELAY_CHAINS__ID[4000000000]";
+        let err = RelayerConfig::parse("r.toml", GOOD.as_bytes(), env(name)).unwrap_err();
+        assert_eq!(err.key, name);
+        assert!(err.why.contains("not a key"), "{err}");
+        // The highest index allowed is only a missing chain, reported by deserialisation.
+        let err = RelayerConfig::parse("r.toml", GOOD.as_bytes(), env("XRELAY_CHAINS__1023__ID"))
+            .unwrap_err();
+        assert_eq!(err.key, "-", "{err}");
+        assert_eq!(
+            env_key("CHAINS__1023__RPC"),
+            Ok(Some("chains[1023].rpc".into()))
+        );
+        assert_eq!(env_key("CHAINS____RPC"), Ok(None));
+
+        for key in [
+            "\"chains[3000000000]\"",
+            "\"links[-9223372036854775807]\"",
+            "\"api.listen\"",
+        ] {
+            let text = format!("{key} = 1\n{GOOD}");
+            let err = RelayerConfig::parse("r.toml", text.as_bytes(), []).unwrap_err();
+            assert_eq!(format!("{:?}", err.key), key, "{err}");
+            assert!(err.why.contains("not a section name"), "{err}");
+        }
     }
 
     proptest::proptest! {
