@@ -21,10 +21,15 @@ pub struct RunningRelayer {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
+/// How long `start` keeps retrying a chain it cannot reach yet.
+pub const START_PATIENCE: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// Connects, opens the store and starts relaying and serving.
 pub async fn start(cfg: &RelayerConfig) -> anyhow::Result<RunningRelayer> {
     let metrics = Metrics::new();
-    let relay = Relay::open(cfg, metrics).await?;
+    // A node restarting when the relayer starts is waited for (a supervisor would
+    // otherwise restart the relayer in a loop); ten minutes, then it gives up loudly.
+    let relay = Relay::open_patiently(cfg, metrics, START_PATIENCE).await?;
     let listener = tokio::net::TcpListener::bind(cfg.api.listen)
         .await
         .map_err(|e| anyhow::anyhow!("api.listen {}: {e}", cfg.api.listen))?;

@@ -81,7 +81,14 @@ pub async fn relay_once(
                 None if r.status == Status::Pending && relay.owns(&item("timeout", &r)) => {
                     expire.push(r)
                 }
-                None => {}
+                None => {
+                    // The lane is ordered: nothing after a message the destination can no
+                    // longer receive can be delivered until its timeout is proven on the
+                    // source, whoever does that.
+                    if r.status == Status::Pending {
+                        delivering = false;
+                    }
+                }
             }
         }
         if !deliver.is_empty() {
@@ -214,6 +221,21 @@ async fn deliver_batch(
     let mut messages = Vec::with_capacity(items.len());
     for (((r, shows), (key, value)), proven) in items.into_iter().zip(claims).zip(proofs) {
         let m = r.message;
+        if proven.value.is_none() && shows == SourceProof::Committed {
+            // No commitment: either the message was settled on the source already (by
+            // another relayer, or before a restart; its events are still to be scanned),
+            // which its recorded outcome proves, or it was never sent (a node made it up),
+            // which the membership check below refuses and counts. The lane is ordered:
+            // it stops here either way.
+            let outcome = outcome_key(&m);
+            let settled = src.adapter.prove(&outcome, height).await?;
+            if let Some(v) = &settled.value {
+                src.check_proof(height, &outcome, Some(v), &settled.proof)
+                    .await?;
+                tracing::debug!(src = %src.id, dst = %dst.id, sequence = m.sequence, "already settled on the source; waiting for its events");
+                break;
+            }
+        }
         if let Err(e) = src
             .check_proof(height, &key, Some(&value), &proven.proof)
             .await
@@ -230,6 +252,9 @@ async fn deliver_batch(
             shows,
             proof: proven.proof,
         });
+    }
+    if messages.is_empty() {
+        return Ok(0);
     }
     let n = messages.len();
     let confirmed = dst

@@ -64,8 +64,29 @@ impl Relay {
 }
 
 impl Relay {
-    /// Connects to every chain, opens the store and the light clients.
+    /// Connects to every chain, opens the store and the light clients; a chain that cannot
+    /// be reached fails the whole open (for one-shot commands such as `clear`).
     pub async fn open(cfg: &RelayerConfig, metrics: Metrics) -> anyhow::Result<Arc<Relay>> {
+        Self::open_with(cfg, metrics, None).await
+    }
+
+    /// [`Self::open`] for the long-running relayer: a chain that cannot be reached yet
+    /// (its node restarting, say) is retried with backoff up to `patience`, with a warning
+    /// each time, instead of ending the process. Anything else (a trust root that does
+    /// not match, a store of another schema) still fails at once.
+    pub async fn open_patiently(
+        cfg: &RelayerConfig,
+        metrics: Metrics,
+        patience: Duration,
+    ) -> anyhow::Result<Arc<Relay>> {
+        Self::open_with(cfg, metrics, Some(patience)).await
+    }
+
+    async fn open_with(
+        cfg: &RelayerConfig,
+        metrics: Metrics,
+        patience: Option<Duration>,
+    ) -> anyhow::Result<Arc<Relay>> {
         std::fs::create_dir_all(&cfg.relayer.data_dir)
             .map_err(|e| anyhow::anyhow!("{}: {e}", cfg.relayer.data_dir.display()))?;
         let store = Arc::new(RelayStore::open(&cfg.relayer.data_dir.join("db"))?);
@@ -87,15 +108,6 @@ impl Relay {
                 ..EndpointPolicy::default()
             };
             let block_time = Duration::from_millis(c.block_time_ms);
-            let adapter = DevchainAdapter::connect(
-                id.clone(),
-                &c.rpc,
-                policy,
-                Some(metrics.rpc_errors.clone()),
-                (block_time / 2).max(Duration::from_millis(20)),
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("chain {}: {e}", c.id))?;
             let trusted = match (
                 c.trusted_height,
                 c.trusted_hash.as_deref().and_then(hex_hash),
@@ -103,16 +115,40 @@ impl Relay {
                 (Some(h), Some(hash)) => Some((h, hash)),
                 _ => None,
             };
-            let handle = ChainHandle::open(
-                Arc::new(adapter),
-                block_time,
-                trusted,
-                partners.get(&id).cloned().unwrap_or_default(),
-                store.clone(),
-                metrics.clone(),
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("chain {}: {e}", c.id))?;
+            let started = std::time::Instant::now();
+            let mut backoff = Duration::from_millis(250);
+            let handle = loop {
+                let opened = async {
+                    let adapter = DevchainAdapter::connect(
+                        id.clone(),
+                        &c.rpc,
+                        policy,
+                        Some(metrics.rpc_errors.clone()),
+                        (block_time / 2).max(Duration::from_millis(20)),
+                    )
+                    .await
+                    .map_err(RelayError::Adapter)?;
+                    ChainHandle::open(
+                        Arc::new(adapter),
+                        block_time,
+                        trusted,
+                        partners.get(&id).cloned().unwrap_or_default(),
+                        store.clone(),
+                        metrics.clone(),
+                    )
+                    .await
+                }
+                .await;
+                match (opened, patience) {
+                    (Ok(handle), _) => break handle,
+                    (Err(RelayError::Adapter(e)), Some(p)) if started.elapsed() < p => {
+                        tracing::warn!(chain = %c.id, error = %e, retry_in_ms = backoff.as_millis() as u64, "chain unreachable at start; retrying");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(10));
+                    }
+                    (Err(e), _) => anyhow::bail!("chain {}: {e}", c.id),
+                }
+            };
             chains.insert(id, Arc::new(handle));
         }
         let ledger = Ledger::open(
