@@ -200,6 +200,11 @@ impl ChainHandle {
     }
 
     fn fail(&self, e: &ClientError) -> RelayError {
+        if let ClientError::Bisection(BisectionError::Source { .. }) = e {
+            // The chain could not be asked for a header (an RPC outage): nothing failed
+            // verification, so the metric operators alert on stays quiet.
+            return RelayError::Retry(format!("{}: {e}", self.id));
+        }
         let reason = client_error_reason(e);
         self.metrics
             .verification_failures

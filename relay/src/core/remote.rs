@@ -89,6 +89,18 @@ pub async fn ensure_client_at(
         .verification_cpu
         .with_label_values(&[of.id.as_str(), "path"])
         .inc_by(meter.spent.as_secs_f64());
+    if let Err(
+        e @ xrelay_light_client::ClientError::Bisection(
+            xrelay_light_client::BisectionError::Source { .. },
+        ),
+    ) = &updated
+    {
+        // An RPC outage while fetching the path, not a failed verification.
+        return Err(RelayError::Retry(format!(
+            "path for {}'s client of {}: {e}",
+            host.id, of.id
+        )));
+    }
     let blocks = updated.map_err(|e| {
         let reason = client_error_reason(&e);
         metrics
