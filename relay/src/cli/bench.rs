@@ -325,16 +325,8 @@ async fn drive(
     dir: &Path,
     say: &dyn Fn(String),
 ) -> anyhow::Result<Report> {
-    let nodes: Vec<NodeClient> = devnet
-        .chains
-        .iter()
-        .map(|c| NodeClient::new(&c.rpc, Duration::from_secs(30)))
-        .collect::<Result<_, _>>()?;
-    let ids: Vec<ChainId> = devnet
-        .chains
-        .iter()
-        .map(|c| c.chain_id.parse())
-        .collect::<Result<_, _>>()?;
+    let nodes = devnet.node_clients()?;
+    let ids = devnet.chain_ids()?;
     let configs: Vec<PathBuf> = if args.relayers > 1 {
         (1..=args.relayers)
             .map(|i| dir.join("devnet").join(format!("relayer-{i}.toml")))

@@ -126,16 +126,8 @@ async fn drive(args: &DemoArgs, devnet: &Devnet, say: &dyn Fn(String)) -> anyhow
     )?;
     let relayer = crate::runner::start(&cfg).await?;
     say(format!("relayer api on http://{}", relayer.api_addr));
-    let nodes: Vec<NodeClient> = devnet
-        .chains
-        .iter()
-        .map(|c| NodeClient::new(&c.rpc, Duration::from_secs(30)))
-        .collect::<Result<_, _>>()?;
-    let ids: Vec<ChainId> = devnet
-        .chains
-        .iter()
-        .map(|c| c.chain_id.parse())
-        .collect::<Result<_, _>>()?;
+    let nodes = devnet.node_clients()?;
+    let ids = devnet.chain_ids()?;
     let n = ids.len();
     let lanes: Vec<(usize, usize)> = (0..n)
         .flat_map(|a| (0..n).filter(move |&b| b != a).map(move |b| (a, b)))

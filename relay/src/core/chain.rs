@@ -94,6 +94,36 @@ pub fn now_ms() -> TimeMs {
         .unwrap_or(0)
 }
 
+/// Brings `client` (of `chain`) to `height` by bisection over `chain`'s light blocks,
+/// adding the CPU time of the verification steps alone to
+/// `xrelay_verification_cpu_seconds_total{chain, kind}`. Returns the verified blocks.
+pub async fn metered_update(
+    client: &mut ClientState,
+    chain: &ChainHandle,
+    height: Height,
+    kind: &str,
+    metrics: &Metrics,
+) -> Result<Vec<LightBlock>, ClientError> {
+    let adapter = chain.adapter.clone();
+    let mut meter = crate::cpu::CpuMeter::default();
+    let updated = client
+        .update_to_with_meter(
+            height,
+            now_ms(),
+            |h| {
+                let adapter = adapter.clone();
+                async move { adapter.light_block(h).await }
+            },
+            &mut meter,
+        )
+        .await;
+    metrics
+        .verification_cpu
+        .with_label_values(&[chain.id.as_str(), kind])
+        .inc_by(meter.spent.as_secs_f64());
+    updated
+}
+
 /// Consensus states the relayer's own light client keeps (the newest): proofs are taken
 /// at recent heights, and the client is stored on every update, so it must stay small.
 pub const KEPT_CONSENSUS_STATES: usize = 1_000;
@@ -242,24 +272,9 @@ impl ChainHandle {
                 self.id
             )));
         }
-        let adapter = self.adapter.clone();
-        let mut meter = crate::cpu::CpuMeter::default();
-        let updated = light
-            .update_to_with_meter(
-                height,
-                now_ms(),
-                |h| {
-                    let adapter = adapter.clone();
-                    async move { adapter.light_block(h).await }
-                },
-                &mut meter,
-            )
-            .await;
-        self.metrics
-            .verification_cpu
-            .with_label_values(&[self.id.as_str(), "header"])
-            .inc_by(meter.spent.as_secs_f64());
-        let blocks = updated.map_err(|e| self.fail(&e))?;
+        let blocks = metered_update(&mut light, self, height, "header", &self.metrics)
+            .await
+            .map_err(|e| self.fail(&e))?;
         light.prune_to(now_ms(), KEPT_CONSENSUS_STATES);
         self.metrics
             .headers_verified

@@ -6,7 +6,7 @@
 use xrelay_adapters::Submission;
 use xrelay_light_client::Height;
 
-use super::chain::{client_error_reason, now_ms, ChainHandle, RelayError};
+use super::chain::{client_error_reason, metered_update, ChainHandle, RelayError};
 use crate::metrics::Metrics;
 
 /// How long [`ensure_client_at`] waits for an update it submits.
@@ -72,23 +72,7 @@ pub async fn ensure_client_at(
     }
     // The headers the on-chain client needs, checked from its own trusted state.
     let mut path = state;
-    let adapter = of.adapter.clone();
-    let mut meter = crate::cpu::CpuMeter::default();
-    let updated = path
-        .update_to_with_meter(
-            height,
-            now_ms(),
-            |h| {
-                let adapter = adapter.clone();
-                async move { adapter.light_block(h).await }
-            },
-            &mut meter,
-        )
-        .await;
-    metrics
-        .verification_cpu
-        .with_label_values(&[of.id.as_str(), "path"])
-        .inc_by(meter.spent.as_secs_f64());
+    let updated = metered_update(&mut path, of, height, "path", metrics).await;
     if let Err(
         e @ xrelay_light_client::ClientError::Bisection(
             xrelay_light_client::BisectionError::Source { .. },

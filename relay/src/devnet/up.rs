@@ -141,6 +141,24 @@ impl Devnet {
         Ok(devnet)
     }
 
+    /// An RPC client of every chain, in chain order.
+    pub fn node_clients(&self) -> anyhow::Result<Vec<NodeClient>> {
+        Ok(self
+            .chains
+            .iter()
+            .map(|c| NodeClient::new(&c.rpc, Duration::from_secs(30)))
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// The chain ids, in chain order.
+    pub fn chain_ids(&self) -> anyhow::Result<Vec<ChainId>> {
+        Ok(self
+            .chains
+            .iter()
+            .map(|c| c.chain_id.parse())
+            .collect::<Result<_, _>>()?)
+    }
+
     /// Stops every node with SIGTERM, waiting up to 10 s each before SIGKILL.
     pub async fn stop(mut self) {
         for child in &self.children {
