@@ -20,7 +20,7 @@ use xrelay_light_client::prover::{MemoryTreeStore, StateTree};
 use xrelay_light_client::testkit::{fixed_set, rotating_set, ChainSpec, TestChain};
 use xrelay_light_client::{
     Acknowledgement, ChainId, ClientState, Decode, Encode, Hash32, Message, Misbehaviour,
-    StateProof, Timeout, TrustOptions,
+    SigningKey, StateProof, Timeout, TrustOptions,
 };
 
 struct Corpus {
@@ -326,7 +326,7 @@ fn main() {
         use xrelay_devchain::tx::{
             Action, InboundMessage, ProvenAck, ProvenMessage, SignedAction, SourceProof, Tx,
         };
-        use xrelay_light_client::{Address, SigningKey};
+        use xrelay_light_client::Address;
 
         let chain = TestChain::new(ChainSpec::new("alpha", fixed_set(4, 1)), 3);
         let beta = id("beta");
@@ -443,6 +443,31 @@ fn main() {
         ];
         for (label, tx) in &txs {
             c.put("decode_tx", label, tx);
+        }
+    }
+
+    // Validator key files: one key, and several with comments, blank lines, `0x` and
+    // surrounding spaces (the forms `keyfile::parse` documents).
+    {
+        use xrelay_devchain::keyfile;
+        let secret =
+            |i: u32| hex::encode(SigningKey::from_seed("fuzz-validator", i).secret_bytes());
+        let files = [
+            ("one", format!("{}\n", secret(0))),
+            (
+                "commented",
+                format!(
+                    "# consortium validators\n{}\n\n  0x{}  \n# retired:\n# {}\n{}",
+                    secret(1),
+                    secret(2),
+                    secret(3),
+                    secret(4)
+                ),
+            ),
+        ];
+        for (label, text) in &files {
+            keyfile::parse(text).unwrap_or_else(|e| panic!("seed key file {label}: {e}"));
+            c.put_raw("parse_key_file", label, text.as_bytes());
         }
     }
 
