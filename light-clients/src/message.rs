@@ -42,7 +42,11 @@ impl Timeout {
 }
 
 /// A cross-chain message: sent on `source`, delivered on `destination` in lane order.
+///
+/// Deserialising (from a node's JSON answer, say) applies the same rules as
+/// [`Decode`]: a message no chain would accept is an error, not a value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "MessageRepr")]
 pub struct Message {
     /// The sending chain.
     pub source: ChainId,
@@ -60,6 +64,38 @@ pub struct Message {
     pub payload: Vec<u8>,
     /// When delivery is no longer allowed.
     pub timeout: Timeout,
+}
+
+/// The serde shape of [`Message`], checked by [`Message::validate`] on the way in.
+#[derive(Deserialize)]
+struct MessageRepr {
+    source: ChainId,
+    destination: ChainId,
+    sequence: u64,
+    #[serde(with = "hex_bytes")]
+    sender: Vec<u8>,
+    receiver: String,
+    #[serde(with = "hex_bytes")]
+    payload: Vec<u8>,
+    timeout: Timeout,
+}
+
+impl TryFrom<MessageRepr> for Message {
+    type Error = DecodeError;
+
+    fn try_from(r: MessageRepr) -> Result<Self, DecodeError> {
+        let m = Message {
+            source: r.source,
+            destination: r.destination,
+            sequence: r.sequence,
+            sender: r.sender,
+            receiver: r.receiver,
+            payload: r.payload,
+            timeout: r.timeout,
+        };
+        m.validate()?;
+        Ok(m)
+    }
 }
 
 /// The 32-byte id of a message: `SHA-256("xrelay.msgid.v1" ‖ source ‖ destination ‖ sequence)`.
@@ -282,6 +318,27 @@ mod tests {
                 height: 100,
                 time_ms: 0,
             },
+        }
+    }
+
+    #[test]
+    fn json_messages_obey_the_decoding_rules() {
+        let m = msg();
+        let json = serde_json::to_value(&m).unwrap();
+        assert_eq!(serde_json::from_value::<Message>(json.clone()).unwrap(), m);
+        for (field, bad) in [
+            ("sequence", serde_json::json!(0)),
+            ("destination", serde_json::json!("alpha")),
+            ("receiver", serde_json::json!("")),
+            ("sender", serde_json::json!("")),
+            ("timeout", serde_json::json!({"height": 0, "time_ms": 0})),
+        ] {
+            let mut v = json.clone();
+            v[field] = bad;
+            assert!(
+                serde_json::from_value::<Message>(v).is_err(),
+                "{field} accepted"
+            );
         }
     }
 
