@@ -15,8 +15,7 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use serde::Serialize;
 use tokio::io::AsyncBufReadExt as _;
-use xrelay_devchain::node::client::{ClientError, NodeClient};
-use xrelay_devchain::node::rpc::codes;
+use xrelay_devchain::node::client::NodeClient;
 use xrelay_devchain::tx::{Action, SignedAction, Tx};
 use xrelay_devchain::Event;
 use xrelay_light_client::{ChainId, Height, Message, SigningKey, Timeout};
@@ -552,17 +551,8 @@ async fn send_all(
                 tokio::time::sleep_until((started + p.at).into()).await;
                 let tx = Tx::Signed(Box::new(SignedAction::sign(&id, &key, nonce, p.action)));
                 let at = started_ms + started.elapsed().as_millis() as u64;
-                loop {
-                    match node.broadcast(&tx).await {
-                        Ok(_) => break,
-                        Err(ClientError::Rpc { code, .. }) if code == codes::MEMPOOL_FULL => {
-                            tokio::time::sleep(Duration::from_millis(20)).await
-                        }
-                        Err(e) => {
-                            return Err(anyhow::Error::new(e).context(format!("sending on {id}")))
-                        }
-                    }
-                }
+                crate::devnet::broadcast_when_room(&node, &tx, &id, Duration::from_millis(20))
+                    .await?;
                 nonce += 1;
                 times.push((p.index, at));
             }

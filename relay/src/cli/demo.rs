@@ -14,8 +14,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde::Serialize;
 use xrelay_devchain::apps::transfer::TransferPacket;
-use xrelay_devchain::node::client::{ClientError, NodeClient};
-use xrelay_devchain::node::rpc::codes;
+use xrelay_devchain::node::client::NodeClient;
 use xrelay_devchain::tx::{Action, SignedAction, Tx};
 use xrelay_devchain::Event;
 use xrelay_light_client::{Address, ChainId, Encode, SigningKey, Timeout};
@@ -383,17 +382,8 @@ async fn broadcast_all(
                     first + i as u64,
                     action,
                 )));
-                loop {
-                    match node.broadcast(&tx).await {
-                        Ok(_) => break,
-                        Err(ClientError::Rpc { code, .. }) if code == codes::MEMPOOL_FULL => {
-                            tokio::time::sleep(Duration::from_millis(50)).await
-                        }
-                        Err(e) => {
-                            return Err(anyhow::Error::new(e).context(format!("sending on {id}")))
-                        }
-                    }
-                }
+                crate::devnet::broadcast_when_room(&node, &tx, &id, Duration::from_millis(50))
+                    .await?;
             }
             Ok::<(), anyhow::Error>(())
         });

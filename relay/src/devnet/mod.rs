@@ -97,3 +97,25 @@ pub fn devnet_chain(chain_id: &str, v: &ValidatorOptions) -> anyhow::Result<Chai
         chain_id,
     })
 }
+
+/// Broadcasts `tx` to `node`, waiting `pause` and trying again while the node's mempool is
+/// full (load generators outrun the chain on purpose); any other error ends it, naming
+/// `chain`.
+pub async fn broadcast_when_room(
+    node: &xrelay_devchain::node::client::NodeClient,
+    tx: &xrelay_devchain::tx::Tx,
+    chain: &ChainId,
+    pause: std::time::Duration,
+) -> anyhow::Result<()> {
+    use xrelay_devchain::node::client::ClientError;
+    use xrelay_devchain::node::rpc::codes;
+    loop {
+        match node.broadcast(tx).await {
+            Ok(_) => return Ok(()),
+            Err(ClientError::Rpc { code, .. }) if code == codes::MEMPOOL_FULL => {
+                tokio::time::sleep(pause).await
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("sending on {chain}"))),
+        }
+    }
+}
