@@ -39,3 +39,30 @@ xrelay_ensure_deps() {
     fi
   fi
 }
+
+# EVM tools, from the npm registry at pinned versions, into one folder per machine: anvil (a
+# real Ethereum node, for the EVM tests and `xrelay demo --with-evm`) and solc (solcjs, which
+# compiles chains/evm/contracts offline; the compiled artifacts are committed, so builds never
+# need it). Needs Node.js and npm.
+export XRELAY_TOOLS="${XRELAY_TOOLS:-$HOME/.cache/xrelay-tools}"
+XRELAY_ANVIL_PACKAGE="@foundry-rs/anvil-linux-amd64@1.7.1"
+XRELAY_SOLC_PACKAGE="solc@0.8.30"
+
+xrelay_ensure_evm_tools() {
+  local bin="$XRELAY_TOOLS/node_modules/.bin"
+  if [ -x "$bin/anvil" ] && [ -x "$bin/solcjs" ] \
+    && "$bin/anvil" --version 2>/dev/null | grep -q "Version: ${XRELAY_ANVIL_PACKAGE##*@}" \
+    && "$bin/solcjs" --version 2>/dev/null | grep -q "^${XRELAY_SOLC_PACKAGE##*@}+"; then
+    export XRELAY_ANVIL="${XRELAY_ANVIL:-$bin/anvil}"
+    return 0
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "error: npm not found; the EVM tests need anvil and solc from the npm registry. Install Node.js 20+ and npm." >&2
+    exit 1
+  fi
+  echo "installing $XRELAY_ANVIL_PACKAGE and $XRELAY_SOLC_PACKAGE into $XRELAY_TOOLS ..." >&2
+  mkdir -p "$XRELAY_TOOLS"
+  npm install --prefix "$XRELAY_TOOLS" --no-audit --no-fund --silent \
+    "$XRELAY_ANVIL_PACKAGE" "$XRELAY_SOLC_PACKAGE" >/dev/null
+  export XRELAY_ANVIL="${XRELAY_ANVIL:-$bin/anvil}"
+}
