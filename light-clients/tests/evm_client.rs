@@ -1,0 +1,755 @@
+//! The EVM light client (`evm::client`): the attestation mode on a real anvil block and
+//! its `eth_getProof` answer (gateway paths proven by the provable-storage convention),
+//! committee failures, conflicts and freezing; the QBFT mode on signed header chains
+//! (adjacency, parents, validator rotation, all-or-nothing); the canonical encoding.
+
+use alloy_primitives::U256;
+use proptest::prelude::*;
+use serde_json::Value;
+use xrelay_light_client::evm::attest::{
+    AttestError, Attestation, Attested, BadSignature, Committee,
+};
+use xrelay_light_client::evm::client::{
+    provable_slot, verify_path, EvmClientError, EvmClientState, EvmConsensusState, EvmStorageProof,
+    EvmUpdate, FinalityMode, MAX_CONSENSUS_STATES,
+};
+use xrelay_light_client::evm::header::EvmHeader;
+use xrelay_light_client::evm::istanbul::{BftExtraData, BftHeader, BftVariant, ISTANBUL_MIX_HASH};
+use xrelay_light_client::evm::mpt::MptError;
+use xrelay_light_client::{Address, ChainId, Decode, Encode, Hash32, SigningKey};
+
+fn keys(seed: &str, n: u32) -> Vec<SigningKey> {
+    (0..n).map(|i| SigningKey::from_seed(seed, i)).collect()
+}
+
+fn addresses(keys: &[SigningKey]) -> Vec<Address> {
+    keys.iter().map(SigningKey::address).collect()
+}
+
+fn anvil() -> ChainId {
+    ChainId::new("anvil").unwrap()
+}
+
+fn answer() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/evm/anvil_gateway_proof.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).expect("data file")).expect("JSON")
+}
+
+fn hex_bytes(v: &Value) -> Vec<u8> {
+    let digits = v.as_str().expect("hex string").trim_start_matches("0x");
+    hex::decode(format!("{}{digits}", "0".repeat(digits.len() % 2))).expect("hex")
+}
+
+fn hex32(v: &Value) -> [u8; 32] {
+    let raw = hex_bytes(v);
+    let mut out = [0u8; 32];
+    out[32 - raw.len()..].copy_from_slice(&raw);
+    out
+}
+
+fn nodes(v: &Value) -> Vec<Vec<u8>> {
+    v.as_array().unwrap().iter().map(hex_bytes).collect()
+}
+
+/// The anvil block as the committee attests it.
+fn anvil_attestation(answer: &Value) -> Attestation {
+    let block = &answer["eth_getBlockByNumber"];
+    Attestation {
+        chain_id: anvil(),
+        height: u64::from_str_radix(
+            block["number"].as_str().unwrap().trim_start_matches("0x"),
+            16,
+        )
+        .unwrap(),
+        block_hash: Hash32(hex32(&block["hash"])),
+        state_root: Hash32(hex32(&block["stateRoot"])),
+        time_ms: u64::from_str_radix(
+            block["timestamp"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("0x"),
+            16,
+        )
+        .unwrap()
+            * 1000,
+    }
+}
+
+/// An attestation-mode client of anvil (committee of 4, quorum 3) trusting the anvil
+/// block's parent, with the gateway of the data file.
+fn attested_client(answer: &Value, committee: &[SigningKey]) -> EvmClientState {
+    let block = &answer["eth_getBlockByNumber"];
+    let gateway = Address::from_hex(answer["gateway"].as_str().unwrap()).unwrap();
+    EvmClientState::new(
+        anvil(),
+        FinalityMode::Attestation(Committee::new(addresses(committee), 3).unwrap()),
+        vec![],
+        gateway,
+        0,
+        EvmConsensusState {
+            block_hash: Hash32(hex32(&block["parentHash"])),
+            state_root: Hash32([0x11; 32]),
+            time_ms: 0,
+        },
+    )
+    .unwrap()
+}
+
+fn storage_proof(answer: &Value, slot: &[u8; 32]) -> EvmStorageProof {
+    let proof = &answer["eth_getProof"];
+    let entry = proof["storageProof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| hex32(&e["key"]) == *slot)
+        .expect("slot in the answer");
+    EvmStorageProof {
+        account_proof: nodes(&proof["accountProof"]),
+        storage_proof: nodes(&entry["proof"]),
+    }
+}
+
+#[test]
+fn attested_anvil_block_proves_gateway_paths() {
+    let answer = answer();
+    let committee = keys("committee", 4);
+    let mut client = attested_client(&answer, &committee);
+    let attestation = anvil_attestation(&answer);
+    let height = attestation.height;
+    // Before the update the height is unknown.
+    let write = &answer["writes"][0];
+    let slot = hex32(&write["slot"]);
+    let proof = storage_proof(&answer, &slot);
+    assert_eq!(
+        verify_path(&client, height, b"commitments/beta/1", None, &proof),
+        Err(EvmClientError::UnknownHeight(height))
+    );
+
+    let attested = Attested::sign(attestation.clone(), &committee[1..]);
+    assert_eq!(
+        client.update(&EvmUpdate::Attested(attested.clone())),
+        Ok(height)
+    );
+    // Submitting it again changes nothing.
+    let before = client.clone();
+    assert_eq!(client.update(&EvmUpdate::Attested(attested)), Ok(height));
+    assert_eq!(client, before);
+
+    for write in answer["writes"].as_array().unwrap() {
+        let slot = hex32(&write["slot"]);
+        let proof = storage_proof(&answer, &slot);
+        let Some(path) = write["path"].as_str() else {
+            // A plain slot: its raw value.
+            let value = client
+                .verify_storage(height, &proof.account_proof, &proof.storage_proof, &slot)
+                .unwrap();
+            assert_eq!(value, hex32(&write["stored"]));
+            continue;
+        };
+        // Our slot derivation is the one anvil's keccak gave the capture script.
+        assert_eq!(provable_slot(path.as_bytes()), slot);
+        let value = hex_bytes(&write["value"]);
+        assert_eq!(
+            verify_path(&client, height, path.as_bytes(), Some(&value), &proof),
+            Ok(())
+        );
+        // Another value, or absence, is refused.
+        let mut other = value.clone();
+        other[0] ^= 1;
+        assert!(matches!(
+            verify_path(&client, height, path.as_bytes(), Some(&other), &proof),
+            Err(EvmClientError::ValueMismatch { .. })
+        ));
+        assert!(matches!(
+            verify_path(&client, height, path.as_bytes(), None, &proof),
+            Err(EvmClientError::ValueMismatch { .. })
+        ));
+        // The proof of this path does not prove another path.
+        assert!(verify_path(&client, height, b"commitments/beta/9", None, &proof).is_err());
+    }
+
+    let absent = answer["absent"]["path"].as_str().unwrap().as_bytes();
+    let absent_slot = provable_slot(absent);
+    assert_eq!(absent_slot, hex32(&answer["absent"]["slot"]));
+    let proof = storage_proof(&answer, &absent_slot);
+    assert_eq!(verify_path(&client, height, absent, None, &proof), Ok(()));
+    assert!(matches!(
+        verify_path(&client, height, absent, Some(b"x"), &proof),
+        Err(EvmClientError::ValueMismatch { .. })
+    ));
+
+    // A tampered account proof, or a client of another gateway, proves nothing.
+    let mut bad = proof.clone();
+    let last = bad.account_proof.len() - 1;
+    bad.account_proof[last][40] ^= 1;
+    assert!(matches!(
+        verify_path(&client, height, absent, None, &bad),
+        Err(EvmClientError::AccountProof {
+            error: MptError::HashMismatch { .. },
+            ..
+        })
+    ));
+    let mut bad = proof.clone();
+    bad.storage_proof.clear();
+    assert!(matches!(
+        verify_path(&client, height, absent, None, &bad),
+        Err(EvmClientError::StorageProof {
+            error: MptError::MissingNode { index: 0 },
+            ..
+        })
+    ));
+    let other_gateway = EvmClientState::decode(&{
+        let mut bytes = client.encode();
+        // The gateway address follows the mode and the (empty) validator list.
+        let at = anvil().encode().len()
+            + FinalityMode::Attestation(Committee::new(addresses(&committee), 3).unwrap())
+                .encode()
+                .len()
+            + 4;
+        bytes[at + 19] ^= 1;
+        bytes
+    })
+    .unwrap();
+    assert_ne!(other_gateway.gateway(), client.gateway());
+    assert!(verify_path(&other_gateway, height, absent, None, &proof).is_err());
+}
+
+#[test]
+fn committee_failures_are_typed() {
+    let answer = answer();
+    let committee = keys("committee", 4);
+    let outsider = SigningKey::from_seed("outsider", 0);
+    let mut client = attested_client(&answer, &committee);
+    let attestation = anvil_attestation(&answer);
+    let height = attestation.height;
+    let update = |a: Attested| EvmUpdate::Attested(a);
+
+    let below = Attested::sign(attestation.clone(), &committee[..2]);
+    assert_eq!(
+        client.update(&update(below)),
+        Err(EvmClientError::Attestation {
+            height,
+            error: AttestError::BelowQuorum {
+                signed: 2,
+                quorum: 3
+            }
+        })
+    );
+
+    let mut unknown = Attested::sign(attestation.clone(), &committee[..3]);
+    unknown.add(attestation.sign(&outsider));
+    assert!(matches!(
+        client.update(&update(unknown)),
+        Err(EvmClientError::Attestation {
+            error: AttestError::UnknownAttester { attester, .. },
+            ..
+        }) if attester == outsider.address()
+    ));
+
+    let mut duplicate = Attested::sign(attestation.clone(), &committee[..2]);
+    duplicate.signatures.push(duplicate.signatures[0]);
+    assert!(matches!(
+        client.update(&update(duplicate)),
+        Err(EvmClientError::Attestation {
+            error: AttestError::DuplicateAttester { index: 2, .. },
+            ..
+        })
+    ));
+
+    // A signature by one member presented as another's.
+    let mut forged = Attested::sign(attestation.clone(), &committee[..3]);
+    forged.signatures[0].signature = attestation.sign(&committee[3]).signature;
+    assert!(matches!(
+        client.update(&update(forged)),
+        Err(EvmClientError::Attestation {
+            error: AttestError::BadSignature {
+                reason: BadSignature::OtherSigner(_),
+                ..
+            },
+            ..
+        })
+    ));
+    let mut malformed = Attested::sign(attestation.clone(), &committee[..3]);
+    malformed.signatures[1].signature.0[64] = 29;
+    assert!(matches!(
+        client.update(&update(malformed)),
+        Err(EvmClientError::Attestation {
+            error: AttestError::BadSignature {
+                reason: BadSignature::Malformed(_),
+                ..
+            },
+            ..
+        })
+    ));
+    // Signatures over other bytes (another state root) do not carry over.
+    let mut moved = Attested::sign(attestation.clone(), &committee[..3]);
+    moved.attestation.state_root.0[0] ^= 1;
+    assert!(matches!(
+        client.update(&update(moved)),
+        Err(EvmClientError::Attestation {
+            error: AttestError::BadSignature { .. },
+            ..
+        })
+    ));
+
+    let mut other_chain = attestation.clone();
+    other_chain.chain_id = ChainId::new("other").unwrap();
+    assert!(matches!(
+        client.update(&update(Attested::sign(other_chain, &committee))),
+        Err(EvmClientError::WrongChain { .. })
+    ));
+    assert_eq!(
+        client.update(&EvmUpdate::Headers(vec![])),
+        Err(EvmClientError::ModeMismatch {
+            mode: "attestation",
+            found: "headers"
+        })
+    );
+    // Nothing above changed the client.
+    assert_eq!(client, attested_client(&answer, &committee));
+
+    // Accepted; then an older height, time going backwards, a conflicting block.
+    client
+        .update(&update(Attested::sign(attestation.clone(), &committee)))
+        .unwrap();
+    let mut older = attestation.clone();
+    older.height = 0;
+    older.block_hash = Hash32([9; 32]);
+    assert!(matches!(
+        client.update(&update(Attested::sign(older, &committee))),
+        Err(EvmClientError::ConflictingHeader { height: 0, .. })
+    ));
+    let mut back = attestation.clone();
+    back.height += 1;
+    back.time_ms -= 1;
+    assert!(matches!(
+        client.update(&update(Attested::sign(back, &committee))),
+        Err(EvmClientError::TimeDecreased { .. })
+    ));
+    let mut conflicting = attestation.clone();
+    conflicting.state_root = Hash32([7; 32]);
+    let conflicting = Attested::sign(conflicting, &committee[..3]);
+    assert!(matches!(
+        client.update(&update(conflicting.clone())),
+        Err(EvmClientError::ConflictingHeader { .. })
+    ));
+    assert!(!client.is_frozen());
+
+    // The conflict is evidence: the client freezes and refuses everything after.
+    assert_eq!(
+        client.freeze_on_conflict(&Attested::sign(attestation.clone(), &committee)),
+        Err(EvmClientError::NoConflict(height))
+    );
+    assert_eq!(client.freeze_on_conflict(&conflicting), Ok(height));
+    assert!(client.is_frozen());
+    let mut next = attestation.clone();
+    next.height += 1;
+    assert_eq!(
+        client.update(&update(Attested::sign(next, &committee))),
+        Err(EvmClientError::Frozen)
+    );
+    let proof = storage_proof(&answer, &hex32(&answer["absent"]["slot"]));
+    assert_eq!(
+        verify_path(&client, height, b"commitments/beta/2", None, &proof),
+        Err(EvmClientError::Frozen)
+    );
+    let decoded = EvmClientState::decode(&client.encode()).unwrap();
+    assert!(decoded.is_frozen());
+}
+
+/// A QBFT header at `number` sealed by `sealers`, naming `validators` in its extraData.
+fn qbft_header(
+    number: u64,
+    parent_hash: Hash32,
+    timestamp: u64,
+    validators: &[Address],
+    sealers: &[SigningKey],
+) -> EvmHeader {
+    let mut extra = BftExtraData {
+        variant: BftVariant::Qbft,
+        vanity: [0; 32],
+        validators: validators.to_vec(),
+        vote: None,
+        round: 0,
+        seals: vec![],
+    };
+    let mut header = EvmHeader {
+        parent_hash,
+        ommers_hash: Hash32([0x1d; 32]),
+        beneficiary: Address::default(),
+        state_root: Hash32([number as u8; 32]),
+        transactions_root: Hash32([0x56; 32]),
+        receipts_root: Hash32([0x56; 32]),
+        logs_bloom: Box::new([0; 256]),
+        difficulty: U256::from(1),
+        number,
+        gas_limit: 30_000_000,
+        gas_used: 0,
+        timestamp,
+        extra_data: extra.encode(),
+        mix_hash: ISTANBUL_MIX_HASH,
+        nonce: [0; 8],
+        base_fee_per_gas: Some(U256::from(1_000_000_000u64)),
+        withdrawals_root: None,
+        blob_gas: None,
+        requests_hash: None,
+    };
+    if number == 0 {
+        return header;
+    }
+    let digest = BftHeader::parse(BftVariant::Qbft, &header)
+        .unwrap()
+        .seal_digest();
+    extra.seals = sealers
+        .iter()
+        .map(|k| {
+            let mut seal = k.sign_digest(&digest).0;
+            seal[64] -= 27;
+            seal
+        })
+        .collect();
+    header.extra_data = extra.encode();
+    header
+}
+
+fn block_hash(header: &EvmHeader) -> Hash32 {
+    BftHeader::parse(BftVariant::Qbft, header)
+        .unwrap()
+        .block_hash()
+}
+
+/// Headers 1..=n after `genesis`, each naming `validators` and sealed by `sealers`.
+fn chain(
+    genesis: &EvmHeader,
+    n: u64,
+    validators: &[Address],
+    sealers: &[SigningKey],
+) -> Vec<EvmHeader> {
+    let mut out: Vec<EvmHeader> = Vec::new();
+    for number in 1..=n {
+        let parent = out.last().unwrap_or(genesis);
+        out.push(qbft_header(
+            number,
+            block_hash(parent),
+            1_700_000_000 + number,
+            validators,
+            sealers,
+        ));
+    }
+    out
+}
+
+fn gateway() -> Address {
+    Address([0xaa; 20])
+}
+
+#[test]
+fn qbft_adjacent_headers() {
+    let vals = keys("qbft", 4);
+    let set = addresses(&vals);
+    let genesis = qbft_header(0, Hash32::ZERO, 1_700_000_000, &set, &[]);
+    let chain_id = ChainId::new("besu").unwrap();
+    let mut client =
+        EvmClientState::from_header(chain_id.clone(), FinalityMode::Qbft, &genesis, gateway())
+            .unwrap();
+    let mut sorted = set.clone();
+    sorted.sort();
+    assert_eq!(client.validators(), &sorted[..]);
+    let headers = chain(&genesis, 5, &set, &vals[..3]);
+
+    // Skipping a header, a wrong parent, too few seals: refused, nothing changes.
+    let start = client.clone();
+    assert_eq!(
+        client.update(&EvmUpdate::Headers(headers[1..].to_vec())),
+        Err(EvmClientError::NotAdjacent {
+            expected_parent: 0,
+            found: 2
+        })
+    );
+    let orphan = qbft_header(1, Hash32([3; 32]), 1_700_000_001, &set, &vals[..3]);
+    assert!(matches!(
+        client.update(&EvmUpdate::Headers(vec![orphan])),
+        Err(EvmClientError::ParentMismatch { height: 1, .. })
+    ));
+    let mut weak = headers.clone();
+    weak[3] = qbft_header(4, block_hash(&headers[2]), 1_700_000_004, &set, &vals[..2]);
+    assert!(matches!(
+        client.update(&EvmUpdate::Headers(weak)),
+        Err(EvmClientError::Seal { height: 4, .. })
+    ));
+    let mut outsider = headers.clone();
+    outsider[0] = qbft_header(
+        1,
+        block_hash(&genesis),
+        1_700_000_001,
+        &set,
+        &[
+            vals[0].clone(),
+            vals[1].clone(),
+            SigningKey::from_seed("x", 0),
+        ],
+    );
+    assert!(matches!(
+        client.update(&EvmUpdate::Headers(outsider)),
+        Err(EvmClientError::Seal { height: 1, .. })
+    ));
+    let attested = Attested::sign(
+        Attestation {
+            chain_id,
+            height: 1,
+            block_hash: Hash32::ZERO,
+            state_root: Hash32::ZERO,
+            time_ms: 0,
+        },
+        &vals,
+    );
+    assert!(matches!(
+        client.update(&EvmUpdate::Attested(attested)),
+        Err(EvmClientError::ModeMismatch { .. })
+    ));
+    assert_eq!(client, start);
+
+    assert_eq!(
+        client.update(&EvmUpdate::Headers(headers[..3].to_vec())),
+        Ok(3)
+    );
+    // Overlapping resubmission: the known headers are skipped.
+    assert_eq!(client.update(&EvmUpdate::Headers(headers.clone())), Ok(5));
+    assert_eq!(client.heights().collect::<Vec<_>>(), vec![0, 1, 2, 3, 4, 5]);
+    let cs = client.consensus_state(5).unwrap();
+    assert_eq!(cs.block_hash, block_hash(&headers[4]));
+    assert_eq!(cs.state_root, headers[4].state_root);
+    assert_eq!(cs.time_ms, 1_700_000_005_000);
+    // A different header at a trusted height is a conflict.
+    let other = qbft_header(5, block_hash(&headers[3]), 1_700_000_006, &set, &vals[1..]);
+    assert!(matches!(
+        client.update(&EvmUpdate::Headers(vec![other])),
+        Err(EvmClientError::ConflictingHeader { height: 5, .. })
+    ));
+
+    // Rotation: block 6 names a fifth validator; block 7 needs ceil(2·5/3) = 4 of the five.
+    let five = keys("qbft", 5);
+    let five_set = addresses(&five);
+    let h6 = qbft_header(
+        6,
+        block_hash(&headers[4]),
+        1_700_000_006,
+        &five_set,
+        &vals[..3],
+    );
+    let h7_weak = qbft_header(7, block_hash(&h6), 1_700_000_007, &five_set, &five[2..]);
+    let before = client.clone();
+    assert!(matches!(
+        client.update(&EvmUpdate::Headers(vec![h6.clone(), h7_weak])),
+        Err(EvmClientError::Seal { height: 7, .. })
+    ));
+    assert_eq!(client, before);
+    let h7 = qbft_header(7, block_hash(&h6), 1_700_000_007, &five_set, &five[1..]);
+    assert_eq!(
+        client.update(&EvmUpdate::Headers(vec![h6, h7.clone()])),
+        Ok(7)
+    );
+    assert_eq!(client.validators().len(), 5);
+
+    // Time must not go backwards.
+    let h8 = qbft_header(8, block_hash(&h7), 1_700_000_000, &five_set, &five[1..]);
+    assert!(matches!(
+        client.update(&EvmUpdate::Headers(vec![h8])),
+        Err(EvmClientError::TimeDecreased { height: 8, .. })
+    ));
+
+    let decoded = EvmClientState::decode(&client.encode()).unwrap();
+    assert_eq!(decoded, client);
+    let update = EvmUpdate::Headers(headers);
+    assert_eq!(EvmUpdate::decode(&update.encode()).unwrap(), update);
+}
+
+#[test]
+fn consensus_states_are_bounded() {
+    let committee = keys("bounded", 1);
+    let mut client = EvmClientState::new(
+        anvil(),
+        FinalityMode::Attestation(Committee::new(addresses(&committee), 1).unwrap()),
+        vec![],
+        gateway(),
+        1,
+        EvmConsensusState {
+            block_hash: Hash32([1; 32]),
+            state_root: Hash32([1; 32]),
+            time_ms: 1,
+        },
+    )
+    .unwrap();
+    for height in 2..=600u64 {
+        let a = Attestation {
+            chain_id: anvil(),
+            height,
+            block_hash: Hash32([height as u8; 32]),
+            state_root: Hash32([height as u8; 32]),
+            time_ms: height,
+        };
+        client
+            .update(&EvmUpdate::Attested(Attested::sign(a, &committee)))
+            .unwrap();
+    }
+    let heights: Vec<_> = client.heights().collect();
+    assert_eq!(heights.len(), MAX_CONSENSUS_STATES);
+    assert_eq!(heights[0], 600 - MAX_CONSENSUS_STATES as u64 + 1);
+    assert_eq!(client.latest_height(), 600);
+    assert_eq!(EvmClientState::decode(&client.encode()).unwrap(), client);
+}
+
+#[test]
+fn setup_is_checked() {
+    let vals = addresses(&keys("setup", 3));
+    let cs = EvmConsensusState {
+        block_hash: Hash32([1; 32]),
+        state_root: Hash32([2; 32]),
+        time_ms: 3,
+    };
+    let new = |mode, validators| EvmClientState::new(anvil(), mode, validators, gateway(), 1, cs);
+    assert!(new(FinalityMode::Qbft, vec![]).is_err());
+    assert!(new(FinalityMode::Qbft, vec![vals[0], vals[0]]).is_err());
+    assert!(new(FinalityMode::Clique { epoch: 0 }, vals.clone()).is_err());
+    let committee = Committee::new(vals.clone(), 2).unwrap();
+    assert!(new(FinalityMode::Attestation(committee.clone()), vals.clone()).is_err());
+    assert!(new(FinalityMode::Attestation(committee), vec![]).is_ok());
+    assert!(Committee::new(vals.clone(), 0).is_err());
+    assert!(Committee::new(vals.clone(), 4).is_err());
+    assert!(Committee::new(vec![], 1).is_err());
+    assert!(Committee::new(vec![vals[1], vals[1]], 1).is_err());
+    // Unsorted validators are kept sorted (one encoding).
+    let mut reversed = vals.clone();
+    reversed.reverse();
+    let client = new(FinalityMode::Ibft2, reversed).unwrap();
+    let mut sorted = vals.clone();
+    sorted.sort();
+    assert_eq!(client.validators(), &sorted[..]);
+}
+
+fn arb_client() -> impl Strategy<Value = EvmClientState> {
+    let mode = prop_oneof![
+        Just(FinalityMode::Qbft),
+        Just(FinalityMode::Ibft2),
+        (1u64..100_000).prop_map(|epoch| FinalityMode::Clique { epoch }),
+        (
+            prop::collection::btree_set(any::<[u8; 20]>(), 1..6),
+            any::<prop::sample::Index>()
+        )
+            .prop_map(|(set, k)| {
+                let set: Vec<Address> = set.into_iter().map(Address).collect();
+                let quorum = k.index(set.len()) + 1;
+                FinalityMode::Attestation(Committee::new(set, quorum).unwrap())
+            }),
+    ];
+    (
+        mode,
+        prop::collection::btree_set(any::<[u8; 20]>(), 1..6),
+        any::<[u8; 20]>(),
+        prop::collection::btree_map(any::<u32>(), (any::<[u8; 32]>(), any::<[u8; 32]>()), 1..20),
+        any::<bool>(),
+    )
+        .prop_map(|(mode, vals, gw, states, frozen)| {
+            let validators = match mode {
+                FinalityMode::Attestation(_) => vec![],
+                _ => vals.into_iter().map(Address).collect(),
+            };
+            // Encode the fields directly: states with times ascending with height.
+            let mut w = Vec::new();
+            w.extend(anvil().encode());
+            w.extend(mode.encode());
+            w.extend((validators.len() as u32).to_be_bytes());
+            for v in &validators {
+                w.extend(v.0);
+            }
+            w.extend(gw);
+            let latest = *states.keys().last().unwrap() as u64;
+            w.extend(latest.to_be_bytes());
+            w.extend((states.len() as u32).to_be_bytes());
+            for (h, (hash, root)) in &states {
+                w.extend((*h as u64).to_be_bytes());
+                w.extend(hash);
+                w.extend(root);
+                w.extend((*h as u64 * 1000).to_be_bytes());
+            }
+            w.push(u8::from(frozen));
+            EvmClientState::decode(&w).expect("valid encoding")
+        })
+}
+
+proptest! {
+    /// Decode ∘ encode is the identity, and any truncation, extension or changed tag
+    /// byte is refused or decodes to a value that re-encodes to those exact bytes.
+    #[test]
+    fn encoding_is_canonical(client in arb_client(), cut in any::<prop::sample::Index>(), flip in any::<prop::sample::Index>(), bit in 0u8..8) {
+        let bytes = client.encode();
+        prop_assert_eq!(EvmClientState::decode(&bytes).unwrap(), client);
+        let mut longer = bytes.clone();
+        longer.push(0);
+        prop_assert!(EvmClientState::decode(&longer).is_err());
+        prop_assert!(EvmClientState::decode(&bytes[..cut.index(bytes.len())]).is_err());
+        let mut flipped = bytes.clone();
+        flipped[flip.index(bytes.len())] ^= 1 << bit;
+        if let Ok(other) = EvmClientState::decode(&flipped) {
+            prop_assert_eq!(other.encode(), flipped);
+        }
+    }
+
+    /// Storage proofs and updates round-trip too.
+    #[test]
+    fn proof_and_update_encodings(
+        account in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..64), 0..5),
+        storage in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..64), 0..5),
+        height in any::<u64>(),
+    ) {
+        let proof = EvmStorageProof { account_proof: account, storage_proof: storage };
+        prop_assert_eq!(EvmStorageProof::decode(&proof.encode()).unwrap(), proof);
+        let committee = keys("enc", 2);
+        let update = EvmUpdate::Attested(Attested::sign(
+            Attestation { chain_id: anvil(), height, block_hash: Hash32([1; 32]), state_root: Hash32([2; 32]), time_ms: 3 },
+            &committee,
+        ));
+        prop_assert_eq!(EvmUpdate::decode(&update.encode()).unwrap(), update);
+    }
+}
+
+#[test]
+fn decoding_refuses_broken_invariants() {
+    let vals = addresses(&keys("dec", 2));
+    let cs = EvmConsensusState {
+        block_hash: Hash32([1; 32]),
+        state_root: Hash32([2; 32]),
+        time_ms: 3,
+    };
+    let client =
+        EvmClientState::new(anvil(), FinalityMode::Qbft, vals.clone(), gateway(), 7, cs).unwrap();
+    let bytes = client.encode();
+    let mode_at = anvil().encode().len();
+    // Unknown mode tag.
+    let mut bad = bytes.clone();
+    bad[mode_at] = 9;
+    assert!(EvmClientState::decode(&bad).is_err());
+    // Validators out of order.
+    let mut bad = bytes.clone();
+    let first = mode_at + 1 + 4;
+    let (a, b) = bad[first..first + 40].split_at_mut(20);
+    a.swap_with_slice(b);
+    assert!(EvmClientState::decode(&bad).is_err());
+    // Latest height without its consensus state.
+    let mut bad = bytes.clone();
+    let latest_at = first + 40 + 20;
+    bad[latest_at + 7] = 8;
+    assert!(EvmClientState::decode(&bad).is_err());
+    // Frozen flag other than 0 or 1.
+    let mut bad = bytes.clone();
+    *bad.last_mut().unwrap() = 2;
+    assert!(EvmClientState::decode(&bad).is_err());
+    // A seal-mode client with no validators.
+    let mut bad = bytes[..mode_at + 1].to_vec();
+    bad.extend([0, 0, 0, 0]);
+    bad.extend(&bytes[first + 40..]);
+    assert!(EvmClientState::decode(&bad).is_err());
+}
