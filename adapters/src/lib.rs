@@ -14,6 +14,7 @@
 
 pub mod devchain;
 mod endpoints;
+pub mod evm;
 mod types;
 
 pub use endpoints::{EndpointPolicy, RpcErrorCounter};

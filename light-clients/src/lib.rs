@@ -14,6 +14,7 @@ pub mod chain;
 pub mod client;
 pub mod crypto;
 pub mod encoding;
+pub mod evm;
 pub mod hash;
 pub mod header;
 pub mod message;

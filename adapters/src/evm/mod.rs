@@ -1,0 +1,483 @@
+//! The EVM adapter: an Ethereum JSON-RPC node (anvil, geth, Besu, GoQuorum) and the xrelay
+//! Gateway contract on it. Events come from the Gateway's logs, headers as the RLP the block
+//! hash commits to (rebuilt from the node's JSON and checked against the hash it gave),
+//! proofs from `eth_getProof` (the Gateway's account and the storage slots of protocol
+//! paths, PROTOCOL.md §12), and relay calls are sent from the relayer's account with local
+//! nonces and fee bumping ([`sender`]).
+
+pub mod gateway;
+pub mod sender;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alloy::eips::BlockNumberOrTag;
+use alloy::network::EthereumWallet;
+use alloy::primitives::{Address, Bytes, B256};
+use alloy::providers::{Provider, RootProvider};
+use alloy::rpc::types::{Filter, TransactionReceipt};
+use alloy::signers::local::PrivateKeySigner;
+use alloy::sol_types::SolCall;
+use alloy::transports::RpcError;
+use alloy::transports::TransportError;
+use tokio::sync::watch;
+use xrelay_light_client::evm::header::EvmHeader;
+use xrelay_light_client::{ChainId, Hash32, Height, TimeMs};
+
+use crate::endpoints::{EndpointPolicy, Endpoints, RpcErrorCounter};
+use crate::types::Applied;
+use crate::{AdapterError, ChainEvent, ChainStatus, Confirmed};
+use gateway::GatewayLog;
+pub use sender::FeePolicy;
+use sender::Sender;
+
+/// How to reach one EVM chain and act on it.
+#[derive(Clone)]
+pub struct EvmSettings {
+    /// The chain's xrelay id (the Gateway's own chain id).
+    pub chain: ChainId,
+    /// JSON-RPC endpoints (HTTP), tried in order with failover.
+    pub urls: Vec<String>,
+    /// The EIP-155 chain id the endpoints must report (`eth_chainId`).
+    pub evm_chain_id: u64,
+    /// The Gateway contract.
+    pub gateway: Address,
+    /// The relayer's account on this chain (pays for relay calls).
+    pub signer: PrivateKeySigner,
+    /// Blocks below the head before a block counts as final (0 on BFT chains such as QBFT
+    /// and IBFT 2.0, whose blocks are final once sealed; some on Clique and dev nodes).
+    pub confirmations: u64,
+    /// Fees and stuck-transaction handling.
+    pub fees: FeePolicy,
+    /// Retries, timeouts, backoff.
+    pub policy: EndpointPolicy,
+    /// How often the head is polled.
+    pub poll: Duration,
+}
+
+/// An EVM chain with an xrelay Gateway.
+pub struct EvmAdapter {
+    chain: ChainId,
+    gateway: Address,
+    confirmations: u64,
+    endpoints: Arc<Endpoints<RootProvider>>,
+    sender: Sender,
+    heads: watch::Receiver<Height>,
+    head_task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for EvmAdapter {
+    fn drop(&mut self) {
+        self.head_task.abort();
+    }
+}
+
+/// Classifies an alloy transport error: a revert is the chain's refusal, a missing block
+/// "not found", a crowded mempool "busy", anything else a fault of the endpoint.
+pub(crate) fn rpc_error(chain: &str, e: TransportError) -> AdapterError {
+    let chain = chain.to_string();
+    match e {
+        RpcError::ErrorResp(payload) => {
+            let text = match &payload.data {
+                Some(data) => format!("{} ({})", payload.message, data.get()),
+                None => payload.message.to_string(),
+            };
+            let lower = text.to_ascii_lowercase();
+            if lower.contains("revert") || lower.contains("execution") {
+                AdapterError::Refused {
+                    chain,
+                    reason: text,
+                }
+            } else if lower.contains("not found") || lower.contains("unknown block") {
+                AdapterError::NotFound { chain, what: text }
+            } else if lower.contains("nonce too low")
+                || lower.contains("underpriced")
+                || lower.contains("txpool is full")
+                || lower.contains("already known")
+            {
+                AdapterError::Busy { chain, why: text }
+            } else {
+                AdapterError::Unavailable {
+                    chain,
+                    message: text,
+                }
+            }
+        }
+        RpcError::DeserError { err, .. } => AdapterError::BadAnswer {
+            chain,
+            why: err.to_string(),
+        },
+        RpcError::NullResp => AdapterError::NotFound {
+            chain,
+            what: "null answer".into(),
+        },
+        other => AdapterError::Unavailable {
+            chain,
+            message: other.to_string(),
+        },
+    }
+}
+
+/// What `eth_getProof` gave for the Gateway at one height: the account proof and one
+/// storage proof per asked slot, each a list of RLP trie nodes from the root down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayProofs {
+    /// The height the proofs are for.
+    pub height: Height,
+    /// Nodes from the state root to the Gateway's account.
+    pub account_proof: Vec<Vec<u8>>,
+    /// Per asked slot: the stored 32-byte word (`None` when zero) and the nodes from the
+    /// Gateway's storage root to the slot.
+    pub slots: Vec<(Option<[u8; 32]>, Vec<Vec<u8>>)>,
+}
+
+impl EvmAdapter {
+    /// Connects to the chain through `settings.urls`; refuses endpoints that report another
+    /// EIP-155 chain id or have no code at the Gateway's address.
+    pub async fn connect(
+        settings: EvmSettings,
+        errors: RpcErrorCounter,
+    ) -> Result<Self, AdapterError> {
+        let chain = settings.chain.clone();
+        if settings.urls.is_empty() {
+            return Err(AdapterError::Unavailable {
+                chain: chain.to_string(),
+                message: "no RPC endpoints configured".into(),
+            });
+        }
+        let mut clients = Vec::new();
+        for url in &settings.urls {
+            let parsed = url.parse().map_err(|e| AdapterError::Unavailable {
+                chain: chain.to_string(),
+                message: format!("{url}: {e}"),
+            })?;
+            clients.push((url.clone(), RootProvider::new_http(parsed)));
+        }
+        let endpoints = Arc::new(Endpoints::new(
+            chain.to_string(),
+            clients,
+            settings.policy,
+            errors,
+        ));
+        let name = chain.to_string();
+        let reported = endpoints
+            .call("eth_chainId", |p| {
+                let name = name.clone();
+                async move { p.get_chain_id().await.map_err(|e| rpc_error(&name, e)) }
+            })
+            .await?;
+        if reported != settings.evm_chain_id {
+            return Err(AdapterError::BadAnswer {
+                chain: name,
+                why: format!(
+                    "endpoint reports EIP-155 chain id {reported}, the configuration says {}",
+                    settings.evm_chain_id
+                ),
+            });
+        }
+        let gateway = settings.gateway;
+        let code = endpoints
+            .call("eth_getCode", |p| {
+                let name = name.clone();
+                async move {
+                    p.get_code_at(gateway)
+                        .await
+                        .map_err(|e| rpc_error(&name, e))
+                }
+            })
+            .await?;
+        if code.is_empty() {
+            return Err(AdapterError::NotFound {
+                chain: name,
+                what: format!("no contract at the Gateway address {gateway}"),
+            });
+        }
+        let sender = Sender::new(
+            name.clone(),
+            endpoints.clone(),
+            EthereumWallet::from(settings.signer.clone()),
+            settings.evm_chain_id,
+            settings.fees.clone(),
+            settings.poll,
+        );
+        let first = final_head(&endpoints, &name, settings.confirmations).await?;
+        let (tx, heads) = watch::channel(first);
+        let head_task = tokio::spawn(follow_heads(
+            name,
+            endpoints.clone(),
+            settings.confirmations,
+            settings.poll,
+            tx,
+        ));
+        Ok(EvmAdapter {
+            chain,
+            gateway,
+            confirmations: settings.confirmations,
+            endpoints,
+            sender,
+            heads,
+            head_task,
+        })
+    }
+
+    fn name(&self) -> String {
+        self.chain.to_string()
+    }
+
+    /// The chain.
+    pub fn chain_id(&self) -> &ChainId {
+        &self.chain
+    }
+
+    /// The relayer's account on this chain.
+    pub fn account(&self) -> Address {
+        self.sender.address()
+    }
+
+    /// The Gateway contract.
+    pub fn gateway(&self) -> Address {
+        self.gateway
+    }
+
+    /// A live view of the latest final height.
+    pub fn heads(&self) -> watch::Receiver<Height> {
+        self.heads.clone()
+    }
+
+    /// Latest final height and its time.
+    pub async fn status(&self) -> Result<ChainStatus, AdapterError> {
+        let height = final_head(&self.endpoints, &self.name(), self.confirmations).await?;
+        let header = self.header(height).await?;
+        Ok(ChainStatus {
+            height,
+            time_ms: header.timestamp.saturating_mul(1_000) as TimeMs,
+        })
+    }
+
+    /// The header at `height` as the RLP its hash commits to: rebuilt from the node's JSON
+    /// and refused unless it hashes to the block hash the node reported.
+    pub async fn header(&self, height: Height) -> Result<EvmHeader, AdapterError> {
+        let name = self.name();
+        let block = self
+            .endpoints
+            .call("eth_getBlockByNumber", |p| {
+                let name = name.clone();
+                async move {
+                    p.get_block_by_number(BlockNumberOrTag::Number(height))
+                        .await
+                        .map_err(|e| rpc_error(&name, e))
+                }
+            })
+            .await?
+            .ok_or_else(|| AdapterError::NotFound {
+                chain: name.clone(),
+                what: format!("block {height}"),
+            })?;
+        let rlp = alloy::rlp::encode(&block.header.inner);
+        let header = EvmHeader::decode(&rlp).map_err(|e| AdapterError::BadAnswer {
+            chain: name.clone(),
+            why: format!("block {height}: {e}"),
+        })?;
+        if header.hash().0 != block.header.hash.0 || header.number != height {
+            return Err(AdapterError::BadAnswer {
+                chain: name,
+                why: format!(
+                    "block {height}: the header's fields hash to {}, the node says {} (number {})",
+                    header.hash(),
+                    block.header.hash,
+                    header.number
+                ),
+            });
+        }
+        Ok(header)
+    }
+
+    /// The Gateway's protocol events of heights `from..=to`, in chain order.
+    pub async fn events(&self, from: Height, to: Height) -> Result<Vec<ChainEvent>, AdapterError> {
+        let name = self.name();
+        let filter = Filter::new()
+            .address(self.gateway)
+            .event_signature(gateway::topics())
+            .from_block(from)
+            .to_block(to);
+        let filter = &filter;
+        let mut logs = self
+            .endpoints
+            .call("eth_getLogs", |p| {
+                let name = name.clone();
+                async move { p.get_logs(filter).await.map_err(|e| rpc_error(&name, e)) }
+            })
+            .await?;
+        logs.sort_by_key(|l| (l.block_number, l.log_index));
+        let mut out = Vec::with_capacity(logs.len());
+        for log in logs {
+            if log.removed {
+                continue;
+            }
+            let height = log.block_number.ok_or_else(|| AdapterError::BadAnswer {
+                chain: name.clone(),
+                why: "log without a block number".into(),
+            })?;
+            if height < from || height > to {
+                return Err(AdapterError::BadAnswer {
+                    chain: name.clone(),
+                    why: format!("log of block {height} outside {from}..={to}"),
+                });
+            }
+            if let GatewayLog::Event(e) = gateway::decode_log(&self.chain, height, &log.inner)? {
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The Gateway's account proof and the storage proofs of `slots` at `height`, in one
+    /// `eth_getProof` request.
+    pub async fn gateway_proofs(
+        &self,
+        slots: &[[u8; 32]],
+        height: Height,
+    ) -> Result<GatewayProofs, AdapterError> {
+        let name = self.name();
+        let keys: Vec<B256> = slots.iter().map(|s| B256::from(*s)).collect();
+        let gateway = self.gateway;
+        let keys = &keys;
+        let answer = self
+            .endpoints
+            .call("eth_getProof", |p| {
+                let name = name.clone();
+                async move {
+                    p.get_proof(gateway, keys.clone())
+                        .block_id(height.into())
+                        .await
+                        .map_err(|e| rpc_error(&name, e))
+                }
+            })
+            .await?;
+        if answer.address != gateway || answer.storage_proof.len() != slots.len() {
+            return Err(AdapterError::BadAnswer {
+                chain: name,
+                why: format!(
+                    "eth_getProof answered for {} with {} storage proofs; asked {gateway} with {}",
+                    answer.address,
+                    answer.storage_proof.len(),
+                    slots.len()
+                ),
+            });
+        }
+        let mut out = Vec::with_capacity(slots.len());
+        for (slot, sp) in slots.iter().zip(answer.storage_proof) {
+            if sp.key.as_b256().0 != *slot {
+                return Err(AdapterError::BadAnswer {
+                    chain: name,
+                    why: "eth_getProof storage proofs out of order".into(),
+                });
+            }
+            let word: [u8; 32] = sp.value.to_be_bytes();
+            let value = (word != [0u8; 32]).then_some(word);
+            out.push((value, sp.proof.into_iter().map(|n| n.to_vec()).collect()));
+        }
+        Ok(GatewayProofs {
+            height,
+            account_proof: answer
+                .account_proof
+                .into_iter()
+                .map(|n| n.to_vec())
+                .collect(),
+            slots: out,
+        })
+    }
+
+    /// Sends one Gateway call and returns once the node accepted it (not included yet).
+    pub async fn broadcast_call<C: SolCall>(&self, call: C) -> Result<Hash32, AdapterError> {
+        let sent = self
+            .sender
+            .send(self.gateway, Bytes::from(call.abi_encode()))
+            .await?;
+        Ok(Hash32(sent.hash().0))
+    }
+
+    /// Sends one Gateway call and waits for the block that includes it; its events are the
+    /// Gateway's logs in the receipt. A reverted transaction is the chain's refusal.
+    pub async fn submit_call<C: SolCall>(&self, call: C) -> Result<Confirmed, AdapterError> {
+        let sent = self
+            .sender
+            .send(self.gateway, Bytes::from(call.abi_encode()))
+            .await?;
+        let receipt = self.sender.confirm(sent).await?;
+        self.confirmed(&receipt)
+    }
+
+    fn confirmed(&self, receipt: &TransactionReceipt) -> Result<Confirmed, AdapterError> {
+        let height = receipt
+            .block_number
+            .ok_or_else(|| AdapterError::BadAnswer {
+                chain: self.name(),
+                why: "receipt without a block number".into(),
+            })?;
+        let tx_hash = Hash32(receipt.transaction_hash.0);
+        if !receipt.status() {
+            return Ok(Confirmed {
+                height,
+                tx_hash,
+                outcome: Err(format!(
+                    "transaction {} reverted in block {height}",
+                    receipt.transaction_hash
+                )),
+            });
+        }
+        let mut applied = Applied::default();
+        for log in receipt.inner.logs() {
+            if log.address() != self.gateway {
+                continue;
+            }
+            match gateway::decode_log(&self.chain, height, &log.inner)? {
+                GatewayLog::Event(e) => applied.events.push(e),
+                GatewayLog::AlreadyDone => applied.already_done += 1,
+            }
+        }
+        Ok(Confirmed {
+            height,
+            tx_hash,
+            outcome: Ok(applied),
+        })
+    }
+}
+
+async fn final_head(
+    endpoints: &Endpoints<RootProvider>,
+    name: &str,
+    confirmations: u64,
+) -> Result<Height, AdapterError> {
+    let head = endpoints
+        .call("eth_blockNumber", |p| async move {
+            p.get_block_number().await.map_err(|e| rpc_error(name, e))
+        })
+        .await?;
+    Ok(head.saturating_sub(confirmations))
+}
+
+/// Keeps `tx` at the chain's latest final height by polling.
+async fn follow_heads(
+    name: String,
+    endpoints: Arc<Endpoints<RootProvider>>,
+    confirmations: u64,
+    poll: Duration,
+    tx: watch::Sender<Height>,
+) {
+    loop {
+        if tx.is_closed() {
+            return;
+        }
+        if let Ok(h) = final_head(&endpoints, &name, confirmations).await {
+            tx.send_if_modified(|cur| {
+                let newer = h > *cur;
+                if newer {
+                    *cur = h;
+                }
+                newer
+            });
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
