@@ -84,21 +84,33 @@ function compile(solc) {
       // No metadata hash in the bytecode: comments and paths do not change the code.
       metadata: { bytecodeHash: "none", appendCBOR: false },
       outputSelection: {
-        "*": { "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"] },
+        "*": { "": ["ast"], "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"] },
       },
     },
   };
   const output = JSON.parse(solc.compile(JSON.stringify(input)));
   const errors = (output.errors || []).filter((e) => e.severity === "error");
   for (const e of output.errors || []) process.stderr.write(`${e.formattedMessage}\n`);
-  if (errors.length > 0) throw new Error(`${errors.length} compilation error(s)`);
+  if (errors.length > 0) {
+    process.stderr.write(`${errors.length} compilation error(s)\n`);
+    process.exit(1);
+  }
 
+  // Only concrete contracts get an artifact: interfaces and abstract contracts have no
+  // code, and the libraries here are internal (inlined into the contracts that use them).
+  const deployable = new Set();
+  for (const [unit, source] of Object.entries(output.sources)) {
+    for (const node of source.ast.nodes) {
+      if (node.nodeType === "ContractDefinition" && node.contractKind === "contract" && !node.abstract) {
+        deployable.add(`${unit}:${node.name}`);
+      }
+    }
+  }
   const artifacts = {};
   for (const unit of Object.keys(output.contracts).sort()) {
     for (const [name, contract] of Object.entries(output.contracts[unit])) {
+      if (!deployable.has(`${unit}:${name}`)) continue;
       const code = contract.evm.bytecode.object;
-      // Interfaces, abstract contracts and internal-only libraries have no code to deploy.
-      if (!code) continue;
       if (artifacts[`${name}.json`]) {
         throw new Error(`two contracts named ${name}: artifact names must be unique`);
       }

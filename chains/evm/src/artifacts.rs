@@ -1,0 +1,5 @@
+//! The compiled contracts, as committed by `compile.mjs`: `{abi, bytecode, deployedBytecode}`
+//! JSON, embedded so tools can deploy without node or solc.
+
+/// `BftLightClient`: the light client of xrelay BFT chains (PROTOCOL.md §7–§8).
+pub const BFT_LIGHT_CLIENT: &str = include_str!("../artifacts/BftLightClient.json");
