@@ -10,12 +10,15 @@ use alloy_rlp::{Encodable, Header as RlpHeader, PayloadView};
 use proptest::prelude::*;
 
 use xrelay_light_client::evm::clique::{self, check_recent_signers, CliqueError, CliqueHeader};
-use xrelay_light_client::evm::consensus::{verify_header, EvmConsensus, EvmConsensusError};
+use xrelay_light_client::evm::consensus::{
+    verify_header, verify_header_transition, EvmConsensus, EvmConsensusError,
+};
 use xrelay_light_client::evm::header::{
     keccak256, BlobGasFields, EvmHeader, EvmHeaderError, MAX_EXTRA_DATA_BYTES, MAX_HEADER_BYTES,
 };
 use xrelay_light_client::evm::istanbul::{
-    quorum, BftError, BftExtraData, BftHeader, BftVariant, ValidatorVote, ISTANBUL_MIX_HASH,
+    quorum, trust_threshold, BftError, BftExtraData, BftHeader, BftVariant, ValidatorVote,
+    ISTANBUL_MIX_HASH,
 };
 use xrelay_light_client::{Address, Hash32, SigningKey};
 
@@ -750,6 +753,98 @@ fn a_validator_change_is_followed_through_the_header_lists() {
     let v11 = verify_header(EvmConsensus::Qbft, &b11, &new).unwrap();
     assert_eq!(v11.required, quorum(5));
     assert_eq!(v11.next_validators, Some(new));
+}
+
+#[test]
+fn validator_changes_are_followed_through_a_trusted_third() {
+    let keys = keys(7);
+    let addr_of = |ks: &[&SigningKey]| -> Vec<Address> {
+        let mut v: Vec<Address> = ks.iter().map(|k| k.address()).collect();
+        v.sort();
+        v
+    };
+    let old = addr_of(&[&keys[0], &keys[1], &keys[2], &keys[3]]);
+    let consensus = EvmConsensus::Qbft;
+
+    // Without a change the transition rule is the plain rule.
+    let same = sealed_bft(
+        BftVariant::Qbft,
+        20,
+        &old,
+        None,
+        0,
+        &[&keys[0], &keys[1], &keys[2]],
+    );
+    assert_eq!(
+        verify_header_transition(consensus, &same, &old).unwrap(),
+        verify_header(consensus, &same, &old).unwrap()
+    );
+
+    // Removal 4 -> 3: two seals are a quorum of the new set, not of the old one.
+    let three = addr_of(&[&keys[0], &keys[1], &keys[2]]);
+    let shrunk = sealed_bft(BftVariant::Qbft, 21, &three, None, 0, &[&keys[0], &keys[1]]);
+    assert_eq!(
+        bft_err(verify_header(consensus, &shrunk, &old)),
+        BftError::InsufficientQuorum {
+            signed: 2,
+            required: 3,
+            validators: 4
+        }
+    );
+    let verdict = verify_header_transition(consensus, &shrunk, &old).unwrap();
+    assert_eq!(verdict.next_validators, Some(three.clone()));
+
+    // Addition 4 -> 5: the newcomer's seal is unknown to the old set.
+    let five = addr_of(&[&keys[0], &keys[1], &keys[2], &keys[3], &keys[4]]);
+    let grown = sealed_bft(
+        BftVariant::Qbft,
+        21,
+        &five,
+        None,
+        0,
+        &[&keys[4], &keys[0], &keys[1], &keys[2]],
+    );
+    assert!(matches!(
+        bft_err(verify_header(consensus, &grown, &old)),
+        BftError::UnknownSigner { index: 0, .. }
+    ));
+    assert_eq!(
+        verify_header_transition(consensus, &grown, &old)
+            .unwrap()
+            .next_validators,
+        Some(five.clone())
+    );
+
+    // A forged hand-over: a foreign set sealing its own list, with one old validator (a
+    // quarter of the old set) among the sealers, is refused.
+    let foreign = addr_of(&[&keys[0], &keys[4], &keys[5], &keys[6]]);
+    let forged = sealed_bft(
+        BftVariant::Qbft,
+        21,
+        &foreign,
+        None,
+        0,
+        &[&keys[0], &keys[4], &keys[5], &keys[6]],
+    );
+    assert_eq!(trust_threshold(4), 2);
+    assert_eq!(
+        bft_err(verify_header_transition(consensus, &forged, &old)),
+        BftError::InsufficientTrustedSigners {
+            signed: 1,
+            required: 2,
+            trusted: 4
+        }
+    );
+    // The header must still satisfy its own list: a sealer outside it is refused.
+    let outsider = sealed_bft(BftVariant::Qbft, 21, &three, None, 0, &[&keys[0], &keys[3]]);
+    assert!(matches!(
+        bft_err(verify_header_transition(consensus, &outsider, &old)),
+        BftError::UnknownSigner { index: 1, .. }
+    ));
+    assert_eq!(
+        bft_err(verify_header_transition(consensus, &same, &[])),
+        BftError::EmptyValidatorSet
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use crate::crypto::Address;
 use crate::evm::clique::{self, CliqueError, CliqueHeader};
 use crate::evm::header::EvmHeader;
-use crate::evm::istanbul::{self, BftError, BftHeader, BftVariant};
+use crate::evm::istanbul::{self, check_validator_set, BftError, BftHeader, BftVariant};
 use crate::hash::Hash32;
 
 /// The consensus protocol whose seals a header carries.
@@ -195,5 +195,51 @@ pub fn verify_header(
                 }),
             })
         }
+    }
+}
+
+/// Verifies a header that may change the validator set, for a client that trusts
+/// `trusted` (the set that sealed the parent, as the client knows it).
+///
+/// QBFT / IBFT 2.0: Besu requires a block's extraData to list the validators that must seal
+/// it (the set after the parent's vote), so the header is first checked against its own
+/// list with the full rule of [`verify_header`]; then more than a third of `trusted`
+/// ([`istanbul::trust_threshold`]) must be among its sealers, so that with fewer than a
+/// third of the trusted set faulty an honest trusted validator vouched for the new list.
+/// Without a change this is [`verify_header`] against `trusted`; with one it accepts the
+/// blocks Besu accepts (a removed validator's absence can leave fewer seals than a
+/// two-thirds quorum of the old set, and an added validator's seal is unknown to it).
+///
+/// Clique: the sealer must be in `trusted`, as in [`verify_header`] (the signer set changes
+/// are read from checkpoint blocks).
+pub fn verify_header_transition(
+    consensus: EvmConsensus,
+    header: &EvmHeader,
+    trusted: &[Address],
+) -> Result<SealVerdict, EvmConsensusError> {
+    match consensus {
+        EvmConsensus::Qbft | EvmConsensus::Ibft2 => {
+            check_validator_set(trusted)?;
+            let listed = BftHeader::parse(consensus.bft_variant_or_qbft(), header)?
+                .extra
+                .validators;
+            let verdict = verify_header(consensus, header, &listed)?;
+            let vouching = verdict
+                .signers
+                .iter()
+                .filter(|s| trusted.contains(s))
+                .count();
+            let required = istanbul::trust_threshold(trusted.len());
+            if vouching < required {
+                return Err(BftError::InsufficientTrustedSigners {
+                    signed: vouching,
+                    required,
+                    trusted: trusted.len(),
+                }
+                .into());
+            }
+            Ok(verdict)
+        }
+        EvmConsensus::Clique { .. } => verify_header(consensus, header, trusted),
     }
 }

@@ -114,6 +114,17 @@ pub enum BftError {
         /// Size of the validator set.
         validators: usize,
     },
+    /// Too few members of the previously trusted set sealed a block that changes the set
+    /// (see `evm::consensus::verify_header_transition`).
+    #[error("{signed} of {trusted} trusted validators sealed the block, {required} required to hand on a new set")]
+    InsufficientTrustedSigners {
+        /// Trusted validators among the sealers.
+        signed: usize,
+        /// Required: more than a third of the trusted set.
+        required: usize,
+        /// Size of the trusted set.
+        trusted: usize,
+    },
     /// The validator set to check against is empty.
     #[error("the validator set is empty")]
     EmptyValidatorSet,
@@ -366,6 +377,12 @@ fn decode_vote(variant: BftVariant, item: &[u8]) -> Result<Option<ValidatorVote>
 /// The number of distinct validator seals a block needs: ceil(2n/3), as Besu computes it.
 pub fn quorum(validators: usize) -> usize {
     (2 * validators).div_ceil(3)
+}
+
+/// The fewest members of a trusted set of `n` that include an honest one when fewer than a
+/// third are faulty: more than a third, `floor(n/3) + 1`.
+pub fn trust_threshold(validators: usize) -> usize {
+    validators / 3 + 1
 }
 
 /// A BFT header with its extraData decoded, and the two digests derived from it.
