@@ -848,6 +848,27 @@ fn validator_changes_are_followed_through_a_trusted_third() {
 }
 
 #[test]
+fn consensus_names_parse_and_print() {
+    for (name, consensus) in [
+        ("qbft", EvmConsensus::Qbft),
+        ("QBFT", EvmConsensus::Qbft),
+        ("ibft2", EvmConsensus::Ibft2),
+        ("clique", EvmConsensus::CLIQUE),
+    ] {
+        assert_eq!(name.parse::<EvmConsensus>().unwrap(), consensus);
+        assert_eq!(consensus.to_string(), name.to_ascii_lowercase());
+    }
+    assert_eq!(
+        EvmConsensus::CLIQUE,
+        EvmConsensus::Clique {
+            epoch: clique::DEFAULT_EPOCH
+        }
+    );
+    let err = "pow".parse::<EvmConsensus>().unwrap_err();
+    assert!(err.to_string().contains("pow"));
+}
+
+#[test]
 fn quorum_is_two_thirds_rounded_up() {
     let expected = [
         (1, 1),
