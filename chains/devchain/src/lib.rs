@@ -10,6 +10,7 @@
 
 pub mod amount;
 pub mod apps;
+pub mod canonical_hex;
 pub mod keyfile;
 pub mod module;
 #[cfg(feature = "node")]

@@ -8,6 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 use xrelay_light_client::encoding::{decode_seq, encode_seq, Reader, Writer};
+use xrelay_light_client::evm::client::{EvmClientState, EvmStorageProof, EvmUpdate};
 use xrelay_light_client::hash::sha256_concat;
 use xrelay_light_client::{
     Acknowledgement, Address, ChainId, Decode, DecodeError, Encode, Hash32, Height, LightBlock,
@@ -33,16 +34,21 @@ pub fn tx_root(ids: impl IntoIterator<Item = Hash32>) -> Hash32 {
 pub const MAX_BATCH: usize = 1024;
 /// Most light blocks in one client update.
 pub const MAX_UPDATE_BLOCKS: usize = 256;
+/// Most updates in one EVM client update (each carries up to 256 headers or one
+/// attested block).
+pub const MAX_EVM_UPDATES: usize = 16;
 /// Longest app name.
 pub const MAX_APP_LEN: usize = 64;
 
 /// A message sent here with the proof, from its destination, that it was never received.
+/// `P` is the destination's kind of proof: a [`StateProof`] from a chain with a state tree
+/// (§5), an [`EvmStorageProof`] from an EVM chain (§12).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProvenMessage {
+pub struct ProvenMessage<P = StateProof> {
     /// The message as this chain stored it.
     pub message: Message,
     /// Non-membership of `receipts/{source}/{sequence}` on the destination.
-    pub proof: StateProof,
+    pub proof: P,
 }
 
 /// What a receive item's proof shows about its message on the source chain.
@@ -57,18 +63,19 @@ pub enum SourceProof {
     TimedOut,
 }
 
-/// A message to receive, with the proof of its state on the source.
+/// A message to receive, with the proof of its state on the source. `P` is the source's
+/// kind of proof (see [`ProvenMessage`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InboundMessage {
+pub struct InboundMessage<P = StateProof> {
     /// The message as the source stored it.
     pub message: Message,
     /// What the proof shows.
     pub shows: SourceProof,
     /// The proof, at the transaction's proof height.
-    pub proof: StateProof,
+    pub proof: P,
 }
 
-impl Encode for InboundMessage {
+impl<P: Encode> Encode for InboundMessage<P> {
     fn encode_to(&self, w: &mut Writer) {
         let tag = match self.shows {
             SourceProof::Committed => 0,
@@ -78,7 +85,7 @@ impl Encode for InboundMessage {
     }
 }
 
-impl Decode for InboundMessage {
+impl<P: Decode> Decode for InboundMessage<P> {
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let message = r.get()?;
         let shows = match r.u8()? {
@@ -99,15 +106,16 @@ impl Decode for InboundMessage {
     }
 }
 
-/// An acknowledgement with the proof that the destination wrote it.
+/// An acknowledgement with the proof that the destination wrote it. `P` is the
+/// destination's kind of proof (see [`ProvenMessage`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProvenAck {
+pub struct ProvenAck<P = StateProof> {
     /// The acknowledged message.
     pub message: Message,
     /// What the destination app answered.
     pub ack: Acknowledgement,
     /// Membership of `acks/{source}/{sequence}` on the destination.
-    pub proof: StateProof,
+    pub proof: P,
 }
 
 /// What an account can do (signed, with a nonce).
@@ -148,6 +156,11 @@ pub enum Action {
         /// Trust options.
         options: TrustOptions,
     },
+    /// Governance: create a client of an EVM chain (§12), trusting the given state (boxed:
+    /// it carries a validator set or committee and its consensus states).
+    CreateEvmClient(#[serde(with = "crate::canonical_hex::boxed")] Box<EvmClientState>),
+    /// Governance: replace the client of an EVM chain (after a freeze, or to re-anchor it).
+    ResetEvmClient(#[serde(with = "crate::canonical_hex::boxed")] Box<EvmClientState>),
 }
 
 /// An action signed by an account.
@@ -230,6 +243,42 @@ pub enum Tx {
         /// The evidence (boxed: two light blocks and a validator set).
         evidence: Box<Misbehaviour>,
     },
+    /// New blocks of the EVM chain `chain` for its client here: sealed headers or attested
+    /// blocks, applied in order, all or nothing.
+    UpdateEvmClient {
+        /// The followed EVM chain.
+        chain: ChainId,
+        /// Updates in order, each verifiable from the client after the previous one.
+        #[serde(with = "crate::canonical_hex::seq")]
+        updates: Vec<EvmUpdate>,
+    },
+    /// [`Tx::Recv`] from an EVM chain: messages proven by storage proofs of its gateway.
+    RecvEvm {
+        /// The sending EVM chain.
+        source: ChainId,
+        /// A height the EVM client of `source` has verified.
+        proof_height: Height,
+        /// The messages with storage proofs of their state on the source.
+        messages: Vec<InboundMessage<EvmStorageProof>>,
+    },
+    /// [`Tx::Ack`] from an EVM chain.
+    AckEvm {
+        /// The EVM chain that received the messages.
+        destination: ChainId,
+        /// A height the EVM client of `destination` has verified.
+        proof_height: Height,
+        /// The acks with storage proofs.
+        acks: Vec<ProvenAck<EvmStorageProof>>,
+    },
+    /// [`Tx::Timeout`] against an EVM chain.
+    TimeoutEvm {
+        /// The EVM chain the messages were for.
+        destination: ChainId,
+        /// A verified height of `destination` at or past the messages' timeouts.
+        proof_height: Height,
+        /// The messages with storage proofs that their receipts are absent.
+        messages: Vec<ProvenMessage<EvmStorageProof>>,
+    },
 }
 
 impl Tx {
@@ -246,12 +295,18 @@ impl Tx {
                 Action::Pay { .. } => "pay",
                 Action::CreateClient { .. } => "create_client",
                 Action::ResetClient { .. } => "reset_client",
+                Action::CreateEvmClient(_) => "create_evm_client",
+                Action::ResetEvmClient(_) => "reset_evm_client",
             },
             Tx::UpdateClient { .. } => "update_client",
             Tx::Recv { .. } => "recv",
             Tx::Ack { .. } => "ack",
             Tx::Timeout { .. } => "timeout",
             Tx::SubmitMisbehaviour { .. } => "misbehaviour",
+            Tx::UpdateEvmClient { .. } => "update_evm_client",
+            Tx::RecvEvm { .. } => "recv_evm",
+            Tx::AckEvm { .. } => "ack_evm",
+            Tx::TimeoutEvm { .. } => "timeout_evm",
         }
     }
 }
@@ -314,6 +369,12 @@ impl Encode for Action {
                 put_trusted(w, trusted);
                 w.put(options);
             }
+            Action::CreateEvmClient(client) => {
+                w.u8(4).put(client.as_ref());
+            }
+            Action::ResetEvmClient(client) => {
+                w.u8(5).put(client.as_ref());
+            }
         }
     }
 }
@@ -345,23 +406,25 @@ impl Decode for Action {
                 trusted: get_trusted(r)?,
                 options: r.get()?,
             },
+            4 => Action::CreateEvmClient(Box::new(r.get()?)),
+            5 => Action::ResetEvmClient(Box::new(r.get()?)),
             t => {
                 return Err(DecodeError::invalid(
                     "action tag",
-                    format!("{t} is not 0-3"),
+                    format!("{t} is not 0-5"),
                 ))
             }
         })
     }
 }
 
-impl Encode for ProvenMessage {
+impl<P: Encode> Encode for ProvenMessage<P> {
     fn encode_to(&self, w: &mut Writer) {
         w.put(&self.message).put(&self.proof);
     }
 }
 
-impl Decode for ProvenMessage {
+impl<P: Decode> Decode for ProvenMessage<P> {
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(ProvenMessage {
             message: r.get()?,
@@ -370,13 +433,13 @@ impl Decode for ProvenMessage {
     }
 }
 
-impl Encode for ProvenAck {
+impl<P: Encode> Encode for ProvenAck<P> {
     fn encode_to(&self, w: &mut Writer) {
         w.put(&self.message).put(&self.ack).put(&self.proof);
     }
 }
 
-impl Decode for ProvenAck {
+impl<P: Decode> Decode for ProvenAck<P> {
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(ProvenAck {
             message: r.get()?,
@@ -389,6 +452,10 @@ impl Decode for ProvenAck {
 /// Smallest encodings, for bounding counts against the bytes left.
 const MIN_MESSAGE_LEN: usize = 4 + 1 + 4 + 1 + 8 + 4 + 1 + 4 + 1 + 4 + 16;
 const MIN_PROOF_LEN: usize = 3;
+/// Two empty node lists.
+const MIN_EVM_PROOF_LEN: usize = 4 + 4;
+/// A header update without headers (`u8 0` ‖ `u32 0`).
+const MIN_EVM_UPDATE_LEN: usize = 1 + 4;
 
 impl Encode for Tx {
     fn encode_to(&self, w: &mut Writer) {
@@ -431,6 +498,34 @@ impl Encode for Tx {
             Tx::SubmitMisbehaviour { chain, evidence } => {
                 w.u8(5).put(chain).put(evidence.as_ref());
             }
+            Tx::UpdateEvmClient { chain, updates } => {
+                w.u8(6).put(chain);
+                encode_seq(w, updates);
+            }
+            Tx::RecvEvm {
+                source,
+                proof_height,
+                messages,
+            } => {
+                w.u8(7).put(source).u64(*proof_height);
+                encode_seq(w, messages);
+            }
+            Tx::AckEvm {
+                destination,
+                proof_height,
+                acks,
+            } => {
+                w.u8(8).put(destination).u64(*proof_height);
+                encode_seq(w, acks);
+            }
+            Tx::TimeoutEvm {
+                destination,
+                proof_height,
+                messages,
+            } => {
+                w.u8(9).put(destination).u64(*proof_height);
+                encode_seq(w, messages);
+            }
         }
     }
 }
@@ -472,10 +567,44 @@ impl Decode for Tx {
                 chain: r.get()?,
                 evidence: Box::new(r.get()?),
             },
+            6 => Tx::UpdateEvmClient {
+                chain: r.get()?,
+                updates: decode_seq(r, "evm updates", MAX_EVM_UPDATES, MIN_EVM_UPDATE_LEN)?,
+            },
+            7 => Tx::RecvEvm {
+                source: r.get()?,
+                proof_height: r.u64()?,
+                messages: decode_seq(
+                    r,
+                    "messages",
+                    MAX_BATCH,
+                    MIN_MESSAGE_LEN + 1 + MIN_EVM_PROOF_LEN,
+                )?,
+            },
+            8 => Tx::AckEvm {
+                destination: r.get()?,
+                proof_height: r.u64()?,
+                acks: decode_seq(
+                    r,
+                    "acks",
+                    MAX_BATCH,
+                    MIN_MESSAGE_LEN + 5 + MIN_EVM_PROOF_LEN,
+                )?,
+            },
+            9 => Tx::TimeoutEvm {
+                destination: r.get()?,
+                proof_height: r.u64()?,
+                messages: decode_seq(
+                    r,
+                    "messages",
+                    MAX_BATCH,
+                    MIN_MESSAGE_LEN + MIN_EVM_PROOF_LEN,
+                )?,
+            },
             t => {
                 return Err(DecodeError::invalid(
                     "transaction tag",
-                    format!("{t} is not 0-5"),
+                    format!("{t} is not 0-9"),
                 ))
             }
         })

@@ -169,7 +169,9 @@ impl Decode for EvmUpdate {
 
 /// The two `eth_getProof` node lists that prove one gateway storage slot: the gateway
 /// account against the state root, then the slot against the account's storage root.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Serde (for relayer stores and JSON tooling) keeps the nodes as byte arrays; the
+/// canonical layout below is what transactions carry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EvmStorageProof {
     /// `accountProof`: RLP trie nodes, root first.
     pub account_proof: Vec<Vec<u8>>,

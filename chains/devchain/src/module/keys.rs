@@ -8,6 +8,12 @@ pub fn client(chain: &ChainId) -> Vec<u8> {
     format!("clients/{chain}").into_bytes()
 }
 
+/// `evm_clients/{chain}` → the client of the EVM chain `chain` (canonical
+/// `EvmClientState` bytes). A chain has a client here or at [`client`], never both.
+pub fn evm_client(chain: &ChainId) -> Vec<u8> {
+    format!("evm_clients/{chain}").into_bytes()
+}
+
 /// `outcomes/{destination}/{sequence}` → how a sent message ended (see [`Outcome`]).
 pub fn outcome(destination: &ChainId, sequence: u64) -> Vec<u8> {
     format!("outcomes/{destination}/{sequence}").into_bytes()

@@ -6,18 +6,22 @@
 //! writes; a transaction runs on its own overlay, so a failure leaves no trace.
 
 pub mod checks;
+pub mod counterparty;
 pub mod keys;
 
 use serde::{Deserialize, Serialize};
+use xrelay_light_client::evm::client::{EvmClientError, EvmClientState, EvmUpdate};
 use xrelay_light_client::{
     paths, Acknowledgement, Address, ChainId, ClientError, ClientState, Decode, DecodeError,
-    Encode, Height, Message, MisbehaviourKind, ProofClaim, TimeMs, TrustOptions, TrustedState,
+    Height, Message, MisbehaviourKind, TimeMs, TrustOptions, TrustedState,
 };
 
 use crate::apps::{App, AppError};
 use crate::state::{atomically, Overlay, StateRead, StorageError};
 use crate::tx::{Action, InboundMessage, ProvenAck, ProvenMessage, SignedAction, SourceProof, Tx};
 use checks::Arrival;
+use counterparty::{has_client, store_client, store_evm_client, Claim};
+pub use counterparty::{load_client, load_evm_client, Counterparty};
 use keys::Outcome;
 
 /// The block a transaction runs in: the chain's own clock for timeouts and client checks.
@@ -203,11 +207,36 @@ pub enum ModuleError {
     /// A batch without items.
     #[error("empty batch")]
     EmptyBatch,
+    /// No EVM client of that chain here.
+    #[error("no EVM client of chain {0}")]
+    UnknownEvmClient(ChainId),
+    /// An EVM-proven transaction names a chain followed by a BFT client.
+    #[error("chain {0} has a BFT client, not an EVM one")]
+    NotEvmClient(ChainId),
+    /// A BFT-proven transaction names a chain followed by an EVM client.
+    #[error("chain {0} has an EVM client, not a BFT one")]
+    NotBftClient(ChainId),
+    /// The EVM client refused (bad seal or attestation, bad storage proof, unknown height,
+    /// frozen, ...).
+    #[error("EVM client of {chain}: {error}")]
+    EvmClient {
+        /// The followed EVM chain.
+        chain: ChainId,
+        /// What it refused (boxed, as for [`ModuleError::Client`]).
+        error: Box<EvmClientError>,
+    },
 }
 
 impl ModuleError {
     fn client(chain: &ChainId, error: ClientError) -> Self {
         ModuleError::Client {
+            chain: chain.clone(),
+            error: Box::new(error),
+        }
+    }
+
+    fn evm_client(chain: &ChainId, error: EvmClientError) -> Self {
+        ModuleError::EvmClient {
             chain: chain.clone(),
             error: Box::new(error),
         }
@@ -282,17 +311,33 @@ impl Module {
                 source,
                 proof_height,
                 messages,
-            } => self.recv(s, ctx, source, *proof_height, messages),
+            } => self.recv::<ClientState>(s, ctx, source, *proof_height, messages),
             Tx::Ack {
                 destination,
                 proof_height,
                 acks,
-            } => self.ack(s, ctx, destination, *proof_height, acks),
+            } => self.ack::<ClientState>(s, ctx, destination, *proof_height, acks),
             Tx::Timeout {
                 destination,
                 proof_height,
                 messages,
-            } => self.timeout(s, ctx, destination, *proof_height, messages),
+            } => self.timeout::<ClientState>(s, ctx, destination, *proof_height, messages),
+            Tx::UpdateEvmClient { chain, updates } => update_evm_client(s, chain, updates),
+            Tx::RecvEvm {
+                source,
+                proof_height,
+                messages,
+            } => self.recv::<EvmClientState>(s, ctx, source, *proof_height, messages),
+            Tx::AckEvm {
+                destination,
+                proof_height,
+                acks,
+            } => self.ack::<EvmClientState>(s, ctx, destination, *proof_height, acks),
+            Tx::TimeoutEvm {
+                destination,
+                proof_height,
+                messages,
+            } => self.timeout::<EvmClientState>(s, ctx, destination, *proof_height, messages),
             Tx::SubmitMisbehaviour { chain, evidence } => {
                 let mut client = load_client(s, chain)?;
                 let kind = client
@@ -331,8 +376,10 @@ impl Module {
                 payload,
                 timeout,
             } => {
-                // A lane needs a client of the destination to ever settle.
-                load_client(s, destination)?;
+                // A lane needs a client of the destination (of either kind) to ever settle.
+                if !has_client(s, destination)? {
+                    return Err(ModuleError::UnknownClient(destination.clone()));
+                }
                 let app = self.app(app)?;
                 let sequence = s.get_u64(&paths::next_send(destination))?.max(1);
                 let message = Message {
@@ -395,20 +442,35 @@ impl Module {
                     height: trusted.height,
                 }]
             }
+            Action::CreateEvmClient(client) => {
+                checks::check_governance(governance(s)?, &tx.signer)?;
+                vec![create_evm_client(s, client)?]
+            }
+            Action::ResetEvmClient(client) => {
+                checks::check_governance(governance(s)?, &tx.signer)?;
+                // Only an existing EVM client is replaced (a typed error otherwise).
+                load_evm_client(s, client.chain_id())?;
+                store_evm_client(s, client);
+                vec![Event::ClientCreated {
+                    chain: client.chain_id().clone(),
+                    height: client.latest_height(),
+                }]
+            }
         };
         Ok(report(events))
     }
 
-    fn recv(
+    /// Receives messages from `source`, whose client here is a `C` (§9.1 lane rules).
+    fn recv<C: Counterparty>(
         &self,
         s: &mut Overlay<'_>,
         ctx: &Context,
         source: &ChainId,
         proof_height: Height,
-        messages: &[InboundMessage],
+        messages: &[InboundMessage<C::Proof>],
     ) -> Result<TxReport, ModuleError> {
         checks::check_non_empty(messages.len())?;
-        let client = load_client(s, source)?;
+        let client = C::load(s, source)?;
         let mut next = s.get_u64(&paths::next_receive(source))?.max(1);
         let mut arrivals = Vec::with_capacity(messages.len());
         for im in messages {
@@ -424,7 +486,7 @@ impl Module {
         }
         // Every new item's state on the source is proven in one batched check: the
         // commitment of a pending message, or the timed-out outcome of a refunded one.
-        let fresh: Vec<&InboundMessage> = messages
+        let fresh: Vec<&InboundMessage<C::Proof>> = messages
             .iter()
             .zip(&arrivals)
             .filter(|(_, a)| **a != Arrival::Duplicate)
@@ -443,20 +505,16 @@ impl Module {
                 ),
             })
             .collect();
-        let claims: Vec<ProofClaim<'_>> = fresh
+        let claims: Vec<Claim<'_, C::Proof>> = fresh
             .iter()
             .zip(&values)
-            .map(|(im, (key, value))| ProofClaim {
+            .map(|(im, (key, value))| Claim {
                 key,
                 value: Some(value),
                 proof: &im.proof,
             })
             .collect();
-        if !claims.is_empty() {
-            client
-                .verify_batch(proof_height, &claims, ctx.time_ms)
-                .map_err(|e| ModuleError::client(source, e))?;
-        }
+        client.verify(proof_height, &claims, ctx.time_ms)?;
         let mut out = TxReport::default();
         for (im, arrival) in messages.iter().zip(arrivals) {
             let m = &im.message;
@@ -515,16 +573,17 @@ impl Module {
         Ok(())
     }
 
-    fn ack(
+    /// Settles messages sent to `destination` (client kind `C`) by their proven acks.
+    fn ack<C: Counterparty>(
         &self,
         s: &mut Overlay<'_>,
         ctx: &Context,
         destination: &ChainId,
         proof_height: Height,
-        acks: &[ProvenAck],
+        acks: &[ProvenAck<C::Proof>],
     ) -> Result<TxReport, ModuleError> {
         checks::check_non_empty(acks.len())?;
-        let client = load_client(s, destination)?;
+        let client = C::load(s, destination)?;
         let mut out = TxReport::default();
         let mut fresh = Vec::new();
         for pa in acks {
@@ -544,20 +603,16 @@ impl Module {
                 )
             })
             .collect();
-        let claims: Vec<ProofClaim<'_>> = fresh
+        let claims: Vec<Claim<'_, C::Proof>> = fresh
             .iter()
             .zip(&values)
-            .map(|(pa, (key, value))| ProofClaim {
+            .map(|(pa, (key, value))| Claim {
                 key,
                 value: Some(value),
                 proof: &pa.proof,
             })
             .collect();
-        if !claims.is_empty() {
-            client
-                .verify_batch(proof_height, &claims, ctx.time_ms)
-                .map_err(|e| ModuleError::client(destination, e))?;
-        }
+        client.verify(proof_height, &claims, ctx.time_ms)?;
         for pa in fresh {
             let outcome = if pa.ack.is_success() {
                 Outcome::Acknowledged
@@ -576,22 +631,19 @@ impl Module {
         Ok(out)
     }
 
-    fn timeout(
+    /// Refunds messages sent to `destination` (client kind `C`) that it can no longer
+    /// receive, proven by the absence of their receipts at a height past their timeouts.
+    fn timeout<C: Counterparty>(
         &self,
         s: &mut Overlay<'_>,
         ctx: &Context,
         destination: &ChainId,
         proof_height: Height,
-        messages: &[ProvenMessage],
+        messages: &[ProvenMessage<C::Proof>],
     ) -> Result<TxReport, ModuleError> {
         checks::check_non_empty(messages.len())?;
-        let client = load_client(s, destination)?;
-        let proof_time = client
-            .consensus_state(proof_height)
-            .map(|cs| cs.time_ms)
-            .ok_or_else(|| {
-                ModuleError::client(destination, ClientError::UnknownHeight(proof_height))
-            })?;
+        let client = C::load(s, destination)?;
+        let proof_time = client.time_at(proof_height)?;
         let mut out = TxReport::default();
         let mut fresh = Vec::new();
         for pm in messages {
@@ -607,20 +659,16 @@ impl Module {
             .iter()
             .map(|pm| paths::receipt(&ctx.chain_id, pm.message.sequence))
             .collect();
-        let claims: Vec<ProofClaim<'_>> = fresh
+        let claims: Vec<Claim<'_, C::Proof>> = fresh
             .iter()
             .zip(&keys)
-            .map(|(pm, key)| ProofClaim {
+            .map(|(pm, key)| Claim {
                 key,
                 value: None,
                 proof: &pm.proof,
             })
             .collect();
-        if !claims.is_empty() {
-            client
-                .verify_batch(proof_height, &claims, ctx.time_ms)
-                .map_err(|e| ModuleError::client(destination, e))?;
-        }
+        client.verify(proof_height, &claims, ctx.time_ms)?;
         for pm in fresh {
             self.settle(s, &pm.message, Outcome::TimedOut)?;
             self.app(&pm.message.receiver)?.on_timeout(s, &pm.message)?;
@@ -645,24 +693,13 @@ fn governance(s: &Overlay<'_>) -> Result<Option<Address>, ModuleError> {
         .map(Address))
 }
 
-/// The client of `chain` stored in `state`.
-pub fn load_client(state: &Overlay<'_>, chain: &ChainId) -> Result<ClientState, ModuleError> {
-    let bytes = state
-        .get(&keys::client(chain))?
-        .ok_or_else(|| ModuleError::UnknownClient(chain.clone()))?;
-    Ok(ClientState::decode(&bytes)?)
-}
-
-fn store_client(state: &mut Overlay<'_>, client: &ClientState) {
-    state.set(keys::client(client.chain_id()), client.encode());
-}
-
 fn create_client(
     s: &mut Overlay<'_>,
     trusted: &TrustedState,
     options: &TrustOptions,
 ) -> Result<Event, ModuleError> {
-    if s.has(&keys::client(&trusted.chain_id))? {
+    // One client per chain, of one kind: a second would let two trust roots speak for it.
+    if has_client(s, &trusted.chain_id)? {
         return Err(ModuleError::ClientExists(trusted.chain_id.clone()));
     }
     let client = ClientState::new(trusted.clone(), *options)
@@ -699,6 +736,54 @@ fn update_client(
             .iter()
             .map(|b| (b.height(), b.header().hash()))
             .collect(),
+    }]))
+}
+
+fn create_evm_client(s: &mut Overlay<'_>, client: &EvmClientState) -> Result<Event, ModuleError> {
+    if has_client(s, client.chain_id())? {
+        return Err(ModuleError::ClientExists(client.chain_id().clone()));
+    }
+    if client.is_frozen() {
+        return Err(ModuleError::evm_client(
+            client.chain_id(),
+            EvmClientError::Frozen,
+        ));
+    }
+    store_evm_client(s, client);
+    Ok(Event::ClientCreated {
+        chain: client.chain_id().clone(),
+        height: client.latest_height(),
+    })
+}
+
+/// Applies `updates` in order to the EVM client of `chain`, all or nothing, and reports
+/// each block it newly trusts as (height, block hash), the same event a BFT update emits.
+fn update_evm_client(
+    s: &mut Overlay<'_>,
+    chain: &ChainId,
+    updates: &[EvmUpdate],
+) -> Result<TxReport, ModuleError> {
+    checks::check_non_empty(updates.len())?;
+    let mut client = load_evm_client(s, chain)?;
+    let mut headers = Vec::new();
+    for update in updates {
+        let before = client.latest_height();
+        client
+            .update(update)
+            .map_err(|e| ModuleError::evm_client(chain, e))?;
+        // Updates only add blocks above the latest one, so the new blocks are those above
+        // `before` (one update adds at most 256, fewer than the 512 the client keeps).
+        headers.extend(
+            client
+                .heights()
+                .filter(|h| *h > before)
+                .filter_map(|h| client.consensus_state(h).map(|cs| (h, cs.block_hash))),
+        );
+    }
+    store_evm_client(s, &client);
+    Ok(report(vec![Event::ClientUpdated {
+        chain: chain.clone(),
+        headers,
     }]))
 }
 
@@ -756,6 +841,20 @@ pub mod query {
     ) -> Result<Option<ClientState>, ModuleError> {
         match state.get(&keys::client(chain))? {
             Some(bytes) => Ok(Some(ClientState::decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The client of the EVM chain `chain`, if any. Stored bytes that do not decode are a
+    /// storage failure (the module only ever writes canonical states there).
+    pub fn evm_client(
+        state: &dyn StateRead,
+        chain: &ChainId,
+    ) -> Result<Option<EvmClientState>, StorageError> {
+        match state.get(&keys::evm_client(chain))? {
+            Some(bytes) => EvmClientState::decode(&bytes).map(Some).map_err(|e| {
+                StorageError(format!("stored EVM client of {chain} does not decode: {e}"))
+            }),
             None => Ok(None),
         }
     }
