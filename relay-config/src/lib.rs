@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod evm;
 mod mesh;
 
 use std::net::SocketAddr;
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use xrelay_light_client::ChainId;
 
+pub use evm::{parse_address, EvmSection};
 pub use mesh::MeshSection;
 
 /// Top-level sections: `XRELAY_<SECTION>__…` variables override keys in them.
@@ -91,7 +93,7 @@ impl Default for ApiSection {
 pub struct ChainSection {
     /// The chain id.
     pub id: String,
-    /// The chain family: `devchain`.
+    /// The chain family: `devchain` or `evm`.
     pub kind: String,
     /// RPC endpoints, tried in order with failover.
     pub rpc: Vec<String>,
@@ -107,9 +109,12 @@ pub struct ChainSection {
     /// it verified.
     #[serde(default)]
     pub trusted_height: Option<u64>,
-    /// Hex header hash at `trusted_height`.
+    /// Hex header hash at `trusted_height` (for an EVM chain: its block hash).
     #[serde(default)]
     pub trusted_hash: Option<String>,
+    /// How to reach and follow an EVM chain (`kind = "evm"` only).
+    #[serde(default)]
+    pub evm: Option<EvmSection>,
 }
 
 fn default_block_time() -> u64 {
@@ -230,11 +235,29 @@ impl RelayerConfig {
             if !seen.insert(c.id.clone()) {
                 return Err((at("id"), format!("chain {} is configured twice", c.id)));
             }
-            if c.kind != "devchain" {
-                return Err((
-                    at("kind"),
-                    format!("unknown chain kind {:?} (known: devchain)", c.kind),
-                ));
+            match (c.kind.as_str(), &c.evm) {
+                ("devchain", None) => {}
+                ("devchain", Some(_)) => {
+                    return Err((
+                        at("evm"),
+                        "only chains of kind \"evm\" take [chains.evm]".into(),
+                    ))
+                }
+                ("evm", None) => {
+                    return Err((
+                        at("evm"),
+                        "a chain of kind \"evm\" needs [chains.evm]".into(),
+                    ))
+                }
+                ("evm", Some(e)) => e
+                    .validate()
+                    .map_err(|(key, why)| (format!("chains[{i}].evm.{key}"), why))?,
+                (other, _) => {
+                    return Err((
+                        at("kind"),
+                        format!("unknown chain kind {other:?} (known: devchain, evm)"),
+                    ))
+                }
             }
             if c.rpc.is_empty() {
                 return Err((at("rpc"), "list at least one endpoint".into()));
@@ -279,6 +302,13 @@ impl RelayerConfig {
                         format!("{c} is not a configured chain"),
                     ));
                 }
+            }
+            let evm = |id: &String| self.chains.iter().any(|c| c.id == *id && c.kind == "evm");
+            if evm(a) && evm(b) {
+                return Err((
+                    format!("links[{i}].chains"),
+                    "two EVM chains cannot be linked: a Gateway follows BFT chains only".into(),
+                ));
             }
             if a == b {
                 return Err((
@@ -446,6 +476,66 @@ block_time_ms = 200
 chains = ["a", "b"]
 "#;
 
+    const EVM: &str = r#"
+[[chains]]
+id = "e"
+kind = "evm"
+rpc = ["http://127.0.0.1:8545"]
+
+[chains.evm]
+chain_id = 31337
+gateway = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+consensus = "attestation"
+attesters = ["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"]
+account_key = "evm-account"
+attester_key = "attester"
+
+[[links]]
+chains = ["a", "e"]
+"#;
+
+    #[test]
+    fn evm_chains_need_their_section_and_link_only_to_bft_chains() {
+        let (_d, path) = write(&format!("{GOOD}{EVM}"));
+        let cfg = RelayerConfig::load(&path, []).unwrap();
+        let evm = cfg.chains[2].evm.as_ref().unwrap();
+        assert_eq!((evm.chain_id, evm.quorum, evm.bump_percent), (31337, 1, 25));
+        let cases = [
+            (
+                EVM.replace("consensus = \"attestation\"", "consensus = \"pow\""),
+                "chains[2].evm.consensus",
+            ),
+            (
+                EVM.replace("quorum", "x").replace(
+                    "attesters = [\"0x70997970C51812dc3A010C7d01b50e0d17dc79C8\"]",
+                    "attesters = []",
+                ),
+                "chains[2].evm.attesters",
+            ),
+            (
+                EVM.replace("attester_key = \"attester\"", ""),
+                "chains[2].evm.attester_key",
+            ),
+            (
+                EVM.replace("0x5FbDB2315678afecb367f032d93F642f64180aa3", "0x12"),
+                "chains[2].evm.gateway",
+            ),
+            (
+                format!(
+                    "{EVM}{}",
+                    EVM.replace("id = \"e\"", "id = \"f\"")
+                        .replace("chains = [\"a\", \"e\"]", "chains = [\"e\", \"f\"]")
+                ),
+                "links[2].chains",
+            ),
+        ];
+        for (extra, key) in cases {
+            let (_d, path) = write(&format!("{GOOD}{extra}"));
+            let err = RelayerConfig::load(&path, []).unwrap_err();
+            assert_eq!(err.key, key, "{err}");
+        }
+    }
+
     fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("relayer.toml");
@@ -501,6 +591,13 @@ chains = ["a", "b"]
                 GOOD.replace(
                     "kind = \"devchain\"\nrpc = [\"http://127.0.0.1:1\"]",
                     "kind = \"evm\"\nrpc = [\"http://127.0.0.1:1\"]",
+                ),
+                "chains[0].evm",
+            ),
+            (
+                GOOD.replace(
+                    "kind = \"devchain\"\nrpc = [\"http://127.0.0.1:1\"]",
+                    "kind = \"cosmos\"\nrpc = [\"http://127.0.0.1:1\"]",
                 ),
                 "chains[0].kind",
             ),
