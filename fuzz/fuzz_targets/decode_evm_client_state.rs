@@ -8,8 +8,7 @@
 use libfuzzer_sys::fuzz_target;
 use xrelay_fuzz::decode_canonical;
 use xrelay_light_client::evm::client::{
-    provable_slot, verify_path, EvmClientState, EvmStorageProof, FinalityMode,
-    MAX_CONSENSUS_STATES,
+    provable_slot, verify_path, EvmClientState, EvmStorageProof, FinalityMode, MAX_CONSENSUS_STATES,
 };
 
 fuzz_target!(|data: &[u8]| {
