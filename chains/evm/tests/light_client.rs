@@ -1091,6 +1091,70 @@ async fn misbehaviour(node: &Node) {
     println!("misbehaviour: no-conflict, wrong set and forged evidence refused; time violation valid; fork froze the client; reset revived it");
 }
 
+/// Every byte of an update body flipped (bit 0, then bit 7), for an adjacent and a skipping
+/// block: the contract accepts exactly what the Rust client accepts, refuses with the rule
+/// the Rust verifier reports, and refuses with a codec error exactly what Rust cannot decode.
+async fn every_byte_flipped(node: &Node) {
+    let chain = chain_at(node, "flipped", fixed_set(4, 10), 3, 600_000).await;
+    let id = chain.chain_id().clone();
+    let options = TrustOptions::default();
+    let lc = node.deploy().await;
+    let trusted = chain.trusted_state(1);
+    create(&lc, &trusted, &options).await;
+    let rust_client = ClientState::new(trusted, options).expect("rust client");
+    let mut compared = 0;
+    let mut verdicts = std::collections::BTreeMap::<String, usize>::new();
+    for target in [2, 3] {
+        let body = update_body(&id, &[chain.light_block(target)]).to_vec();
+        let now_ms = node.now_s().await * 1000;
+        // The body's own chain id is left alone (another id is another client).
+        let start = 4 + id.as_str().len();
+        for pos in start..body.len() {
+            for mask in [0x01u8, 0x80] {
+                let mut flipped = body.clone();
+                flipped[pos] ^= mask;
+                let rust = rust_update_verdict(&rust_client, &flipped, now_ms);
+                let contract = match lc.updateClient(flipped.into()).call().await {
+                    Ok(_) => "ok".to_string(),
+                    Err(e) => match revert(e) {
+                        BftLightClientErrors::UnexpectedEnd(_)
+                        | BftLightClientErrors::TrailingBytes(_)
+                        | BftLightClientErrors::TooLong(_)
+                        | BftLightClientErrors::InvalidValue(_) => "malformed".to_string(),
+                        other => reason(&other),
+                    },
+                };
+                assert_eq!(contract, rust, "block {target}, byte {pos} ^ {mask:#04x}");
+                *verdicts.entry(rust).or_default() += 1;
+                compared += 1;
+            }
+        }
+    }
+    println!(
+        "every byte flipped: {compared} bodies, contract verdict = Rust verdict: {verdicts:?}"
+    );
+}
+
+/// What the Rust client says of an update body: "malformed" if it does not decode (the
+/// devchain's tag-1 body layout), else "ok" or the §7 reason.
+fn rust_update_verdict(client: &ClientState, body: &[u8], now_ms: u64) -> String {
+    use xrelay_light_client::encoding::{decode_seq, Reader};
+    let mut r = Reader::new(body);
+    let decoded = r
+        .get::<ChainId>()
+        .and_then(|_| decode_seq::<LightBlock>(&mut r, "light blocks", 256, 64))
+        .and_then(|blocks| r.finish().map(|()| blocks));
+    let blocks = match decoded {
+        Ok(blocks) => blocks,
+        Err(_) => return "malformed".into(),
+    };
+    match client.clone().update(&blocks, now_ms) {
+        Ok(_) => "ok".into(),
+        Err(xrelay_light_client::ClientError::Header { error, .. }) => error.reason().into(),
+        Err(other) => format!("{other:?}"),
+    }
+}
+
 /// The newest 512 consensus states are kept; older ones, and ones older than the trusting
 /// period, are forgotten (never the latest); an expired client refuses updates.
 async fn pruning(node: &Node) {
@@ -1195,6 +1259,7 @@ async fn light_client_on_anvil() {
     }
     rotation_and_bisection(&node).await;
     refusals(&node).await;
+    every_byte_flipped(&node).await;
     misbehaviour(&node).await;
     pruning(&node).await;
 
