@@ -86,8 +86,9 @@ contract Gateway {
     /// @notice The client of `chainId` accepted these headers (the light client's event,
     /// re-emitted so relayers follow one address).
     event ClientUpdated(bytes chainId, uint64[] heights, bytes32[] hashes);
-    /// @notice The client of `chainId` was frozen by misbehaviour evidence (re-emitted).
-    event ClientFrozen(bytes chainId, bytes32 evidenceHash);
+    /// @notice The client of `chainId` was frozen by misbehaviour evidence (re-emitted; the
+    /// light client's own event also carries the evidence hash).
+    event ClientFrozen(bytes chainId);
     /// @notice An app was registered under `name`.
     event AppRegistered(bytes name, address app);
 
@@ -207,7 +208,7 @@ contract Gateway {
     /// `ChainId ‖ Misbehaviour`, §9.2 tag 5).
     function submitMisbehaviour(bytes calldata body) external returns (bytes32 evidenceHash) {
         evidenceHash = lightClient.submitMisbehaviour(body);
-        emit ClientFrozen(_leadingChainId(body), evidenceHash);
+        emit ClientFrozen(_leadingChainId(body));
     }
 
     // ---------------------------------------------------------------- lanes (views)
