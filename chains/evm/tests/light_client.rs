@@ -27,8 +27,8 @@ use xrelay_evm::{create_client_args, misbehaviour_body, update_body};
 use xrelay_light_client::testkit::{fixed_set, rotating_set, ChainSpec, TestChain};
 use xrelay_light_client::{
     sha256, ChainId, ClientState, Commit, Decode, Hash32, Header, Height, LightBlock,
-    LightBlockSource, Misbehaviour, SignedHeader, SigningKey, StateProof, TrustOptions,
-    TrustedState, Validator, ValidatorSet, Verifier,
+    LightBlockSource, Misbehaviour, MisbehaviourError, SignedHeader, SigningKey, StateProof,
+    TrustOptions, TrustedState, Validator, ValidatorSet, Verifier,
 };
 
 type LightClient = BftLightClient::BftLightClientInstance<DynProvider>;
@@ -1135,6 +1135,157 @@ async fn every_byte_flipped(node: &Node) {
     );
 }
 
+/// Every byte of misbehaviour evidence (a fork at height 4 from trusted height 3) flipped:
+/// the contract accepts exactly the evidence the Rust client accepts, and refuses the rest
+/// for the same reason.
+async fn every_evidence_byte_flipped(node: &Node) {
+    let chain = chain_at(node, "flipfork", fixed_set(4, 10), 4, 600_000).await;
+    let id = chain.chain_id().clone();
+    let options = TrustOptions::default();
+    let lc = node.deploy().await;
+    create(&lc, &chain.trusted_state(1), &options).await;
+    let to_3 = [chain.light_block(2), chain.light_block(3)];
+    update_blocks(&lc, &id, &to_3).await.expect("to 3");
+    let now_ms = node.now_s().await * 1000;
+    let mut rust_client = ClientState::new(chain.trusted_state(1), options).expect("client");
+    rust_client.update(&to_3, now_ms).expect("rust to 3");
+    let evidence = Misbehaviour {
+        trusted_height: 3,
+        trusted_next_validators: chain.validators(4).clone(),
+        first: chain.light_block(4),
+        second: chain.conflicting_light_block(4, |h| h.state_root = sha256(b"fork")),
+    };
+    let body = misbehaviour_body(&id, &evidence).to_vec();
+    let start = 4 + id.as_str().len();
+    let mut verdicts = std::collections::BTreeMap::<String, usize>::new();
+    for pos in start..body.len() {
+        for mask in [0x01u8, 0x80] {
+            let mut flipped = body.clone();
+            flipped[pos] ^= mask;
+            let rust = match Misbehaviour::decode(&flipped[start..]) {
+                Err(_) => "malformed".to_string(),
+                Ok(ev) => match rust_client.clone().submit_misbehaviour(&ev, now_ms) {
+                    Ok(_) => "ok".into(),
+                    Err(xrelay_light_client::ClientError::Misbehaviour(e)) => match e {
+                        MisbehaviourError::InvalidHeader { error, .. } => error.reason().into(),
+                        MisbehaviourError::ChainMismatch => "EvidenceChainMismatch".into(),
+                        MisbehaviourError::NoConflict => "NoConflict".into(),
+                        MisbehaviourError::TrustedSetMismatch { .. } => "TrustedSetMismatch".into(),
+                        other => format!("{other:?}"),
+                    },
+                    Err(xrelay_light_client::ClientError::UnknownHeight(_)) => {
+                        "UnknownHeight".into()
+                    }
+                    Err(other) => format!("{other:?}"),
+                },
+            };
+            let contract = match lc.submitMisbehaviour(flipped.into()).call().await {
+                Ok(_) => "ok".to_string(),
+                Err(e) => match revert(e) {
+                    BftLightClientErrors::UnexpectedEnd(_)
+                    | BftLightClientErrors::TrailingBytes(_)
+                    | BftLightClientErrors::TooLong(_)
+                    | BftLightClientErrors::InvalidValue(_) => "malformed".to_string(),
+                    BftLightClientErrors::EvidenceChainMismatch(_) => {
+                        "EvidenceChainMismatch".into()
+                    }
+                    BftLightClientErrors::NoConflict(_) => "NoConflict".into(),
+                    BftLightClientErrors::TrustedSetMismatch(_) => "TrustedSetMismatch".into(),
+                    BftLightClientErrors::UnknownHeight(_) => "UnknownHeight".into(),
+                    other => reason(&other),
+                },
+            };
+            assert_eq!(contract, rust, "evidence byte {pos} ^ {mask:#04x}");
+            *verdicts.entry(rust).or_default() += 1;
+        }
+    }
+    assert!(
+        !lc.isFrozen(id_bytes(&id)).call().await.expect("isFrozen"),
+        "only calls were made"
+    );
+    println!("every evidence byte flipped: contract verdict = Rust verdict: {verdicts:?}");
+}
+
+/// Every byte of every vector proof flipped: the contract's answer (true, false, or a codec
+/// revert) is the Rust verifier's (verified, refused, or not decodable).
+async fn every_proof_byte_flipped(node: &Node) {
+    let file = vectors("proofs.json");
+    let root = Hash32(hash_field(&file["root"]).0);
+    let chain = ChainId::new("proofbits").expect("chain id");
+    let now_ms = node.now_s().await * 1000;
+    let trusted = TrustedState {
+        chain_id: chain.clone(),
+        height: 1,
+        time_ms: now_ms - 60_000,
+        header_hash: sha256(b"header 1"),
+        state_root: root,
+        next_validators: ValidatorSet::from_keys([(&SigningKey::from_seed("proofbits", 0), 1)])
+            .expect("set"),
+    };
+    let lc = node.deploy().await;
+    create(&lc, &trusted, &TrustOptions::default()).await;
+    let id = id_bytes(&chain);
+    let mut verdicts = std::collections::BTreeMap::<String, usize>::new();
+    for p in file["proofs"].as_array().expect("proofs") {
+        let path = p["key"].as_str().expect("key").as_bytes().to_vec();
+        let value = p["value"].as_str().map(|v| hex::decode(v).expect("hex"));
+        let bytes = hex_field(&p["proof"]);
+        for pos in 0..bytes.len() {
+            for mask in [0x01u8, 0x80] {
+                let mut flipped = bytes.clone();
+                flipped[pos] ^= mask;
+                let rust = match StateProof::decode(&flipped) {
+                    Err(_) => "malformed",
+                    Ok(proof) => {
+                        let verified = match &value {
+                            Some(v) => proof.verify_membership(&root, &path, v).is_ok(),
+                            None => proof.verify_non_membership(&root, &path).is_ok(),
+                        };
+                        if verified {
+                            "verified"
+                        } else {
+                            "refused"
+                        }
+                    }
+                };
+                let path_b = Bytes::copy_from_slice(&path);
+                let answer = match &value {
+                    Some(v) => {
+                        lc.verifyMembership(
+                            id.clone(),
+                            1,
+                            path_b,
+                            Bytes::copy_from_slice(v),
+                            flipped.into(),
+                        )
+                        .call()
+                        .await
+                    }
+                    None => {
+                        lc.verifyNonMembership(id.clone(), 1, path_b, flipped.into())
+                            .call()
+                            .await
+                    }
+                };
+                let contract = match answer {
+                    Ok(true) => "verified",
+                    Ok(false) => "refused",
+                    Err(e) => match revert(e) {
+                        BftLightClientErrors::UnexpectedEnd(_)
+                        | BftLightClientErrors::TrailingBytes(_)
+                        | BftLightClientErrors::TooLong(_)
+                        | BftLightClientErrors::InvalidValue(_) => "malformed",
+                        other => panic!("proof byte {pos}: {other:?}"),
+                    },
+                };
+                assert_eq!(contract, rust, "{} byte {pos} ^ {mask:#04x}", p["key"]);
+                *verdicts.entry(rust.to_string()).or_default() += 1;
+            }
+        }
+    }
+    println!("every proof byte flipped: contract answer = Rust answer: {verdicts:?}");
+}
+
 /// What the Rust client says of an update body: "malformed" if it does not decode (the
 /// devchain's tag-1 body layout), else "ok" or the §7 reason.
 fn rust_update_verdict(client: &ClientState, body: &[u8], now_ms: u64) -> String {
@@ -1247,6 +1398,7 @@ async fn light_client_on_anvil() {
     golden_header_chain(&node).await;
     golden_encodings(&node).await;
     golden_proofs(&node).await;
+    every_proof_byte_flipped(&node).await;
 
     // From here on the generated chains are dated relative to the node's clock; move it to
     // the wall clock's day so the dates read naturally.
@@ -1260,6 +1412,7 @@ async fn light_client_on_anvil() {
     rotation_and_bisection(&node).await;
     refusals(&node).await;
     every_byte_flipped(&node).await;
+    every_evidence_byte_flipped(&node).await;
     misbehaviour(&node).await;
     pruning(&node).await;
 
