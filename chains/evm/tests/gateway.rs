@@ -289,6 +289,14 @@ impl Env {
         }
     }
 
+    /// A timeout a day after alpha's genesis: never reached on either chain in a test.
+    fn later(&self) -> Timeout {
+        Timeout {
+            height: 0,
+            time_ms: self.alpha.genesis_ms + 86_400_000,
+        }
+    }
+
     fn gateway(&self) -> Gateway::GatewayInstance<&DynProvider> {
         Gateway::new(self.d.gateway, &self.provider)
     }
@@ -439,19 +447,6 @@ impl Env {
 
 fn hash_of(bytes: &[u8]) -> [u8; 32] {
     sha256(bytes).0
-}
-
-fn far_future(env_ms: u64) -> Timeout {
-    Timeout {
-        height: 0,
-        time_ms: env_ms + 86_400_000,
-    }
-}
-
-impl Env {
-    fn later(&self) -> Timeout {
-        far_future(self.alpha.genesis_ms + 3_600_000)
-    }
 }
 
 fn echo_ack(payload: &[u8]) -> Acknowledgement {
@@ -1111,6 +1106,195 @@ async fn client_events_come_from_the_gateway_and_a_frozen_client_proves_nothing(
         Err(Reverted::LightClient(BftLightClientErrors::FrozenClient(_))) => {}
         other => panic!("expected FrozenClient, got {other:?}"),
     }
+}
+
+// ------------------------------------------------------------------ who may do what
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sends_and_registrations_are_checked() {
+    let env = Env::start().await;
+    let as_user = Gateway::new(env.d.gateway, env.user_provider.clone());
+    let alpha = Bytes::copy_from_slice(env.alpha.id.as_str().as_bytes());
+    let later = env.later().time_ms;
+
+    // Apps are registered by governance only, once per name and per address.
+    match submit(as_user.registerApp(Bytes::from_static(b"mine"), env.user)).await {
+        Err(Reverted::Gateway(GatewayErrors::NotGovernance(e))) => assert_eq!(e.caller, env.user),
+        other => panic!("expected NotGovernance, got {other:?}"),
+    }
+    match submit(
+        env.gateway()
+            .registerApp(Bytes::from_static(b"echo"), env.user),
+    )
+    .await
+    {
+        Err(Reverted::Gateway(GatewayErrors::InvalidApp(_))) => {}
+        other => panic!("expected InvalidApp, got {other:?}"),
+    }
+    match submit(
+        env.gateway()
+            .registerApp(Bytes::from_static(b"echo2"), env.d.echo),
+    )
+    .await
+    {
+        Err(Reverted::Gateway(GatewayErrors::InvalidApp(_))) => {}
+        other => panic!("expected InvalidApp, got {other:?}"),
+    }
+    assert_eq!(
+        env.gateway()
+            .appAddress(Bytes::from_static(b"transfer"))
+            .call()
+            .await
+            .expect("appAddress"),
+        env.d.transfer
+    );
+
+    // Only a registered app sends on behalf of someone else.
+    match submit(as_user.sendFromApp(env.admin, alpha.clone(), 0, later, Bytes::from_static(b"x")))
+        .await
+    {
+        Err(Reverted::Gateway(GatewayErrors::NotAnApp(e))) => assert_eq!(e.caller, env.user),
+        other => panic!("expected NotAnApp, got {other:?}"),
+    }
+    // Unknown apps, chains without a client, this chain, malformed ids, no timeout.
+    let send = |dst: &'static [u8], app: &'static [u8], th: u64, tt: u64| {
+        as_user.sendMessage(
+            Bytes::from_static(dst),
+            Bytes::from_static(app),
+            th,
+            tt,
+            Bytes::from_static(b"x"),
+        )
+    };
+    match submit(send(b"alpha", b"nope", 0, later)).await {
+        Err(Reverted::Gateway(GatewayErrors::UnknownApp(_))) => {}
+        other => panic!("expected UnknownApp, got {other:?}"),
+    }
+    match submit(send(b"gamma", b"echo", 0, later)).await {
+        Err(Reverted::Gateway(GatewayErrors::UnknownClient(_))) => {}
+        other => panic!("expected UnknownClient, got {other:?}"),
+    }
+    for (dst, th, tt) in [
+        (&b"evm"[..], 0, later),
+        (&b"al/pha"[..], 0, later),
+        (&b"alpha"[..], 0, 0),
+    ] {
+        let call = as_user.sendMessage(
+            Bytes::from_static(dst),
+            Bytes::from_static(b"echo"),
+            th,
+            tt,
+            Bytes::from_static(b"x"),
+        );
+        match submit(call).await {
+            Err(Reverted::Gateway(GatewayErrors::InvalidSend(_)))
+            | Err(Reverted::Gateway(GatewayErrors::InvalidValue(_))) => {}
+            other => panic!("expected a refused send to {dst:?}, got {other:?}"),
+        }
+    }
+
+    // A transfer packet sent directly must name its sender as the payer.
+    submit(
+        env.transfer()
+            .mint(env.admin, Bytes::from_static(b"xrd"), 5),
+    )
+    .await
+    .expect("mint");
+    let theirs = transfer_packet("xrd", 5, env.admin, env.user);
+    match submit(as_user.sendMessage(
+        alpha.clone(),
+        Bytes::from_static(b"transfer"),
+        0,
+        later,
+        theirs.into(),
+    ))
+    .await
+    {
+        Err(Reverted::Reason(why)) => assert_eq!(why, "payload sender is not the message sender"),
+        other => panic!("expected the sender check, got {other:?}"),
+    }
+    let own = transfer_packet("xrd", 5, env.admin, env.user);
+    let as_admin = env.gateway();
+    let receipt =
+        submit(as_admin.sendMessage(alpha, Bytes::from_static(b"transfer"), 0, later, own.into()))
+            .await
+            .expect("a direct transfer send");
+    assert_eq!(env.sent(&receipt)[0].sender, env.admin.as_slice());
+    assert_eq!(env.escrow("xrd").await, 5);
+    assert_eq!(env.balance("xrd", env.admin).await, 0);
+}
+
+/// An ack batch naming one message twice settles it once: the second item is already
+/// done, so an error ack refunds once.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_message_twice_in_a_batch_is_settled_once() {
+    let mut env = Env::start().await;
+    submit(
+        env.transfer()
+            .mint(env.user, Bytes::from_static(b"xrd"), 100),
+    )
+    .await
+    .expect("mint");
+    let receipt = submit(env.transfer_as_user().send(
+        Bytes::copy_from_slice(env.alpha.id.as_str().as_bytes()),
+        Bytes::from_static(b"xrd"),
+        60,
+        EvmAddress::repeat_byte(0xa1),
+        0,
+        env.later().time_ms,
+    ))
+    .await
+    .expect("send");
+    let m = env.sent(&receipt)[0].clone();
+    assert_eq!(env.balance("xrd", env.user).await, 40);
+    let ack = Acknowledgement::Error("refused".into());
+    let (h, _) = env.alpha_block(SourceChain::receive_writes(&m, &ack)).await;
+    let proof = env.alpha.prove(&paths::ack(&m.source, m.sequence), h);
+    let item = (m.clone(), ack, proof);
+    let receipt = submit(env.gateway().acknowledge(ack_body(
+        &env.alpha.id,
+        h,
+        &[item.clone(), item],
+    )))
+    .await
+    .expect("acknowledge");
+    assert_eq!(
+        events::<Gateway::Acknowledged>(&receipt, env.d.gateway).len(),
+        1
+    );
+    assert_eq!(
+        events::<Gateway::AlreadyDone>(&receipt, env.d.gateway).len(),
+        1
+    );
+    assert_eq!(env.balance("xrd", env.user).await, 100, "refunded once");
+    assert_eq!(env.escrow("xrd").await, 0);
+    assert_eq!(
+        env.provable(&outcome_path(&env.alpha.id, m.sequence)).await,
+        hash_of(&[2]),
+        "outcome: error ack, refunded"
+    );
+}
+
+/// A relayer cannot turn a good message into an error ack by starving the app of gas: a
+/// call that leaves less than the app's budget reverts as a whole.
+#[tokio::test(flavor = "multi_thread")]
+async fn too_little_gas_for_the_app_reverts_instead_of_failing_the_message() {
+    let mut env = Env::start().await;
+    let later = env.later();
+    let m = env.alpha_message("echo", b"hungry".to_vec(), later);
+    let h = env.alpha_sends(std::slice::from_ref(&m)).await;
+    let body = recv_body(&env.alpha.id, h, &env.inbound(std::slice::from_ref(&m), h));
+    let starved = env.gateway().recv(body.clone()).gas(300_000).call().await;
+    match starved.map_err(reverted) {
+        Err(Reverted::Gateway(GatewayErrors::InsufficientGas(_))) => {}
+        other => panic!("expected InsufficientGas, got {other:?}"),
+    }
+    let receipt = submit(env.gateway().recv(body)).await.expect("recv");
+    let ack = &events::<Gateway::Received>(&receipt, env.d.gateway)[0].ack;
+    assert_eq!(
+        Acknowledgement::decode(ack).expect("ack"),
+        echo_ack(b"hungry")
+    );
 }
 
 // ------------------------------------------------------------------ gas
