@@ -167,6 +167,8 @@ contract BftLightClient is IBftLightClient {
         bytes32 stateRoot = r.hash32();
         ValidatorSetView memory next = _readValidatorSet(r);
         r.finish();
+        // A zero hash marks an absent consensus state; no real header hashes to it.
+        if (headerHash == bytes32(0)) revert Codec.InvalidValue("trusted header hash");
 
         Codec.Reader memory o = Codec.reader(trustOptions);
         uint64 numerator = o.u64();

@@ -903,6 +903,13 @@ async fn refusals(node: &Node) {
         refused(lc.createClient(dup, opts.clone()).send().await),
         BftLightClientErrors::ClientExists(_)
     ));
+    let mut zero = other_chain.trusted_state(1);
+    zero.header_hash = Hash32::ZERO;
+    let (zero_state, _) = create_client_args(&zero, &options);
+    assert!(matches!(
+        refused(lc.createClient(zero_state, opts.clone()).send().await),
+        BftLightClientErrors::InvalidValue(_)
+    ));
     let quarter = TrustOptions {
         trust_threshold: xrelay_light_client::Fraction {
             numerator: 1,
