@@ -16,6 +16,17 @@
 //!   one by q (the rest absent). It stops checking signatures once more than 2/3 of the
 //!   power is tallied, so it checks q signatures in both cases, on one thread.
 //!
+//! EVM Merkle-Patricia proofs, storage tries of 1,000 / 10,000 / 100,000 slots built by
+//! alloy-trie's `HashBuilder`, the `eth_getProof` node lists of 64 slots:
+//! - ours: `evm::mpt::verify_proof` (the walk from the root, every node's keccak checked);
+//! - alloy-trie: `proof::verify_proof` with the expected leaf value.
+//!
+//! And one gateway path as a relayer proves it (the gateway's account proof in a state trie
+//! of 10,000 accounts, then the slot's storage proof in its 10,000-slot storage trie): ours
+//! `verify_account` + `verify_storage` (decoding the account and the value), alloy-trie two
+//! `verify_proof` calls given the expected account and value RLP. The raw cost both are
+//! bounded by: keccak-256 of every node of the proofs.
+//!
 //! Baselines in the same run: one secp256k1 public-key recovery (bare library call and our
 //! `recover_address`), one ed25519 verification as tendermint's verifier makes it (parses
 //! the key each time) and with a parsed key.
@@ -47,6 +58,7 @@ use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
 use tendermint::crypto::signature::Verifier as _;
 use tendermint_light_client_verifier::{ProdVerifier, Verdict};
 use xrelay_compare::iavl::{existence, IavlTree};
+use xrelay_compare::mpt::{keccak_nodes, ours_storage, theirs_storage, GatewayState, StorageTrie};
 use xrelay_compare::ours::{verifier, HeaderCase, JmtTree};
 use xrelay_compare::tm::TmCase;
 use xrelay_compare::{entries, key_of, sampled, value_of};
@@ -55,6 +67,10 @@ use xrelay_light_client::{Encode, LightBlock, Parallelism, Signature65, Verifier
 const TREE_SIZES: [usize; 3] = [1_000, 10_000, 100_000];
 const PROOFS: usize = 64;
 const VALIDATORS: [u32; 5] = [4, 21, 50, 100, 150];
+const MPT_SIZES: [usize; 3] = [1_000, 10_000, 100_000];
+/// Accounts in the state trie and slots in the gateway's storage trie of the gateway case.
+const GATEWAY_ACCOUNTS: usize = 10_000;
+const GATEWAY_SLOTS: usize = 10_000;
 
 /// Both trees of one size and the same sampled keys.
 struct Trees {
@@ -213,6 +229,98 @@ fn bench_headers(c: &mut Criterion, rec: &Recorder, ours: &HeaderCase, tm: &TmCa
         ))
     });
     g.finish();
+}
+
+fn mpt_ours(t: &StorageTrie) {
+    for c in black_box(&t.cases) {
+        assert_eq!(ours_storage(&t.root, c), Some(&c.leaf[..]));
+    }
+}
+
+fn mpt_theirs(t: &StorageTrie) {
+    for c in black_box(&t.cases) {
+        assert!(theirs_storage(&t.root, c));
+    }
+}
+
+fn mpt_keccak(t: &StorageTrie) {
+    for c in black_box(&t.cases) {
+        black_box(keccak_nodes(c));
+    }
+}
+
+fn gateway_ours(g: &GatewayState) {
+    for c in black_box(&g.storage.cases) {
+        assert_eq!(g.ours(c), Some(c.value));
+    }
+}
+
+fn gateway_theirs(g: &GatewayState) {
+    for c in black_box(&g.storage.cases) {
+        assert!(g.theirs(c));
+    }
+}
+
+fn bench_mpt(c: &mut Criterion, rec: &Recorder, tries: &[StorageTrie], gateway: &GatewayState) {
+    for t in tries {
+        let size = t.size;
+        let mut g = c.benchmark_group(format!("mpt_{size}"));
+        rec.bench(&mut g, &format!("mpt{size}/ours_x64"), || mpt_ours(t));
+        rec.bench(&mut g, &format!("mpt{size}/alloy_trie_x64"), || {
+            mpt_theirs(t)
+        });
+        rec.bench(&mut g, &format!("mpt{size}/keccak_nodes_x64"), || {
+            mpt_keccak(t)
+        });
+        g.finish();
+    }
+    let mut g = c.benchmark_group("mpt_gateway");
+    rec.bench(&mut g, "mpt_gateway/ours_x64", || gateway_ours(gateway));
+    rec.bench(&mut g, "mpt_gateway/alloy_trie_x64", || {
+        gateway_theirs(gateway)
+    });
+    g.finish();
+}
+
+fn mpt_table(
+    rec: &Recorder,
+    tries: &[StorageTrie],
+    gateway: &GatewayState,
+    pairs: &[Paired],
+    raw: &[Paired],
+) {
+    let m = |k: &str| rec.median(k).unwrap_or(f64::NAN) / PROOFS as f64;
+    eprintln!();
+    eprintln!("### EVM Merkle-Patricia proofs: one proof");
+    eprintln!();
+    eprintln!("ns per proof = criterion median ÷ {PROOFS}; ratio = median (IQR; ratio of the fastest batches) of {ROUNDS} paired rounds.");
+    eprintln!();
+    eprintln!("| trie | avg nodes | avg bytes | ours: ns/proof | alloy-trie: ns/proof | keccak of the nodes: ns/proof | **ours ÷ alloy-trie** (paired) | ours ÷ keccak of the nodes (paired) |");
+    eprintln!("|---|---|---|---|---|---|---|---|");
+    for ((t, p), r) in tries.iter().zip(pairs).zip(raw) {
+        eprintln!(
+            "| storage, {} slots | {:.2} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {} |",
+            t.size,
+            t.avg_nodes(),
+            t.avg_bytes(),
+            m(&format!("mpt{}/ours_x64", t.size)),
+            m(&format!("mpt{}/alloy_trie_x64", t.size)),
+            m(&format!("mpt{}/keccak_nodes_x64", t.size)),
+            fmt_ratio(p),
+            fmt_ratio(r),
+        );
+    }
+    let account_bytes: usize = gateway.account_proof.iter().map(|n| n.len()).sum();
+    eprintln!(
+        "| gateway path: account ({GATEWAY_ACCOUNTS} accounts) + storage ({GATEWAY_SLOTS} slots) | {} + {:.2} | {} + {:.0} | {:.0} | {:.0} | – | {} | – |",
+        gateway.account_proof.len(),
+        gateway.storage.avg_nodes(),
+        account_bytes,
+        gateway.storage.avg_bytes(),
+        m("mpt_gateway/ours_x64"),
+        m("mpt_gateway/alloy_trie_x64"),
+        fmt_ratio(&pairs[tries.len()]),
+    );
 }
 
 /// Rounds of the paired phase.
@@ -475,14 +583,38 @@ fn main() {
     for t in &trees {
         bench_proofs(&mut c, &rec, t);
     }
+    let mpt_tries: Vec<StorageTrie> = MPT_SIZES
+        .iter()
+        .map(|&n| StorageTrie::build(n, &sampled(n, PROOFS)))
+        .collect();
+    let gateway = GatewayState::build(
+        GATEWAY_ACCOUNTS,
+        GATEWAY_SLOTS,
+        &sampled(GATEWAY_SLOTS, PROOFS),
+    );
+    eprintln!("EVM tries built by alloy-trie; both verifiers accept every proof before timing");
+    bench_mpt(&mut c, &rec, &mpt_tries, &gateway);
     c.final_summary();
 
     eprintln!("paired phase: {ROUNDS} rounds per comparison");
     let prim = pair_primitives(&cases[0].0, &cases[0].1);
     let header_pairs: Vec<[Paired; 3]> = cases.iter().map(|(o, t)| pair_headers(o, t)).collect();
     let proof_pairs: Vec<Paired> = trees.iter().map(pair_proofs).collect();
+    let mut mpt_pairs: Vec<Paired> = mpt_tries
+        .iter()
+        .map(|t| paired(|| mpt_ours(t), || mpt_theirs(t)))
+        .collect();
+    mpt_pairs.push(paired(
+        || gateway_ours(&gateway),
+        || gateway_theirs(&gateway),
+    ));
+    let mpt_raw: Vec<Paired> = mpt_tries
+        .iter()
+        .map(|t| paired(|| mpt_ours(t), || mpt_keccak(t)))
+        .collect();
     proof_table(&rec, &trees, &proof_pairs);
     header_tables(&rec, &cases, &header_pairs, &prim);
+    mpt_table(&rec, &mpt_tries, &gateway, &mpt_pairs, &mpt_raw);
 }
 
 /// Paired primitives: [`recover_address` vs one ed25519 verification as tendermint makes

@@ -6,7 +6,9 @@
 //!   a balanced IAVL tree ([`iavl`]) over the same keys and values ([`entries`]);
 //! - headers: our BFT verification of a commit by N secp256k1 validators against
 //!   `tendermint-light-client-verifier`'s `ProdVerifier` on a commit by N ed25519 validators
-//!   ([`tm`], [`ours`]).
+//!   ([`tm`], [`ours`]);
+//! - EVM Merkle-Patricia proofs: our `evm::mpt` verifier against alloy-trie's `verify_proof`
+//!   on the same `eth_getProof` node lists of tries alloy-trie built ([`mpt`]).
 //!
 //! The crate is outside the root workspace on purpose: ics23, tendermint and their
 //! dependencies must not change the workspace's feature unification. Everything is built
@@ -14,6 +16,7 @@
 //! the benchmark measures only genuine successful verifications.
 
 pub mod iavl;
+pub mod mpt;
 pub mod ours;
 pub mod tm;
 
