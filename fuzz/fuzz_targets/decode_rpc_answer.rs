@@ -12,7 +12,7 @@ use serde_json::Value;
 use xrelay_devchain::module::Event;
 use xrelay_devchain::rpc_answers::{self as answers, BadAnswer};
 use xrelay_fuzz::{derived, RpcRequest};
-use xrelay_light_client::{ClientState, Encode, TrustedState};
+use xrelay_light_client::{ChainId, ClientState, Decode, Encode, TrustedState};
 
 /// `result` is a value or an error of `method`.
 fn named<T>(method: &str, result: Result<T, BadAnswer>) -> Option<T> {
@@ -67,6 +67,23 @@ fn decode_all(v: &Value, req: RpcRequest) {
         let json = serde_json::to_value(&client).expect("a client state serialises");
         let back: ClientState = serde_json::from_value(json).expect("a client state reads back");
         assert_eq!(back, client);
+    }
+
+    // The relayer asks for the EVM client of a chain it names; an accepted state is of that
+    // chain, and is exactly the canonical bytes the answer carried.
+    let asked = ChainId::new("fuzz").expect("valid id");
+    if let Some(Some(client)) = named("evm_client", answers::evm_client_state(v, &asked)) {
+        assert_eq!(client.chain_id(), &asked, "a client of another chain");
+        let latest = client.latest_height();
+        assert!(client.consensus_state(latest).is_some());
+        let bytes = client.encode();
+        assert_eq!(
+            v["state"].as_str().map(|s| s.to_ascii_lowercase()),
+            Some(hex::encode(&bytes)),
+            "an accepted state is not canonical"
+        );
+        let back = xrelay_light_client::evm::client::EvmClientState::decode(&bytes);
+        assert_eq!(back.as_ref(), Ok(&client));
     }
 
     if let Some(p) = named("proof", answers::proof(v, req.height)) {

@@ -14,6 +14,7 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use xrelay_light_client::evm::client::EvmClientState;
 use xrelay_light_client::{ChainId, ClientState, Decode, Hash32, Height, LightBlock, StateProof};
 
 use crate::module::{Event, TxReport};
@@ -153,6 +154,28 @@ pub fn client_state(answer: &Value) -> Result<ClientState, BadAnswer> {
         .map_err(|e| BadAnswer::new("client", e.to_string()))
 }
 
+/// `evm_client` for the chain `asked`: `null` (no EVM client of it) or its canonical state
+/// in hex, decoded strictly. A state of another chain is refused, so a node cannot answer
+/// with the client of a different chain.
+pub fn evm_client_state(
+    answer: &Value,
+    asked: &ChainId,
+) -> Result<Option<EvmClientState>, BadAnswer> {
+    if answer.is_null() {
+        return Ok(None);
+    }
+    let bytes = hex_field(answer, "state", "evm_client")?;
+    let client =
+        EvmClientState::decode(&bytes).map_err(|e| BadAnswer::new("evm_client", e.to_string()))?;
+    if client.chain_id() != asked {
+        return Err(BadAnswer::new(
+            "evm_client",
+            format!("asked for chain {asked}, got {}", client.chain_id()),
+        ));
+    }
+    Ok(Some(client))
+}
+
 /// The `proof` and `value` fields of a proof answer (the `proof` answer itself or an item
 /// of `proofs`); `value` null or missing means a proof of absence. The proof is decoded
 /// first, so a broken proof is what gets reported.
@@ -248,6 +271,7 @@ mod tests {
         let _ = block_txs(v);
         let _ = nonce(v);
         let _ = client_state(v);
+        let _ = evm_client_state(v, &ChainId::new("alpha").expect("valid id"));
         let _ = proof(v, height);
         let _ = proofs(v, height, asked);
         let _ = included(v.clone());
@@ -297,6 +321,27 @@ mod tests {
         let v = json!({ "state": client });
         assert_eq!(client_state(&v).unwrap(), client);
 
+        let evm = evm_client("alpha");
+        let v = json!({ "chain": "alpha", "state": hex::encode(evm.encode()) });
+        assert_eq!(
+            evm_client_state(&v, evm.chain_id()).unwrap(),
+            Some(evm.clone())
+        );
+        assert_eq!(
+            evm_client_state(&Value::Null, evm.chain_id()).unwrap(),
+            None
+        );
+        let other = ChainId::new("beta").unwrap();
+        let err = evm_client_state(&v, &other).unwrap_err();
+        assert!(err.why.contains("asked for chain beta, got alpha"), "{err}");
+        let mut bytes = evm.encode();
+        bytes.push(0);
+        let v = json!({ "state": hex::encode(bytes) });
+        assert_eq!(
+            evm_client_state(&v, evm.chain_id()).unwrap_err().method,
+            "evm_client"
+        );
+
         let tx = Tx::UpdateClient {
             chain: ChainId::new("alpha").unwrap(),
             blocks: vec![block],
@@ -314,6 +359,7 @@ mod tests {
             (json!({ "txs": {} }), "block_txs"),
             (json!({ "nonce": -1 }), "nonce"),
             (json!({ "state": 1 }), "client"),
+            (json!({ "state": "zz" }), "evm_client"),
             (json!({ "proof": "00", "root": 1 }), "proof"),
             (json!({ "items": [] }), "proofs"),
             (json!([]), "submit_tx"),
@@ -324,6 +370,7 @@ mod tests {
                 block_txs(&v).err(),
                 nonce(&v).err(),
                 client_state(&v).err(),
+                evm_client_state(&v, &ChainId::new("alpha").unwrap()).err(),
                 proof(&v, 1).err(),
                 proofs(&v, 1, 0).err(),
                 broadcast(&v).err(),
@@ -334,6 +381,27 @@ mod tests {
                 "{method}: {errors:?}"
             );
         }
+    }
+
+    /// An attestation-mode client of `chain` trusting height 5.
+    fn evm_client(chain: &str) -> EvmClientState {
+        use xrelay_light_client::evm::attest::Committee;
+        use xrelay_light_client::evm::client::{EvmConsensusState, FinalityMode};
+        use xrelay_light_client::Address;
+        let committee = Committee::new(vec![Address([1; 20]), Address([2; 20])], 2).unwrap();
+        EvmClientState::new(
+            ChainId::new(chain).unwrap(),
+            FinalityMode::Attestation(committee),
+            vec![],
+            Address([9; 20]),
+            5,
+            EvmConsensusState {
+                block_hash: Hash32([5; 32]),
+                state_root: Hash32([6; 32]),
+                time_ms: 7,
+            },
+        )
+        .unwrap()
     }
 
     /// Any JSON value: null, booleans, numbers (including ones beyond `u64` and negative),

@@ -11,6 +11,7 @@ use jsonrpsee::core::params::ObjectParams;
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
+use xrelay_light_client::evm::client::EvmClientState;
 use xrelay_light_client::{Address, ChainId, ClientState, Encode, Hash32, Height, LightBlock};
 
 use super::rpc::codes;
@@ -184,6 +185,16 @@ impl NodeClient {
             Err(ClientError::Rpc { code, .. }) if code == codes::NOT_FOUND => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// This chain's client of the EVM chain `of`, or `None` if there is none (a chain
+    /// followed by a BFT client has none).
+    pub async fn evm_client_state(
+        &self,
+        of: &ChainId,
+    ) -> Result<Option<EvmClientState>, ClientError> {
+        let v = self.answer("evm_client", json!({ "chain": of })).await?;
+        Ok(rpc_answers::evm_client_state(&v, of)?)
     }
 
     /// This node's client of `chain` trimmed to its latest consensus state and the one at

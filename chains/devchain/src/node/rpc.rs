@@ -214,6 +214,12 @@ struct ClientParam {
     at: Option<Height>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvmClientParam {
+    chain: ChainId,
+}
+
 fn latest(store: &Store) -> Result<Height, ErrorObjectOwned> {
     store
         .latest_height()
@@ -516,6 +522,25 @@ pub fn module(state: Arc<NodeState>) -> Result<RpcModule<Arc<NodeState>>, String
             "frozen": c.frozen().is_some(),
             "state": c,
         }))
+    })
+    .map_err(reg)?;
+
+    // `null` when there is no EVM client of the chain (a BFT client included), else the
+    // canonical state as hex: EVM client states have no JSON form, and the hex is exactly
+    // what the module stores.
+    m.register_method("evm_client", |p, s, _| -> Result<Value, ErrorObjectOwned> {
+        let EvmClientParam { chain } = params(&p)?;
+        Ok(
+            match query::evm_client(s.store.as_ref(), &chain).map_err(internal)? {
+                None => Value::Null,
+                Some(c) => json!({
+                    "chain": chain,
+                    "latest_height": c.latest_height(),
+                    "frozen": c.is_frozen(),
+                    "state": hex::encode(c.encode()),
+                }),
+            },
+        )
     })
     .map_err(reg)?;
 
