@@ -590,7 +590,7 @@ async fn chain_at(
 /// header, one skipping header, a batch of ten adjacent headers, and the cost of one more
 /// signature (the same header signed by all but two validators, then by all).
 async fn gas_for(node: &Node, n: u32) -> Vec<(String, u64)> {
-    let chain = chain_at(node, &format!("gas{n}"), fixed_set(n, 10), 40, 600_000).await;
+    let chain = chain_at(node, &format!("gas{n}"), fixed_set(n, 10), 560, 1_200_000).await;
     let id = chain.chain_id().clone();
     let lc = node.deploy().await;
     create(&lc, &chain.trusted_state(1), &TrustOptions::default()).await;
@@ -638,6 +638,33 @@ async fn gas_for(node: &Node, n: u32) -> Vec<(String, u64)> {
     out.push((
         "one more signature (85 calldata bytes + ecrecover)".to_string(),
         per_sig,
+    ));
+    // Steady state: 512 states kept, so every new one evicts the oldest (whose deleted
+    // slots earn refunds).
+    let mut h = 28;
+    while h <= 540 {
+        let end = (h + 99).min(540);
+        let batch: Vec<LightBlock> = (h..=end).map(|x| chain.light_block(x)).collect();
+        update_blocks(&lc, &id, &batch)
+            .await
+            .expect("filling to 512 kept");
+        h = end + 1;
+    }
+    assert!(!kept(&lc, &id, 28).await.0, "the client holds 512 states");
+    let one = update_blocks(&lc, &id, &[chain.light_block(541)])
+        .await
+        .expect("adjacent at 512 kept");
+    out.push((
+        "adjacent header, 512 kept (evicts one)".to_string(),
+        one.gas_used,
+    ));
+    let batch: Vec<LightBlock> = (542..=551).map(|h| chain.light_block(h)).collect();
+    let ten = update_blocks(&lc, &id, &batch)
+        .await
+        .expect("batch at 512 kept");
+    out.push((
+        "batch of 10 adjacent, 512 kept, per header".to_string(),
+        ten.gas_used / 10,
     ));
     out
 }
