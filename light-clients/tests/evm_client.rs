@@ -1,7 +1,8 @@
 //! The EVM light client (`evm::client`): the attestation mode on a real anvil block and
 //! its `eth_getProof` answer (gateway paths proven by the provable-storage convention),
 //! committee failures, conflicts and freezing; the QBFT mode on signed header chains
-//! (adjacency, parents, validator rotation, all-or-nothing); the canonical encoding.
+//! (adjacency, parents, validator rotation, all-or-nothing) and the Clique mode
+//! (turns, checkpoints); real QBFT and Clique headers as anchors; the canonical encoding.
 
 use alloy_primitives::U256;
 use proptest::prelude::*;
@@ -13,6 +14,8 @@ use xrelay_light_client::evm::client::{
     provable_slot, verify_path, EvmClientError, EvmClientState, EvmConsensusState, EvmStorageProof,
     EvmUpdate, FinalityMode, MAX_CONSENSUS_STATES,
 };
+use xrelay_light_client::evm::clique::{CliqueError, CliqueHeader, EMPTY_OMMERS_HASH};
+use xrelay_light_client::evm::consensus::EvmConsensusError;
 use xrelay_light_client::evm::header::EvmHeader;
 use xrelay_light_client::evm::istanbul::{BftExtraData, BftHeader, BftVariant, ISTANBUL_MIX_HASH};
 use xrelay_light_client::evm::mpt::MptError;
@@ -752,4 +755,195 @@ fn decoding_refuses_broken_invariants() {
     bad.extend([0, 0, 0, 0]);
     bad.extend(&bytes[first + 40..]);
     assert!(EvmClientState::decode(&bad).is_err());
+}
+
+/// A Clique header at `number` sealed by `sealer`, listing `signers` when `number` is a
+/// checkpoint (a multiple of `epoch`), with the difficulty of `sealer`'s turn among
+/// `current` (the authorised set, which decides the turn).
+fn clique_header(
+    number: u64,
+    parent_hash: Hash32,
+    epoch: u64,
+    signers: &[Address],
+    current: &[Address],
+    sealer: &SigningKey,
+) -> EvmHeader {
+    let mut extra = vec![0u8; 32];
+    if number.is_multiple_of(epoch) {
+        let mut sorted = signers.to_vec();
+        sorted.sort();
+        for s in sorted {
+            extra.extend_from_slice(&s.0);
+        }
+    }
+    extra.extend_from_slice(&[0u8; 65]);
+    let mut sorted = current.to_vec();
+    sorted.sort();
+    let in_turn = sorted
+        .iter()
+        .position(|a| *a == sealer.address())
+        .is_some_and(|p| number % sorted.len() as u64 == p as u64);
+    let mut header = EvmHeader {
+        parent_hash,
+        ommers_hash: EMPTY_OMMERS_HASH,
+        beneficiary: Address::default(),
+        state_root: Hash32([number as u8; 32]),
+        transactions_root: Hash32([0x56; 32]),
+        receipts_root: Hash32([0x56; 32]),
+        logs_bloom: Box::new([0; 256]),
+        difficulty: U256::from(if in_turn { 2u8 } else { 1 }),
+        number,
+        gas_limit: 30_000_000,
+        gas_used: 0,
+        timestamp: 1_600_000_000 + 15 * number,
+        extra_data: extra,
+        mix_hash: Hash32::ZERO,
+        nonce: [0; 8],
+        base_fee_per_gas: None,
+        withdrawals_root: None,
+        blob_gas: None,
+        requests_hash: None,
+    };
+    if number == 0 {
+        return header;
+    }
+    reseal(&mut header, epoch, sealer);
+    header
+}
+
+/// Replaces a Clique header's seal with `sealer`'s over its current fields.
+fn reseal(header: &mut EvmHeader, epoch: u64, sealer: &SigningKey) {
+    let digest = CliqueHeader::parse(header, epoch).unwrap().seal_hash();
+    let mut seal = sealer.sign_digest(&digest).0;
+    seal[64] -= 27;
+    let len = header.extra_data.len();
+    header.extra_data[len - 65..].copy_from_slice(&seal);
+}
+
+#[test]
+fn clique_headers_follow_checkpoints() {
+    let epoch = 4;
+    let three = keys("clique", 3);
+    let three_set = addresses(&three);
+    let genesis = clique_header(0, Hash32::ZERO, epoch, &three_set, &three_set, &three[0]);
+    let mode = FinalityMode::Clique { epoch };
+    let chain_id = ChainId::new("goerli-like").unwrap();
+    let mut client =
+        EvmClientState::from_header(chain_id.clone(), mode.clone(), &genesis, gateway()).unwrap();
+    assert_eq!(client.validators().len(), 3);
+
+    // Blocks 1..=3, one signer each; block 4 is a checkpoint naming two of a new set.
+    let mut headers = vec![];
+    let mut parent = genesis.hash();
+    for number in 1..=3u64 {
+        let h = clique_header(
+            number,
+            parent,
+            epoch,
+            &[],
+            &three_set,
+            &three[number as usize % 3],
+        );
+        parent = h.hash();
+        headers.push(h);
+    }
+    let newcomer = SigningKey::from_seed("clique-new", 0);
+    let next_set = vec![three[1].address(), newcomer.address()];
+    let h4 = clique_header(4, parent, epoch, &next_set, &three_set, &three[1]);
+
+    // An outsider's seal, a signer claiming the wrong turn: refused, nothing changes.
+    let start = client.clone();
+    let outsider = clique_header(1, genesis.hash(), epoch, &[], &three_set, &newcomer);
+    assert!(matches!(
+        client.update(&EvmUpdate::Headers(vec![outsider])),
+        Err(EvmClientError::Seal { height: 1, .. })
+    ));
+    // Block 1's sealer with the other difficulty, properly sealed.
+    let mut wrong_turn = headers[0].clone();
+    wrong_turn.difficulty = U256::from(3u8) - wrong_turn.difficulty;
+    reseal(&mut wrong_turn, epoch, &three[1]);
+    assert!(matches!(
+        client.update(&EvmUpdate::Headers(vec![wrong_turn])),
+        Err(EvmClientError::Seal {
+            height: 1,
+            error: EvmConsensusError::Clique(CliqueError::WrongDifficulty { .. })
+        })
+    ));
+    assert_eq!(client, start);
+
+    let mut all = headers.clone();
+    all.push(h4.clone());
+    assert_eq!(client.update(&EvmUpdate::Headers(all)), Ok(4));
+    let mut expected = next_set.clone();
+    expected.sort();
+    assert_eq!(client.validators(), &expected[..]);
+    assert_eq!(client.consensus_state(4).unwrap().block_hash, h4.hash());
+
+    // After the checkpoint a signer outside the new set is refused, the newcomer accepted.
+    let dropped = clique_header(5, h4.hash(), epoch, &[], &next_set, &three[2]);
+    assert!(matches!(
+        client.update(&EvmUpdate::Headers(vec![dropped])),
+        Err(EvmClientError::Seal { height: 5, .. })
+    ));
+    let h5 = clique_header(5, h4.hash(), epoch, &[], &next_set, &newcomer);
+    assert_eq!(client.update(&EvmUpdate::Headers(vec![h5])), Ok(5));
+    assert_eq!(EvmClientState::decode(&client.encode()).unwrap(), client);
+
+    // An anchor must be a checkpoint: it is what lists the signers.
+    assert!(matches!(
+        EvmClientState::from_header(chain_id, mode, &headers[0], gateway()),
+        Err(EvmClientError::InvalidSetup(_))
+    ));
+}
+
+fn data_header(name: &str) -> EvmHeader {
+    let path = format!("{}/tests/data/evm/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(path).expect("data file");
+    EvmHeader::decode(&hex::decode(text.trim()).expect("hex")).expect("header")
+}
+
+/// Real headers as trust anchors: a Besu QBFT block hands on the four validators its
+/// extraData lists; a Goerli (Clique) block between checkpoints cannot anchor a client.
+#[test]
+fn real_headers_as_anchors() {
+    let qbft = data_header("qbft_besu_block_7528.hex");
+    let client = EvmClientState::from_header(
+        ChainId::new("besu-qbft").unwrap(),
+        FinalityMode::Qbft,
+        &qbft,
+        gateway(),
+    )
+    .unwrap();
+    assert_eq!(client.latest_height(), 7528);
+    assert_eq!(client.validators().len(), 4);
+    let cs = client.consensus_state(7528).unwrap();
+    assert_eq!(
+        cs.block_hash,
+        BftHeader::parse(BftVariant::Qbft, &qbft)
+            .unwrap()
+            .block_hash()
+    );
+    assert_eq!(cs.state_root, qbft.state_root);
+    assert_eq!(cs.time_ms, qbft.timestamp * 1000);
+    // The same header is not a Clique block.
+    assert!(matches!(
+        EvmClientState::from_header(
+            ChainId::new("besu-qbft").unwrap(),
+            FinalityMode::Clique { epoch: 30_000 },
+            &qbft,
+            gateway(),
+        ),
+        Err(EvmClientError::Seal { .. })
+    ));
+
+    let goerli = data_header("clique_goerli_block_1798342.hex");
+    assert!(matches!(
+        EvmClientState::from_header(
+            ChainId::new("goerli").unwrap(),
+            FinalityMode::Clique { epoch: 30_000 },
+            &goerli,
+            gateway(),
+        ),
+        Err(EvmClientError::InvalidSetup(_))
+    ));
 }
