@@ -18,8 +18,8 @@ use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolError, SolEvent, SolInterface};
 use xrelay_evm::gateway::{
-    ack_body, deploy_all, recv_body, timeout_body, transfer_packet, Deployment, Gateway,
-    GatewayErrors, Shows, TransferApp,
+    ack_body, deploy_all, provable_slot, recv_body, timeout_body, transfer_packet, Deployment,
+    Gateway, GatewayErrors, Shows, TransferApp,
 };
 use xrelay_evm::light_client::{BftLightClient, BftLightClientErrors};
 use xrelay_evm::{create_client_args, misbehaviour_body, update_body};
@@ -494,6 +494,23 @@ async fn messages_are_received_in_lane_order_exactly_once() {
         );
     }
     assert_eq!(env.next_recv().await, 4);
+    // The same values sit where a client of this chain reads them with eth_getProof: the
+    // slot-0 mapping `provable`, at keccak256(sha256(path) ‖ 0).
+    for (path, value) in [
+        (paths::receipt(&env.alpha.id, 3), hash_of(&[1])),
+        (
+            paths::next_receive(&env.alpha.id),
+            hash_of(&4u64.to_be_bytes()),
+        ),
+        (paths::receipt(&env.alpha.id, 4), [0; 32]),
+    ] {
+        let word = env
+            .provider
+            .get_storage_at(env.d.gateway, provable_slot(&path).into())
+            .await
+            .expect("eth_getStorageAt");
+        assert_eq!(word.to_be_bytes::<32>(), value);
+    }
     assert_eq!(
         env.provable(&paths::next_receive(&env.alpha.id)).await,
         hash_of(&4u64.to_be_bytes())
