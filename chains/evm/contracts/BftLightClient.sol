@@ -38,20 +38,22 @@ contract BftLightClient is IBftLightClient {
 
     /// What the client keeps of one verified header.
     struct ConsensusState {
-        bytes32 headerHash; // never zero for a kept state: marks existence
+        bytes32 headerHash;
         bytes32 stateRoot;
         bytes32 nextValidatorsHash;
+        uint64 height;
         uint64 timeMs;
-        uint64 nextHeight; // the next kept height (0 for the latest): pruning walks this list
     }
 
-    /// One client. Consensus states live in `states[key][generation]`; a reset moves to a new
-    /// generation, so the old states are unreachable at once whatever their number.
+    /// One client. Its consensus states live in a ring of KEPT_CONSENSUS_STATES entries:
+    /// the `kept` entries ending at `head` (the latest), heights ascending. A new state takes
+    /// the next entry, evicting the oldest when the ring is full, so after the first
+    /// KEPT_CONSENSUS_STATES updates storing a state rewrites slots instead of creating them
+    /// (a fifth of the gas); forgetting a state is only a smaller `kept`.
     struct Client {
         uint64 latestHeight;
-        uint64 oldestHeight;
-        uint64 generation;
-        uint32 kept;
+        uint16 head;
+        uint16 kept;
         bool exists;
         bool frozen;
         uint64 trustNumerator;
@@ -114,8 +116,7 @@ contract BftLightClient is IBftLightClient {
 
     address private _governance;
     mapping(bytes32 chainKey => Client) private _clients;
-    mapping(bytes32 chainKey => mapping(uint64 generation => mapping(uint64 height => ConsensusState))) private
-        _states;
+    mapping(bytes32 chainKey => ConsensusState[KEPT_CONSENSUS_STATES]) private _rings;
 
     /// @notice The deployer is the first governance account.
     constructor() {
@@ -167,8 +168,6 @@ contract BftLightClient is IBftLightClient {
         bytes32 stateRoot = r.hash32();
         ValidatorSetView memory next = _readValidatorSet(r);
         r.finish();
-        // A zero hash marks an absent consensus state; no real header hashes to it.
-        if (headerHash == bytes32(0)) revert Codec.InvalidValue("trusted header hash");
 
         Codec.Reader memory o = Codec.reader(trustOptions);
         uint64 numerator = o.u64();
@@ -186,7 +185,6 @@ contract BftLightClient is IBftLightClient {
         Client storage c = _clients[key];
         if (reset) {
             if (!c.exists) revert UnknownClient(chainId);
-            c.generation += 1;
         } else if (c.exists) {
             revert ClientExists(chainId);
         }
@@ -194,19 +192,21 @@ contract BftLightClient is IBftLightClient {
         c.frozen = false;
         c.evidenceHash = bytes32(0);
         c.latestHeight = height;
-        c.oldestHeight = height;
+        // One kept state: every earlier entry of the ring is outside the window at once.
+        c.head = 0;
         c.kept = 1;
         c.trustNumerator = numerator;
         c.trustDenominator = denominator;
         c.trustingPeriodMs = trustingPeriodMs;
         c.maxClockDriftMs = maxClockDriftMs;
         c.trustedNextValidators = Codec.slice(next.start, next.len);
-        ConsensusState storage s = _states[key][c.generation][height];
-        s.headerHash = headerHash;
-        s.stateRoot = stateRoot;
-        s.nextValidatorsHash = next.hash;
-        s.timeMs = timeMs;
-        s.nextHeight = 0;
+        _rings[key][0] = ConsensusState({
+            headerHash: headerHash,
+            stateRoot: stateRoot,
+            nextValidatorsHash: next.hash,
+            height: height,
+            timeMs: timeMs
+        });
     }
 
     // ------------------------------------------------------------------ updates
@@ -230,37 +230,32 @@ contract BftLightClient is IBftLightClient {
         emit ClientUpdated(chainId, heights, hashes);
     }
 
-    /// Verifies and stores `blocks` in order (ClientState::update), then prunes.
+    /// Verifies `blocks` in order (ClientState::update), then stores the accepted ones and
+    /// prunes. Known blocks are looked up among the states kept before the update, as the
+    /// Rust client does, so nothing is stored until every block has passed.
     function _apply(Client storage c, bytes32 key, LightBlockView[] memory blocks, uint256 nowMs)
         private
         returns (uint64[] memory heights, bytes32[] memory hashes)
     {
-        mapping(uint64 => ConsensusState) storage states = _states[key][c.generation];
+        ConsensusState[KEPT_CONSENSUS_STATES] storage ring = _rings[key];
         uint64 startLatest = c.latestHeight;
-        Trusted memory t = _trustedAt(states, startLatest);
+        Trusted memory t = _trustedAt(ring[c.head]);
         bytes32 startNextHash = t.nextValidatorsHash;
         uint256 n = blocks.length;
         heights = new uint64[](n);
         hashes = new bytes32[](n);
+        bool[] memory accepted = new bool[](n);
         for (uint256 i = 0; i < n; ++i) {
             LightBlockView memory b = blocks[i];
             heights[i] = b.height;
             hashes[i] = b.headerHash;
-            // A block the client already keeps with the same hash is skipped (two relayers
-            // submitting one update is harmless); another hash there is a conflict.
-            if (b.height <= t.height && b.height <= startLatest) {
-                bytes32 known = states[b.height].headerHash;
-                if (known != bytes32(0)) {
-                    if (known == b.headerHash) continue;
-                    revert ConflictingHeader(b.height, known, b.headerHash);
-                }
-            }
+            if (b.height <= t.height && b.height <= startLatest && _alreadyKept(c, ring, b)) continue;
             if (!t.haveSet && b.height != uint256(t.height) + 1) {
                 t.nextValidators = _storedSet(c);
                 t.haveSet = true;
             }
             _verify(c, key, t, b, nowMs);
-            _remember(c, states, b);
+            accepted[i] = true;
             t.height = b.height;
             t.timeMs = b.timeMs;
             t.headerHash = b.headerHash;
@@ -268,44 +263,85 @@ contract BftLightClient is IBftLightClient {
             t.nextValidators = b.nextValidators;
             t.haveSet = true;
         }
+        for (uint256 i = 0; i < n; ++i) {
+            if (accepted[i]) _remember(c, ring, blocks[i]);
+        }
         // The trusted set of the next skipping update, rewritten only when it changed.
         if (t.nextValidatorsHash != startNextHash) {
             c.trustedNextValidators = Codec.slice(t.nextValidators.start, t.nextValidators.len);
         }
-        _prune(c, states, nowMs);
+        _prune(c, ring, nowMs);
     }
 
-    /// Stores a verified block's consensus state as the new latest.
-    function _remember(Client storage c, mapping(uint64 => ConsensusState) storage states, LightBlockView memory b)
+    /// Whether `b` is kept already with the same hash (two relayers submitting one update is
+    /// harmless); a kept state there with another hash is a conflict.
+    function _alreadyKept(Client storage c, ConsensusState[KEPT_CONSENSUS_STATES] storage ring, LightBlockView memory b)
+        private
+        view
+        returns (bool)
+    {
+        (bool known, ConsensusState storage s) = _find(c, ring, b.height);
+        if (!known) return false;
+        if (s.headerHash != b.headerHash) revert ConflictingHeader(b.height, s.headerHash, b.headerHash);
+        return true;
+    }
+
+    /// Stores a verified block's consensus state as the new latest, in the ring entry after
+    /// the head (the oldest one when the ring is full).
+    function _remember(Client storage c, ConsensusState[KEPT_CONSENSUS_STATES] storage ring, LightBlockView memory b)
         private
     {
-        states[c.latestHeight].nextHeight = b.height;
-        ConsensusState storage s = states[b.height];
-        s.headerHash = b.headerHash;
-        s.stateRoot = b.stateRoot;
-        s.nextValidatorsHash = b.nextValidatorsHash;
-        s.timeMs = b.timeMs;
+        uint256 head = (uint256(c.head) + 1) % KEPT_CONSENSUS_STATES;
+        ring[head] = ConsensusState({
+            headerHash: b.headerHash,
+            stateRoot: b.stateRoot,
+            nextValidatorsHash: b.nextValidatorsHash,
+            height: b.height,
+            timeMs: b.timeMs
+        });
+        c.head = uint16(head);
+        if (c.kept < KEPT_CONSENSUS_STATES) c.kept += 1;
         c.latestHeight = b.height;
-        c.kept += 1;
     }
 
-    /// Forgets the oldest states while they are older than the trusting period or more than
-    /// KEPT_CONSENSUS_STATES are kept, never the latest (ClientState::prune_to). Heights and
-    /// times ascend together, so the oldest is always the first to go.
-    function _prune(Client storage c, mapping(uint64 => ConsensusState) storage states, uint256 nowMs) private {
+    /// Forgets the oldest states while they are older than the trusting period, never the
+    /// latest (ClientState::prune_to; the ring already holds at most the newest
+    /// KEPT_CONSENSUS_STATES). Heights and times ascend together, so the oldest goes first.
+    function _prune(Client storage c, ConsensusState[KEPT_CONSENSUS_STATES] storage ring, uint256 nowMs) private {
         uint256 kept = c.kept;
-        uint64 oldest = c.oldestHeight;
         uint256 period = c.trustingPeriodMs;
-        while (kept > 1) {
-            ConsensusState storage s = states[oldest];
-            if (kept <= KEPT_CONSENSUS_STATES && uint256(s.timeMs) + period > nowMs) break;
-            uint64 next = s.nextHeight;
-            delete states[oldest];
-            oldest = next;
+        uint256 oldest = (uint256(c.head) + KEPT_CONSENSUS_STATES + 1 - kept) % KEPT_CONSENSUS_STATES;
+        uint256 before = kept;
+        while (kept > 1 && uint256(ring[oldest].timeMs) + period <= nowMs) {
+            oldest = (oldest + 1) % KEPT_CONSENSUS_STATES;
             kept -= 1;
         }
-        c.kept = uint32(kept);
-        c.oldestHeight = oldest;
+        if (kept != before) c.kept = uint16(kept);
+    }
+
+    /// The kept state at `height`: the head, else a binary search of the kept window.
+    function _find(Client storage c, ConsensusState[KEPT_CONSENSUS_STATES] storage ring, uint64 height)
+        private
+        view
+        returns (bool found, ConsensusState storage s)
+    {
+        uint256 head = c.head;
+        s = ring[head];
+        if (height == c.latestHeight) return (true, s);
+        if (height > c.latestHeight) return (false, s);
+        uint256 kept = c.kept;
+        uint256 oldest = head + KEPT_CONSENSUS_STATES + 1 - kept;
+        uint256 lo = 0;
+        uint256 hi = kept - 1; // the head is not `height`
+        while (lo < hi) {
+            uint256 mid = (lo + hi) >> 1;
+            ConsensusState storage m = ring[(oldest + mid) % KEPT_CONSENSUS_STATES];
+            uint64 h = m.height;
+            if (h == height) return (true, m);
+            if (h < height) lo = mid + 1;
+            else hi = mid;
+        }
+        return (false, s);
     }
 
     // ------------------------------------------------------------------ misbehaviour
@@ -342,8 +378,8 @@ contract BftLightClient is IBftLightClient {
     /// Misbehaviour::verify from the consensus state at the evidence's trusted height:
     /// the trusted set, the kind of conflict, the chain, then both headers under §7.
     function _checkEvidence(Client storage c, bytes32 key, Evidence memory e) private view {
-        ConsensusState storage cs = _states[key][c.generation][e.trustedHeight];
-        if (cs.headerHash == bytes32(0)) revert UnknownHeight(e.trustedHeight);
+        (bool known, ConsensusState storage cs) = _find(c, _rings[key], e.trustedHeight);
+        if (!known) revert UnknownHeight(e.trustedHeight);
         bytes32 setHash = e.trustedSet.hash;
         if (cs.nextValidatorsHash != setHash) revert TrustedSetMismatch(cs.nextValidatorsHash, setHash);
         LightBlockView memory first = e.first;
@@ -640,8 +676,9 @@ contract BftLightClient is IBftLightClient {
         bytes32 key = keccak256(chainId);
         Client storage c = _clients[key];
         if (!c.exists) return (false, 0, bytes32(0), bytes32(0));
-        ConsensusState storage s = _states[key][c.generation][height];
-        return (s.headerHash != bytes32(0), s.timeMs, s.headerHash, s.stateRoot);
+        (bool known, ConsensusState storage s) = _find(c, _rings[key], height);
+        if (!known) return (false, 0, bytes32(0), bytes32(0));
+        return (true, s.timeMs, s.headerHash, s.stateRoot);
     }
 
     /// @inheritdoc IBftLightClient
@@ -657,8 +694,8 @@ contract BftLightClient is IBftLightClient {
     function _provenState(bytes calldata chainId, uint64 height) private view returns (uint64, bytes32) {
         bytes32 key = keccak256(chainId);
         Client storage c = _requireActive(key, chainId, _nowMs());
-        ConsensusState storage s = _states[key][c.generation][height];
-        if (s.headerHash == bytes32(0)) revert UnknownHeight(height);
+        (bool known, ConsensusState storage s) = _find(c, _rings[key], height);
+        if (!known) revert UnknownHeight(height);
         return (s.timeMs, s.stateRoot);
     }
 
@@ -671,17 +708,12 @@ contract BftLightClient is IBftLightClient {
         c = _clients[key];
         if (!c.exists) revert UnknownClient(chainId);
         if (c.frozen) revert FrozenClient(chainId);
-        uint64 latestMs = _states[key][c.generation][c.latestHeight].timeMs;
+        uint64 latestMs = _rings[key][c.head].timeMs;
         if (uint256(latestMs) + c.trustingPeriodMs <= nowMs) revert ClientExpired(latestMs, uint64(nowMs));
     }
 
-    function _trustedAt(mapping(uint64 => ConsensusState) storage states, uint64 height)
-        private
-        view
-        returns (Trusted memory t)
-    {
-        ConsensusState storage s = states[height];
-        t.height = height;
+    function _trustedAt(ConsensusState storage s) private view returns (Trusted memory t) {
+        t.height = s.height;
         t.timeMs = s.timeMs;
         t.headerHash = s.headerHash;
         t.nextValidatorsHash = s.nextValidatorsHash;
