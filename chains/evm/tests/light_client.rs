@@ -950,6 +950,21 @@ async fn refusals(node: &Node) {
         ),
         BftLightClientErrors::InvalidTrustOptions(_)
     ));
+    let (nobody_state, _) = create_client_args(
+        &TrustedState {
+            chain_id: unknown.clone(),
+            ..trusted.clone()
+        },
+        &options,
+    );
+    assert!(matches!(
+        refused(lc.resetClient(nobody_state, opts.clone()).send().await),
+        BftLightClientErrors::UnknownClient(_)
+    ));
+    assert!(matches!(
+        refused(lc.transferGovernance(EvmAddress::ZERO).send().await),
+        BftLightClientErrors::ZeroGovernance(_)
+    ));
     let stranger_address: EvmAddress = node.stranger_address;
     lc.transferGovernance(stranger_address)
         .send()
