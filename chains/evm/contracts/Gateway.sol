@@ -96,8 +96,8 @@ contract Gateway {
     error NotGovernance(address caller);
     /// @notice No app is registered under this name.
     error UnknownApp(bytes name);
-    /// @notice The name or the address is registered already, or the name is not 1–64
-    /// bytes of UTF-8.
+    /// @notice The name or the address is registered already, the name is not 1–64 bytes of
+    /// UTF-8, or the address holds no contract.
     error InvalidApp(bytes name, address app);
     /// @notice Only a registered app may send on behalf of a user.
     error NotAnApp(address caller);
@@ -178,11 +178,11 @@ contract Gateway {
 
     // ---------------------------------------------------------------- governance and apps
 
-    /// @notice Registers `app` under `name` (governance). Names are permanent: replacing an
-    /// app with messages in flight would settle them with the wrong accounting.
+    /// @notice Registers `app` (a contract) under `name` (governance). Names are permanent:
+    /// replacing an app with messages in flight would settle them with the wrong accounting.
     function registerApp(bytes calldata name, IApp app) external onlyGovernance {
         if (
-            name.length == 0 || name.length > MAX_RECEIVER_LEN || !_validUtf8(name) || address(app) == address(0)
+            name.length == 0 || name.length > MAX_RECEIVER_LEN || !_validUtf8(name) || address(app).code.length == 0
                 || address(appOf[keccak256(name)]) != address(0) || nameOf[address(app)].length != 0
         ) revert InvalidApp(name, address(app));
         appOf[keccak256(name)] = app;
@@ -362,24 +362,56 @@ contract Gateway {
     }
 
     /// The acknowledgement of the message's app: its result, or an error if there is no such
-    /// app or it reverts (an external call, so a revert keeps none of the app's writes).
+    /// app, it reverts (its writes are undone with its call) or it answers something that
+    /// is not ABI-encoded `bytes`. A low-level call, so no answer of the app can make this
+    /// call revert and block the lane.
     function _runApp(Msg memory m) private returns (bytes memory) {
         bytes calldata receiver = _cd(m.receiver, m.receiverLen);
         IApp app = appOf[keccak256(receiver)];
         if (address(app) == address(0)) return _errorAck(abi.encodePacked('no app named "', receiver, '"'));
         if (gasleft() < APP_GAS + APP_GAS / 63 + 20_000) revert InsufficientGas();
-        try app.onReceive{gas: APP_GAS}(
-            _src(m), m.sequence, _cd(m.sender, m.senderLen), _cd(m.payload, m.payloadLen)
-        ) returns (bytes memory result) {
+        (bool ok, bytes memory answer) = address(app).call{gas: APP_GAS}(
+            abi.encodeCall(
+                IApp.onReceive, (_src(m), m.sequence, _cd(m.sender, m.senderLen), _cd(m.payload, m.payloadLen))
+            )
+        );
+        if (ok) {
+            (bool wellFormed, bytes memory result) = _abiBytes(answer, 0);
+            if (!wellFormed) return _errorAck("app answer is not ABI-encoded bytes");
             if (result.length > MAX_ACK_LEN) return _errorAck("app result longer than 65536 bytes");
             return abi.encodePacked(uint8(0), uint32(result.length), result);
-        } catch Error(string memory reason) {
-            return _errorAck(bytes(reason));
-        } catch Panic(uint256 code) {
-            return _errorAck(abi.encodePacked("app panicked: code ", _decimal(code)));
-        } catch {
-            return _errorAck("app reverted");
         }
+        if (answer.length >= 4 && bytes4(answer) == 0x08c379a0) {
+            // Error(string): the app's reason becomes the error text.
+            (bool wellFormed, bytes memory reason) = _abiBytes(answer, 4);
+            if (wellFormed) return _errorAck(reason);
+        } else if (answer.length == 36 && bytes4(answer) == 0x4e487b71) {
+            // Panic(uint256).
+            uint256 code;
+            assembly ("memory-safe") {
+                code := mload(add(answer, 36))
+            }
+            return _errorAck(abi.encodePacked("app panicked: code ", _decimal(code)));
+        }
+        return _errorAck("app reverted");
+    }
+
+    /// The ABI-encoded `bytes` at `start` of `data` (an offset word of 32, a length, the
+    /// bytes), if it is well formed.
+    function _abiBytes(bytes memory data, uint256 start) private pure returns (bool ok, bytes memory out) {
+        if (data.length < start + 64) return (false, out);
+        uint256 offset;
+        uint256 len;
+        assembly ("memory-safe") {
+            offset := mload(add(add(data, 32), start))
+            len := mload(add(add(data, 64), start))
+        }
+        if (offset != 32 || len > data.length - start - 64) return (false, out);
+        out = new bytes(len);
+        assembly ("memory-safe") {
+            mcopy(add(out, 32), add(add(data, 96), start), len)
+        }
+        return (true, out);
     }
 
     /// An error acknowledgement: `0x01 ‖ bytes text`, the text kept UTF-8 and bounded.

@@ -1150,6 +1150,15 @@ async fn sends_and_registrations_are_checked() {
         Err(Reverted::Gateway(GatewayErrors::InvalidApp(_))) => {}
         other => panic!("expected InvalidApp, got {other:?}"),
     }
+    match submit(
+        env.gateway()
+            .registerApp(Bytes::from_static(b"wallet"), env.user),
+    )
+    .await
+    {
+        Err(Reverted::Gateway(GatewayErrors::InvalidApp(_))) => {}
+        other => panic!("an account without code is no app: {other:?}"),
+    }
     assert_eq!(
         env.gateway()
             .appAddress(Bytes::from_static(b"transfer"))
