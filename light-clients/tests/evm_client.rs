@@ -1,7 +1,8 @@
 //! The EVM light client (`evm::client`): the attestation mode on a real anvil block and
 //! its `eth_getProof` answer (gateway paths proven by the provable-storage convention),
 //! committee failures, conflicts and freezing; the QBFT mode on signed header chains
-//! (adjacency, parents, validator rotation, all-or-nothing) and the Clique mode
+//! (adjacency, parents, validator rotation, all-or-nothing); QBFT and IBFT 2.0 validator
+//! additions and removals as Besu makes them, and a forged hand-over; the Clique mode
 //! (turns, checkpoints); real QBFT and Clique headers as anchors; the canonical encoding.
 
 use alloy_primitives::U256;
@@ -15,9 +16,11 @@ use xrelay_light_client::evm::client::{
     EvmUpdate, FinalityMode, MAX_CONSENSUS_STATES,
 };
 use xrelay_light_client::evm::clique::{CliqueError, CliqueHeader, EMPTY_OMMERS_HASH};
-use xrelay_light_client::evm::consensus::EvmConsensusError;
+use xrelay_light_client::evm::consensus::{verify_header, EvmConsensus, EvmConsensusError};
 use xrelay_light_client::evm::header::EvmHeader;
-use xrelay_light_client::evm::istanbul::{BftExtraData, BftHeader, BftVariant, ISTANBUL_MIX_HASH};
+use xrelay_light_client::evm::istanbul::{
+    BftError, BftExtraData, BftHeader, BftVariant, ValidatorVote, ISTANBUL_MIX_HASH,
+};
 use xrelay_light_client::evm::mpt::MptError;
 use xrelay_light_client::{Address, ChainId, Decode, Encode, Hash32, SigningKey};
 
@@ -371,11 +374,35 @@ fn qbft_header(
     validators: &[Address],
     sealers: &[SigningKey],
 ) -> EvmHeader {
+    bft_header(
+        BftVariant::Qbft,
+        number,
+        parent_hash,
+        timestamp,
+        validators,
+        None,
+        sealers,
+    )
+}
+
+/// A `variant` header at `number` naming `validators` (sorted, as Besu lists them) and
+/// carrying `vote`, sealed by `sealers` in that order.
+fn bft_header(
+    variant: BftVariant,
+    number: u64,
+    parent_hash: Hash32,
+    timestamp: u64,
+    validators: &[Address],
+    vote: Option<ValidatorVote>,
+    sealers: &[SigningKey],
+) -> EvmHeader {
+    let mut listed = validators.to_vec();
+    listed.sort();
     let mut extra = BftExtraData {
-        variant: BftVariant::Qbft,
+        variant,
         vanity: [0; 32],
-        validators: validators.to_vec(),
-        vote: None,
+        validators: listed,
+        vote,
         round: 0,
         seals: vec![],
     };
@@ -403,9 +430,7 @@ fn qbft_header(
     if number == 0 {
         return header;
     }
-    let digest = BftHeader::parse(BftVariant::Qbft, &header)
-        .unwrap()
-        .seal_digest();
+    let digest = BftHeader::parse(variant, &header).unwrap().seal_digest();
     extra.seals = sealers
         .iter()
         .map(|k| {
@@ -419,9 +444,11 @@ fn qbft_header(
 }
 
 fn block_hash(header: &EvmHeader) -> Hash32 {
-    BftHeader::parse(BftVariant::Qbft, header)
-        .unwrap()
-        .block_hash()
+    bft_block_hash(BftVariant::Qbft, header)
+}
+
+fn bft_block_hash(variant: BftVariant, header: &EvmHeader) -> Hash32 {
+    BftHeader::parse(variant, header).unwrap().block_hash()
 }
 
 /// Headers 1..=n after `genesis`, each naming `validators` and sealed by `sealers`.
@@ -533,18 +560,37 @@ fn qbft_adjacent_headers() {
         Err(EvmClientError::ConflictingHeader { height: 5, .. })
     ));
 
-    // Rotation: block 6 names a fifth validator; block 7 needs ceil(2·5/3) = 4 of the five.
+    // Rotation: block 6 lists a fifth validator, so it is sealed by ceil(2·5/3) = 4 of the
+    // five (three seals of the old four are not enough), and so is block 7.
     let five = keys("qbft", 5);
     let five_set = addresses(&five);
-    let h6 = qbft_header(
+    let before = client.clone();
+    let h6_weak = qbft_header(
         6,
         block_hash(&headers[4]),
         1_700_000_006,
         &five_set,
         &vals[..3],
     );
+    assert_eq!(
+        client.update(&EvmUpdate::Headers(vec![h6_weak])),
+        Err(EvmClientError::Seal {
+            height: 6,
+            error: EvmConsensusError::Bft(BftError::InsufficientQuorum {
+                signed: 3,
+                required: 4,
+                validators: 5
+            })
+        })
+    );
+    let h6 = qbft_header(
+        6,
+        block_hash(&headers[4]),
+        1_700_000_006,
+        &five_set,
+        &five[1..],
+    );
     let h7_weak = qbft_header(7, block_hash(&h6), 1_700_000_007, &five_set, &five[2..]);
-    let before = client.clone();
     assert!(matches!(
         client.update(&EvmUpdate::Headers(vec![h6.clone(), h7_weak])),
         Err(EvmClientError::Seal { height: 7, .. })
@@ -568,6 +614,284 @@ fn qbft_adjacent_headers() {
     assert_eq!(decoded, client);
     let update = EvmUpdate::Headers(headers);
     assert_eq!(EvmUpdate::decode(&update.encode()).unwrap(), update);
+}
+
+/// The two BFT variants with their client mode and consensus rule.
+fn bft_modes() -> [(BftVariant, FinalityMode, EvmConsensus); 2] {
+    [
+        (BftVariant::Qbft, FinalityMode::Qbft, EvmConsensus::Qbft),
+        (BftVariant::Ibft2, FinalityMode::Ibft2, EvmConsensus::Ibft2),
+    ]
+}
+
+/// One block of [`bft_chain`]: the set it lists, its vote, the indices (into the test's
+/// keys) of its sealers in seal order.
+type BlockSpec<'a> = (&'a [Address], Option<ValidatorVote>, &'a [usize]);
+
+/// The blocks after `parent`, one per spec, each the child of the one before.
+fn bft_chain(
+    variant: BftVariant,
+    parent: &EvmHeader,
+    keys: &[SigningKey],
+    blocks: &[BlockSpec<'_>],
+) -> Vec<EvmHeader> {
+    let mut out: Vec<EvmHeader> = Vec::new();
+    for (listed, vote, sealers) in blocks {
+        let parent = out.last().unwrap_or(parent);
+        let number = parent.number + 1;
+        let sealers: Vec<SigningKey> = sealers.iter().map(|&i| keys[i].clone()).collect();
+        out.push(bft_header(
+            variant,
+            number,
+            bft_block_hash(variant, parent),
+            1_700_000_000 + number,
+            listed,
+            *vote,
+            &sealers,
+        ));
+    }
+    out
+}
+
+fn sorted(set: &[Address]) -> Vec<Address> {
+    let mut set = set.to_vec();
+    set.sort();
+    set
+}
+
+/// An addition as Besu makes it: three of four validators vote a newcomer in (blocks 1–3),
+/// block 4 lists the five and the newcomer seals it. The client follows, where a quorum of
+/// the previous set (the newcomer's seal unknown to it) would refuse block 4.
+#[test]
+fn bft_validator_addition_is_followed() {
+    for (variant, mode, consensus) in bft_modes() {
+        let keys = keys("grow", 5);
+        let old = addresses(&keys[..4]);
+        let five = addresses(&keys);
+        let add = Some(ValidatorVote {
+            recipient: keys[4].address(),
+            authorize: true,
+        });
+        let genesis = bft_header(variant, 0, Hash32::ZERO, 1_700_000_000, &old, None, &[]);
+        let mut client =
+            EvmClientState::from_header(ChainId::new("besu").unwrap(), mode, &genesis, gateway())
+                .unwrap();
+        let headers = bft_chain(
+            variant,
+            &genesis,
+            &keys,
+            &[
+                (&old, add, &[0, 1, 2]),
+                (&old, add, &[1, 2, 3]),
+                (&old, add, &[2, 3, 0]),
+                (&five, None, &[4, 0, 1, 3]),
+                (&five, None, &[4, 1, 2, 3]),
+            ],
+        );
+        assert!(matches!(
+            verify_header(consensus, &headers[3], &sorted(&old)),
+            Err(EvmConsensusError::Bft(BftError::UnknownSigner {
+                index: 0,
+                ..
+            }))
+        ));
+
+        // All-or-nothing: the same chain with block 5 three seals short of ceil(2·5/3) = 4
+        // changes nothing, not even the trusted set.
+        let start = client.clone();
+        let mut broken = headers.clone();
+        broken[4] = bft_header(
+            variant,
+            5,
+            bft_block_hash(variant, &headers[3]),
+            1_700_000_005,
+            &five,
+            None,
+            &keys[1..4],
+        );
+        assert_eq!(
+            client.update(&EvmUpdate::Headers(broken)),
+            Err(EvmClientError::Seal {
+                height: 5,
+                error: EvmConsensusError::Bft(BftError::InsufficientQuorum {
+                    signed: 3,
+                    required: 4,
+                    validators: 5
+                })
+            })
+        );
+        assert_eq!(client, start);
+
+        // The votes alone change nothing; the block listing the five hands them on.
+        assert_eq!(
+            client.update(&EvmUpdate::Headers(headers[..3].to_vec())),
+            Ok(3)
+        );
+        assert_eq!(client.validators(), &sorted(&old)[..]);
+        assert_eq!(client.update(&EvmUpdate::Headers(headers.clone())), Ok(5));
+        assert_eq!(client.validators(), &sorted(&five)[..]);
+        assert_eq!(
+            client.consensus_state(5).unwrap().block_hash,
+            bft_block_hash(variant, &headers[4])
+        );
+        let mut client = EvmClientState::decode(&client.encode()).unwrap();
+
+        // From now on blocks need four of the five: three old validators no longer do.
+        let h6_weak = bft_header(
+            variant,
+            6,
+            bft_block_hash(variant, &headers[4]),
+            1_700_000_006,
+            &five,
+            None,
+            &keys[..3],
+        );
+        assert!(matches!(
+            client.update(&EvmUpdate::Headers(vec![h6_weak])),
+            Err(EvmClientError::Seal {
+                height: 6,
+                error: EvmConsensusError::Bft(BftError::InsufficientQuorum { .. })
+            })
+        ));
+        let h6 = bft_chain(variant, &headers[4], &keys, &[(&five, None, &[0, 2, 3, 4])]);
+        assert_eq!(client.update(&EvmUpdate::Headers(h6)), Ok(6));
+    }
+}
+
+/// A removal 4 → 3: three validators vote the fourth out (blocks 1–3), block 4 lists the
+/// three and two of them seal it, a quorum of three but not of the previous four. The
+/// client follows, header by header across updates (and encodings), and the removed
+/// validator's seal no longer counts.
+#[test]
+fn bft_validator_removal_is_followed() {
+    for (variant, mode, consensus) in bft_modes() {
+        let keys = keys("shrink", 4);
+        let four = addresses(&keys);
+        let three = addresses(&keys[..3]);
+        let drop = Some(ValidatorVote {
+            recipient: keys[3].address(),
+            authorize: false,
+        });
+        let genesis = bft_header(variant, 0, Hash32::ZERO, 1_700_000_000, &four, None, &[]);
+        let mut client =
+            EvmClientState::from_header(ChainId::new("besu").unwrap(), mode, &genesis, gateway())
+                .unwrap();
+        let headers = bft_chain(
+            variant,
+            &genesis,
+            &keys,
+            &[
+                (&four, drop, &[0, 1, 3]),
+                (&four, drop, &[1, 2, 3]),
+                (&four, drop, &[2, 0, 3]),
+                (&three, None, &[0, 1]),
+                (&three, None, &[1, 2]),
+            ],
+        );
+        assert_eq!(
+            verify_header(consensus, &headers[3], &four),
+            Err(EvmConsensusError::Bft(BftError::InsufficientQuorum {
+                signed: 2,
+                required: 3,
+                validators: 4
+            }))
+        );
+        for header in &headers {
+            assert_eq!(
+                client.update(&EvmUpdate::Headers(vec![header.clone()])),
+                Ok(header.number)
+            );
+            client = EvmClientState::decode(&client.encode()).unwrap();
+            let expected = if header.number < 4 { &four } else { &three };
+            assert_eq!(client.validators(), &sorted(expected)[..]);
+        }
+
+        // The removed validator's seal is now an unknown signer.
+        let h6 = bft_chain(variant, &headers[4], &keys, &[(&three, None, &[0, 3])]);
+        assert!(matches!(
+            client.update(&EvmUpdate::Headers(h6)),
+            Err(EvmClientError::Seal {
+                height: 6,
+                error: EvmConsensusError::Bft(BftError::UnknownSigner { index: 1, signer })
+            }) if signer == keys[3].address()
+        ));
+        let h6 = bft_chain(variant, &headers[4], &keys, &[(&three, None, &[2, 0])]);
+        assert_eq!(client.update(&EvmUpdate::Headers(h6)), Ok(6));
+    }
+}
+
+/// A forged hand-over: a header listing a set of strangers, sealed by all of them (final
+/// under its own list), is refused because no trusted validator vouches for it; with one
+/// of four trusted validators among its sealers it is still short of more than a third.
+/// Refused inside a batch, it takes the valid headers before it down with it.
+#[test]
+fn bft_forged_hand_over_is_refused() {
+    for (variant, mode, _) in bft_modes() {
+        let keys: Vec<SigningKey> = keys("trusted", 4)
+            .into_iter()
+            .chain(keys("usurper", 4))
+            .collect();
+        let trusted = addresses(&keys[..4]);
+        let strangers = addresses(&keys[4..]);
+        let genesis = bft_header(variant, 0, Hash32::ZERO, 1_700_000_000, &trusted, None, &[]);
+        let mut client =
+            EvmClientState::from_header(ChainId::new("besu").unwrap(), mode, &genesis, gateway())
+                .unwrap();
+        let start = client.clone();
+
+        let forged = bft_chain(
+            variant,
+            &genesis,
+            &keys,
+            &[(&strangers, None, &[4, 5, 6, 7])],
+        );
+        assert_eq!(
+            client.update(&EvmUpdate::Headers(forged)),
+            Err(EvmClientError::Seal {
+                height: 1,
+                error: EvmConsensusError::Bft(BftError::InsufficientTrustedSigners {
+                    signed: 0,
+                    required: 2,
+                    trusted: 4
+                })
+            })
+        );
+        let mut mixed = strangers[1..].to_vec();
+        mixed.push(keys[0].address());
+        let one_trusted = bft_chain(variant, &genesis, &keys, &[(&mixed, None, &[0, 5, 6, 7])]);
+        assert_eq!(
+            client.update(&EvmUpdate::Headers(one_trusted)),
+            Err(EvmClientError::Seal {
+                height: 1,
+                error: EvmConsensusError::Bft(BftError::InsufficientTrustedSigners {
+                    signed: 1,
+                    required: 2,
+                    trusted: 4
+                })
+            })
+        );
+        assert_eq!(client, start);
+
+        // After a valid block, in one batch.
+        let valid = bft_chain(variant, &genesis, &keys, &[(&trusted, None, &[0, 1, 2])]);
+        let mut batch = valid.clone();
+        batch.extend(bft_chain(
+            variant,
+            &valid[0],
+            &keys,
+            &[(&strangers, None, &[4, 5, 6, 7])],
+        ));
+        assert!(matches!(
+            client.update(&EvmUpdate::Headers(batch)),
+            Err(EvmClientError::Seal {
+                height: 2,
+                error: EvmConsensusError::Bft(BftError::InsufficientTrustedSigners { .. })
+            })
+        ));
+        assert_eq!(client, start);
+        assert_eq!(client.update(&EvmUpdate::Headers(valid)), Ok(1));
+        assert_eq!(client.validators(), &sorted(&trusted)[..]);
+    }
 }
 
 #[test]

@@ -1,13 +1,18 @@
 //! The light client of one EVM chain, as a relayer keeps it and as a chain stores it: the
 //! chain's finality rule (QBFT, IBFT 2.0 or Clique seals, or an attestation committee), the
-//! validators that seal the next block, the gateway contract whose storage is proven, and
-//! the verified (block hash, state root, time) of recent heights.
+//! trusted validator set, the gateway contract whose storage is proven, and the verified
+//! (block hash, state root, time) of recent heights.
 //!
 //! Updates are all-or-nothing. Seal modes accept only adjacent chains of headers, each the
-//! child (by parent hash) of the latest trusted one and sealed by the validators that block
-//! hands on; no skipping, so no overlap rule between validator sets is needed (a relayer
-//! submits every header, which is cheap on consortium chains with short blocks). The
-//! attestation mode accepts any newer height the committee signed.
+//! child (by parent hash) of the latest trusted one; no skipping, so every validator-set
+//! change is checked against the set just before it (a relayer submits every header, which
+//! is cheap on consortium chains with short blocks). QBFT / IBFT 2.0 follow Besu, where a
+//! block's extraData lists the validators that must seal it: a header must be final under
+//! its own list and sealed by more than a third of the trusted set (the latest trusted
+//! block's list), which its list then replaces
+//! ([`verify_header_transition`](crate::evm::consensus::verify_header_transition)). Clique
+//! headers need one seal by a trusted signer; checkpoint blocks replace the signer list.
+//! The attestation mode accepts any newer height the committee signed.
 //!
 //! Storage proofs follow the gateway's provable-storage convention (docs/PROTOCOL.md §12):
 //! slot 0 of the gateway is `mapping(bytes32 => bytes32) provable`, holding
@@ -19,7 +24,7 @@ use crate::chain::{ChainId, Height, TimeMs};
 use crate::crypto::Address;
 use crate::encoding::{decode_seq, encode_seq, Decode, DecodeError, Encode, Reader, Writer};
 use crate::evm::attest::{AttestError, Attested, Committee};
-use crate::evm::consensus::{verify_header, EvmConsensus, EvmConsensusError};
+use crate::evm::consensus::{verify_header_transition, EvmConsensus, EvmConsensusError};
 use crate::evm::header::{EvmHeader, MAX_HEADER_BYTES};
 use crate::evm::mpt::{
     keccak256, verify_account, verify_storage, MptError, MAX_NODE_LEN, MAX_PROOF_NODES,
@@ -361,8 +366,10 @@ pub enum EvmClientError {
 pub struct EvmClientState {
     chain_id: ChainId,
     mode: FinalityMode,
-    /// Seal modes: the set that seals the block after the latest, ascending. Empty in
-    /// attestation mode.
+    /// Seal modes, ascending: the trusted set after the latest block. QBFT / IBFT 2.0: the
+    /// validators that block lists (the set that sealed it), more than a third of whom
+    /// must seal the next block; Clique: the signers authorised for the next block. Empty
+    /// in attestation mode.
     validators: Vec<Address>,
     gateway: Address,
     latest_height: Height,
@@ -430,7 +437,7 @@ impl EvmClientState {
 
     /// A seal-mode client anchored at a header its owner trusts: the header's own
     /// validator list (QBFT, IBFT 2.0: its extraData; Clique: it must be a checkpoint
-    /// block) becomes the set that seals the next block.
+    /// block) becomes the trusted set that the next block is checked against.
     pub fn from_header(
         chain_id: ChainId,
         mode: FinalityMode,
@@ -470,7 +477,9 @@ impl EvmClientState {
         &self.mode
     }
 
-    /// Seal modes: the validators that seal the block after the latest (ascending).
+    /// Seal modes: the trusted validators after the latest block (ascending). QBFT /
+    /// IBFT 2.0: the list of the latest block, more than a third of whom must seal the next
+    /// one; Clique: the signers authorised for the next block.
     pub fn validators(&self) -> &[Address] {
         &self.validators
     }
@@ -645,12 +654,15 @@ impl EvmClientState {
                     found: header.parent_hash,
                 });
             }
-            let verdict = verify_header(consensus, header, &validators).map_err(|error| {
-                EvmClientError::Seal {
-                    height: number,
-                    error,
-                }
-            })?;
+            // QBFT / IBFT 2.0: final under its own list and vouched for by more than a third
+            // of the trusted set; Clique: sealed by a trusted signer.
+            let verdict =
+                verify_header_transition(consensus, header, &validators).map_err(|error| {
+                    EvmClientError::Seal {
+                        height: number,
+                        error,
+                    }
+                })?;
             let time = time_ms(header)?;
             if time < trusted.time_ms {
                 return Err(EvmClientError::TimeDecreased {
