@@ -386,6 +386,28 @@ fn governance_creates_the_client_once_and_only_governance_can() {
         }
     );
     assert_eq!(query::evm_client(&dev.state, &evm2.id).unwrap(), None);
+
+    // A frozen state is refused, by creation and by reset alike.
+    let frozen_state = frozen(&evm2.client_at(1));
+    assert!(frozen_state.is_frozen());
+    let action = Action::CreateEvmClient(Box::new(frozen_state));
+    assert_eq!(
+        evm_error(refused(&mut dev, &gov, action)),
+        EvmClientError::Frozen
+    );
+    let action = Action::ResetEvmClient(Box::new(frozen(&evm.client_at(1))));
+    assert_eq!(
+        evm_error(refused(&mut dev, &gov, action)),
+        EvmClientError::Frozen
+    );
+    assert_eq!(evm_client(&dev, &evm), evm.client_at(1));
+}
+
+/// `client` with its frozen flag (the last byte of the canonical layout) set.
+fn frozen(client: &EvmClientState) -> EvmClientState {
+    let mut bytes = client.encode();
+    *bytes.last_mut().unwrap() = 1;
+    EvmClientState::decode(&bytes).unwrap()
 }
 
 #[test]

@@ -450,6 +450,7 @@ impl Module {
                 checks::check_governance(governance(s)?, &tx.signer)?;
                 // Only an existing EVM client is replaced (a typed error otherwise).
                 load_evm_client(s, client.chain_id())?;
+                check_not_frozen(client)?;
                 store_evm_client(s, client);
                 vec![Event::ClientCreated {
                     chain: client.chain_id().clone(),
@@ -739,16 +740,22 @@ fn update_client(
     }]))
 }
 
-fn create_evm_client(s: &mut Overlay<'_>, client: &EvmClientState) -> Result<Event, ModuleError> {
-    if has_client(s, client.chain_id())? {
-        return Err(ModuleError::ClientExists(client.chain_id().clone()));
-    }
+/// Governance installs only clients that can work: a frozen one would refuse everything.
+fn check_not_frozen(client: &EvmClientState) -> Result<(), ModuleError> {
     if client.is_frozen() {
         return Err(ModuleError::evm_client(
             client.chain_id(),
             EvmClientError::Frozen,
         ));
     }
+    Ok(())
+}
+
+fn create_evm_client(s: &mut Overlay<'_>, client: &EvmClientState) -> Result<Event, ModuleError> {
+    if has_client(s, client.chain_id())? {
+        return Err(ModuleError::ClientExists(client.chain_id().clone()));
+    }
+    check_not_frozen(client)?;
     store_evm_client(s, client);
     Ok(Event::ClientCreated {
         chain: client.chain_id().clone(),
