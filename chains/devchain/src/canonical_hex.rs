@@ -52,3 +52,43 @@ pub mod seq {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde::{Deserialize, Serialize};
+    use xrelay_light_client::{ChainId, Encode};
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Holder {
+        #[serde(with = "super::boxed")]
+        one: Box<ChainId>,
+        #[serde(with = "super::seq")]
+        many: Vec<ChainId>,
+    }
+
+    #[test]
+    fn values_round_trip_and_anything_else_is_refused() {
+        let id = |s: &str| ChainId::new(s).unwrap();
+        let h = Holder {
+            one: Box::new(id("alpha")),
+            many: vec![id("beta"), id("gamma")],
+        };
+        let json = serde_json::to_value(&h).unwrap();
+        assert_eq!(json["one"], hex::encode(id("alpha").encode()));
+        assert_eq!(serde_json::from_value::<Holder>(json).unwrap(), h);
+
+        let good = hex::encode(id("alpha").encode());
+        for bad in [
+            serde_json::json!({ "one": format!("{good}00"), "many": [] }),
+            serde_json::json!({ "one": "zz", "many": [] }),
+            serde_json::json!({ "one": good, "many": ["00"] }),
+            serde_json::json!({ "one": good, "many": "00" }),
+            serde_json::json!({ "one": [1, 2], "many": [] }),
+        ] {
+            assert!(
+                serde_json::from_value::<Holder>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+}
