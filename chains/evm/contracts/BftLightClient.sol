@@ -682,6 +682,44 @@ contract BftLightClient is IBftLightClient {
     }
 
     /// @inheritdoc IBftLightClient
+    function clientState(bytes calldata chainId, uint64 height) external view returns (bytes memory) {
+        bytes32 key = keccak256(chainId);
+        Client storage c = _clients[key];
+        if (!c.exists) revert UnknownClient(chainId);
+        if (c.frozen) revert FrozenClient(chainId);
+        ConsensusState[KEPT_CONSENSUS_STATES] storage ring = _rings[key];
+        (bool haveLatest, ConsensusState storage latest) = _find(c, ring, c.latestHeight);
+        if (!haveLatest) revert UnknownHeight(c.latestHeight);
+        bytes memory entries = _entry(latest);
+        uint32 count = 1;
+        if (height != 0 && height < c.latestHeight) {
+            (bool known, ConsensusState storage at) = _find(c, ring, height);
+            if (known) {
+                entries = abi.encodePacked(_entry(at), entries);
+                count = 2;
+            }
+        }
+        return abi.encodePacked(
+            uint32(chainId.length),
+            chainId,
+            c.trustNumerator,
+            c.trustDenominator,
+            c.trustingPeriodMs,
+            c.maxClockDriftMs,
+            c.latestHeight,
+            c.trustedNextValidators,
+            count,
+            entries,
+            uint8(0)
+        );
+    }
+
+    /// One consensus-state entry of the canonical `ClientState` (PROTOCOL.md §9.3).
+    function _entry(ConsensusState storage s) private view returns (bytes memory) {
+        return abi.encodePacked(s.height, s.timeMs, s.headerHash, s.stateRoot, s.nextValidatorsHash);
+    }
+
+    /// @inheritdoc IBftLightClient
     function latestHeight(bytes calldata chainId) external view returns (uint64) {
         return _clients[keccak256(chainId)].latestHeight;
     }

@@ -143,6 +143,12 @@ interface IBftLightClient {
         view
         returns (bool exists, uint64 timeMs, bytes32 headerHash, bytes32 stateRoot);
 
+    /// @notice The client as the canonical `ClientState` of PROTOCOL.md §9.3, trimmed to the
+    /// latest consensus state and the one at `height` (if kept; 0 for the latest only):
+    /// what a relayer computes the next update path from. Reverts for an unknown or frozen
+    /// client.
+    function clientState(bytes calldata chainId, uint64 height) external view returns (bytes memory);
+
     /// @notice Height of the newest verified header (0 if there is no such client).
     function latestHeight(bytes calldata chainId) external view returns (uint64);
 

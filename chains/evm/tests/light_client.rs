@@ -26,7 +26,7 @@ use xrelay_evm::light_client::{BftLightClient, BftLightClientErrors};
 use xrelay_evm::{create_client_args, misbehaviour_body, update_body};
 use xrelay_light_client::testkit::{fixed_set, rotating_set, ChainSpec, TestChain};
 use xrelay_light_client::{
-    sha256, ChainId, ClientState, Commit, Decode, Hash32, Header, Height, LightBlock,
+    sha256, ChainId, ClientState, Commit, Decode, Encode, Hash32, Header, Height, LightBlock,
     LightBlockSource, Misbehaviour, MisbehaviourError, SignedHeader, SigningKey, StateProof,
     TrustOptions, TrustedState, Validator, ValidatorSet, Verifier,
 };
@@ -701,6 +701,18 @@ async fn rotation_and_bisection(node: &Node) {
         let (exists, hash, _) = kept(&lc, &id, block.height()).await;
         assert!(exists);
         assert_eq!(hash, b256(&block.header().hash()));
+    }
+    // The `clientState` view is the Rust client's canonical encoding, trimmed the same way
+    // (what a relayer computes the next update path from), byte for byte.
+    for at in [0, path[0].height(), 1] {
+        let view = lc
+            .clientState(id_bytes(&id), at)
+            .call()
+            .await
+            .expect("clientState");
+        let want = rust_client.trimmed_for(if at == 0 { 30 } else { at });
+        assert_eq!(view.to_vec(), want.encode(), "clientState trimmed for {at}");
+        assert_eq!(ClientState::decode(&view).expect("decodes"), want);
     }
     // The same path again is a no-op: every block is already kept with the same hash.
     let receipt = update_blocks(&lc, &id, &path).await.expect("replayed path");
