@@ -3,7 +3,8 @@
 //! keeps the provable storage of docs/PROTOCOL.md §12 (`sha256(V)` at
 //! `provable_slot(P)`), with real Merkle-Patricia state and storage tries built by
 //! alloy-trie and `eth_getProof`-shaped proofs. Every lane rule of §9.1 is exercised
-//! through the EVM-proven transactions (tags 6–9).
+//! through the EVM-proven transactions (tags 6–9); one test follows the same chain in QBFT
+//! mode, with sealed headers instead of attestations.
 
 mod common;
 
@@ -25,6 +26,9 @@ use xrelay_light_client::evm::client::{
     provable_slot, EvmClientError, EvmClientState, EvmConsensusState, EvmStorageProof, EvmUpdate,
     FinalityMode,
 };
+use xrelay_light_client::evm::consensus::{EvmConsensus, EvmConsensusError};
+use xrelay_light_client::evm::header::EvmHeader;
+use xrelay_light_client::evm::istanbul::{BftExtraData, BftHeader, BftVariant, ISTANBUL_MIX_HASH};
 use xrelay_light_client::evm::mpt::keccak256;
 use xrelay_light_client::{
     paths, sha256, Acknowledgement, Address, ChainId, Decode, Encode, Hash32, Height, Message,
@@ -1062,6 +1066,143 @@ fn a_chain_is_proven_only_by_the_kind_of_client_it_has() {
         }],
     });
     assert_eq!(report.events.len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// A seal-mode client: QBFT headers instead of attestations.
+// ---------------------------------------------------------------------------------------
+
+/// The QBFT header of `evm`'s block `height` (its state root and time), child of `parent`,
+/// naming `validators` and sealed by `sealers`.
+fn qbft_header(
+    evm: &EvmChain,
+    height: Height,
+    parent: Hash32,
+    validators: &[Address],
+    sealers: &[SigningKey],
+) -> EvmHeader {
+    let mut listed = validators.to_vec();
+    listed.sort();
+    let mut extra = BftExtraData {
+        variant: BftVariant::Qbft,
+        vanity: [0; 32],
+        validators: listed,
+        vote: None,
+        round: 0,
+        seals: vec![],
+    };
+    let block = evm.block(height);
+    let mut header = EvmHeader {
+        parent_hash: parent,
+        ommers_hash: Hash32([0x1d; 32]),
+        beneficiary: Address::default(),
+        state_root: Hash32(block.state_root),
+        transactions_root: Hash32([0x56; 32]),
+        receipts_root: Hash32([0x56; 32]),
+        logs_bloom: Box::new([0; 256]),
+        difficulty: U256::from(1),
+        number: height,
+        gas_limit: 30_000_000,
+        gas_used: 0,
+        timestamp: block.time_ms / 1000,
+        extra_data: extra.encode(),
+        mix_hash: ISTANBUL_MIX_HASH,
+        nonce: [0; 8],
+        base_fee_per_gas: Some(U256::from(1_000_000_000u64)),
+        withdrawals_root: None,
+        blob_gas: None,
+        requests_hash: None,
+    };
+    let digest = BftHeader::parse(BftVariant::Qbft, &header)
+        .unwrap()
+        .seal_digest();
+    extra.seals = sealers
+        .iter()
+        .map(|k| {
+            let mut seal = k.sign_digest(&digest).0;
+            seal[64] -= 27;
+            seal
+        })
+        .collect();
+    header.extra_data = extra.encode();
+    header
+}
+
+#[test]
+fn a_qbft_chain_is_followed_by_its_sealed_headers() {
+    let clock = Clock::default();
+    let mut dev = Chain::new("alpha", &clock, Module::default(), vec![]);
+    let mut evm = EvmChain::new("besu-1", &clock);
+    let keys: Vec<SigningKey> = (0..4)
+        .map(|i| SigningKey::from_seed("qbft-validator", i))
+        .collect();
+    let validators: Vec<Address> = keys.iter().map(SigningKey::address).collect();
+    let hash = |h: &EvmHeader| EvmConsensus::Qbft.block_hash(h).unwrap();
+
+    // Governance anchors the client at block 1 (its extraData names the validators).
+    let anchor = qbft_header(&evm, 1, Hash32::ZERO, &validators, &keys[..3]);
+    let client =
+        EvmClientState::from_header(evm.id.clone(), FinalityMode::Qbft, &anchor, evm.gateway)
+            .unwrap();
+    let gov = dev.governance.clone();
+    let tx = dev.signed(&gov, Action::CreateEvmClient(Box::new(client)));
+    dev.run(tx);
+
+    let m = evm.message(&dev.id, 1, "echo", b"sealed".to_vec());
+    evm.commit(&m);
+    let (h2, h3) = (evm.mine(), evm.mine());
+    let header2 = qbft_header(&evm, h2, hash(&anchor), &validators, &keys[1..]);
+    let header3 = qbft_header(&evm, h3, hash(&header2), &validators, &keys[..3]);
+
+    // Two seals of four are below the quorum of three: refused, nothing written.
+    let thin = qbft_header(&evm, h2, hash(&anchor), &validators, &keys[..2]);
+    let err = evm_error(failure(
+        &mut dev,
+        Tx::UpdateEvmClient {
+            chain: evm.id.clone(),
+            updates: vec![EvmUpdate::Headers(vec![thin])],
+        },
+    ));
+    assert!(
+        matches!(
+            err,
+            EvmClientError::Seal {
+                height: 2,
+                error: EvmConsensusError::Bft(_)
+            }
+        ),
+        "{err:?}"
+    );
+    // An attestation does not move a QBFT client.
+    assert!(matches!(
+        evm_error(failure(
+            &mut dev,
+            Tx::UpdateEvmClient {
+                chain: evm.id.clone(),
+                updates: vec![evm.attested(h2, &[0, 1])],
+            }
+        )),
+        EvmClientError::ModeMismatch { .. }
+    ));
+    assert_eq!(evm_client(&dev, &evm).latest_height(), 1);
+
+    let report = dev.run(Tx::UpdateEvmClient {
+        chain: evm.id.clone(),
+        updates: vec![EvmUpdate::Headers(vec![header2.clone(), header3.clone()])],
+    });
+    assert_eq!(
+        report.events,
+        vec![Event::ClientUpdated {
+            chain: evm.id.clone(),
+            headers: vec![(h2, hash(&header2)), (h3, hash(&header3))],
+        }]
+    );
+    // The message is proven against the sealed state root, like any other.
+    let report = dev.run(recv(&evm, h3, &[&m]));
+    assert!(matches!(
+        &report.events[..],
+        [Event::MessageReceived { message, .. }] if *message == m
+    ));
 }
 
 // ---------------------------------------------------------------------------------------
