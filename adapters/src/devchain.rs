@@ -13,12 +13,17 @@ use tokio::sync::watch;
 use xrelay_devchain::node::client::{ClientError, NodeClient};
 use xrelay_devchain::node::rpc::codes;
 use xrelay_devchain::tx::Tx;
+use xrelay_devchain::tx::{InboundMessage, ProvenAck, ProvenMessage};
 use xrelay_devchain::Event;
-use xrelay_light_client::{ChainId, ClientState, Hash32, Height, LightBlock};
+use xrelay_light_client::evm::client::EvmStorageProof;
+use xrelay_light_client::{ChainId, Hash32, Height, LightBlock, StateProof};
 
 use crate::endpoints::{EndpointPolicy, Endpoints, RpcErrorCounter};
 use crate::types::Applied;
-use crate::{AdapterError, ChainAdapter, ChainEvent, ChainStatus, Confirmed, Proven, Submission};
+use crate::{
+    AdapterError, ChainAdapter, ChainEvent, ChainFamily, ChainProof, ChainStatus, ClientUpdate,
+    Confirmed, HostedClient, Proven, Submission,
+};
 
 /// How long `submit` waits for the block that includes a transaction.
 const INCLUSION_WAIT: Duration = Duration::from_secs(30);
@@ -112,6 +117,17 @@ impl DevchainAdapter {
             heads,
             head_task,
         })
+    }
+
+    /// The chain's client of the EVM chain `of`, if it hosts one.
+    async fn evm_client(&self, of: &ChainId) -> Result<Option<HostedClient>, AdapterError> {
+        let evm = self
+            .call(
+                "evm_client",
+                |c| async move { c.evm_client_state(of).await },
+            )
+            .await?;
+        Ok(evm.map(HostedClient::Evm))
     }
 
     async fn call<T, F, Fut>(&self, what: &str, f: F) -> Result<T, AdapterError>
@@ -230,47 +246,175 @@ fn chain_event(height: Height, event: Event) -> Option<ChainEvent> {
     })
 }
 
-fn to_tx(s: Submission) -> Tx {
-    match s {
-        Submission::UpdateClient { of, blocks } => Tx::UpdateClient { chain: of, blocks },
+/// Which proofs a relay transaction carries: the devchain proves a BFT chain's state with
+/// sparse Merkle proofs (tags 2–4) and an EVM chain's with storage proofs (tags 7–9).
+enum Proofs<J, E> {
+    Jmt(Vec<J>),
+    Evm(Vec<E>),
+}
+
+/// One item with its proof's family made explicit.
+enum Split<J, E> {
+    Jmt(J),
+    Evm(E),
+}
+
+/// Splits items by their proof family; a transaction mixing families is refused here (a
+/// source chain serves one family).
+fn by_family<T, J, E>(
+    chain: &ChainId,
+    items: Vec<T>,
+    split: impl Fn(T) -> Split<J, E>,
+) -> Result<Proofs<J, E>, AdapterError> {
+    let mut jmt = Vec::new();
+    let mut evm = Vec::new();
+    for item in items {
+        match split(item) {
+            Split::Jmt(j) => jmt.push(j),
+            Split::Evm(e) => evm.push(e),
+        }
+    }
+    match (jmt.is_empty(), evm.is_empty()) {
+        (_, true) => Ok(Proofs::Jmt(jmt)),
+        (true, false) => Ok(Proofs::Evm(evm)),
+        (false, false) => Err(AdapterError::Refused {
+            chain: chain.to_string(),
+            reason: "one transaction mixes sparse Merkle and EVM storage proofs".into(),
+        }),
+    }
+}
+
+fn split_proof(p: ChainProof) -> Split<StateProof, EvmStorageProof> {
+    match p {
+        ChainProof::Jmt(p) => Split::Jmt(p),
+        ChainProof::Evm(p) => Split::Evm(p),
+    }
+}
+
+pub(crate) fn to_tx(chain: &ChainId, s: Submission) -> Result<Tx, AdapterError> {
+    Ok(match s {
+        Submission::UpdateClient {
+            of,
+            update: ClientUpdate::Bft(blocks),
+        } => Tx::UpdateClient { chain: of, blocks },
+        Submission::UpdateClient {
+            of,
+            update: ClientUpdate::Evm(updates),
+        } => Tx::UpdateEvmClient { chain: of, updates },
         Submission::Receive {
             source,
             proof_height,
             messages,
-        } => Tx::Recv {
-            source,
-            proof_height,
-            messages,
-        },
+        } => {
+            let split = by_family(chain, messages, |m| {
+                let InboundMessage {
+                    message,
+                    shows,
+                    proof,
+                } = m;
+                match split_proof(proof) {
+                    Split::Jmt(proof) => Split::Jmt(InboundMessage {
+                        message,
+                        shows,
+                        proof,
+                    }),
+                    Split::Evm(proof) => Split::Evm(InboundMessage {
+                        message,
+                        shows,
+                        proof,
+                    }),
+                }
+            })?;
+            match split {
+                Proofs::Jmt(messages) => Tx::Recv {
+                    source,
+                    proof_height,
+                    messages,
+                },
+                Proofs::Evm(messages) => Tx::RecvEvm {
+                    source,
+                    proof_height,
+                    messages,
+                },
+            }
+        }
         Submission::Acknowledge {
             destination,
             proof_height,
             acks,
-        } => Tx::Ack {
-            destination,
-            proof_height,
-            acks,
-        },
+        } => {
+            let split = by_family(chain, acks, |a| {
+                let ProvenAck {
+                    message,
+                    ack,
+                    proof,
+                } = a;
+                match split_proof(proof) {
+                    Split::Jmt(proof) => Split::Jmt(ProvenAck {
+                        message,
+                        ack,
+                        proof,
+                    }),
+                    Split::Evm(proof) => Split::Evm(ProvenAck {
+                        message,
+                        ack,
+                        proof,
+                    }),
+                }
+            })?;
+            match split {
+                Proofs::Jmt(acks) => Tx::Ack {
+                    destination,
+                    proof_height,
+                    acks,
+                },
+                Proofs::Evm(acks) => Tx::AckEvm {
+                    destination,
+                    proof_height,
+                    acks,
+                },
+            }
+        }
         Submission::Timeout {
             destination,
             proof_height,
             messages,
-        } => Tx::Timeout {
-            destination,
-            proof_height,
-            messages,
-        },
+        } => {
+            let split = by_family(chain, messages, |m| {
+                let ProvenMessage { message, proof } = m;
+                match split_proof(proof) {
+                    Split::Jmt(proof) => Split::Jmt(ProvenMessage { message, proof }),
+                    Split::Evm(proof) => Split::Evm(ProvenMessage { message, proof }),
+                }
+            })?;
+            match split {
+                Proofs::Jmt(messages) => Tx::Timeout {
+                    destination,
+                    proof_height,
+                    messages,
+                },
+                Proofs::Evm(messages) => Tx::TimeoutEvm {
+                    destination,
+                    proof_height,
+                    messages,
+                },
+            }
+        }
         Submission::Misbehaviour { of, evidence } => Tx::SubmitMisbehaviour {
             chain: of,
             evidence,
         },
-    }
+    })
 }
 
 #[async_trait]
 impl ChainAdapter for DevchainAdapter {
     fn chain_id(&self) -> &ChainId {
         &self.chain
+    }
+
+    fn family(&self) -> ChainFamily {
+        ChainFamily::Devchain
     }
 
     async fn status(&self) -> Result<ChainStatus, AdapterError> {
@@ -326,7 +470,7 @@ impl ChainAdapter for DevchainAdapter {
         Ok(Proven {
             height: p.height,
             value: p.value,
-            proof: p.proof,
+            proof: ChainProof::Jmt(p.proof),
         })
     }
 
@@ -343,7 +487,7 @@ impl ChainAdapter for DevchainAdapter {
             out.extend(proven.into_iter().map(|p| Proven {
                 height: p.height,
                 value: p.value,
-                proof: p.proof,
+                proof: ChainProof::Jmt(p.proof),
             }));
         }
         Ok(out)
@@ -353,17 +497,27 @@ impl ChainAdapter for DevchainAdapter {
         &self,
         of: &ChainId,
         height: Height,
-    ) -> Result<Option<ClientState>, AdapterError> {
-        self.call(
-            "client",
-            |c| async move { c.client_state_for(of, height).await },
-        )
-        .await
+    ) -> Result<Option<HostedClient>, AdapterError> {
+        let bft = self
+            .call(
+                "client",
+                |c| async move { c.client_state_for(of, height).await },
+            )
+            .await?;
+        match bft {
+            Some(c) => Ok(Some(HostedClient::Bft(Box::new(c)))),
+            None => self.evm_client(of).await,
+        }
     }
 
-    async fn client_state(&self, of: &ChainId) -> Result<Option<ClientState>, AdapterError> {
-        self.call("client", |c| async move { c.client_state(of).await })
-            .await
+    async fn client_state(&self, of: &ChainId) -> Result<Option<HostedClient>, AdapterError> {
+        let bft = self
+            .call("client", |c| async move { c.client_state(of).await })
+            .await?;
+        match bft {
+            Some(c) => Ok(Some(HostedClient::Bft(Box::new(c)))),
+            None => self.evm_client(of).await,
+        }
     }
 
     async fn submitted_headers(
@@ -385,7 +539,7 @@ impl ChainAdapter for DevchainAdapter {
     }
 
     async fn broadcast(&self, submission: Submission) -> Result<Hash32, AdapterError> {
-        let tx = to_tx(submission);
+        let tx = to_tx(&self.chain, submission)?;
         self.call("submit_tx", |c| {
             let tx = &tx;
             async move { c.broadcast(tx).await }
@@ -394,7 +548,7 @@ impl ChainAdapter for DevchainAdapter {
     }
 
     async fn submit(&self, submission: Submission) -> Result<Confirmed, AdapterError> {
-        let tx = to_tx(submission);
+        let tx = to_tx(&self.chain, submission)?;
         let included = self
             .call("submit_tx", |c| {
                 let tx = &tx;

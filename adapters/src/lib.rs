@@ -18,11 +18,15 @@ pub mod evm;
 mod types;
 
 pub use endpoints::{EndpointPolicy, RpcErrorCounter};
-pub use types::{AdapterError, ChainEvent, ChainStatus, Confirmed, Proven, Submission};
+pub use types::{
+    AdapterError, Applied, ChainEvent, ChainFamily, ChainProof, ChainStatus, ClientUpdate,
+    Confirmed, HostedClient, Proven, Submission,
+};
 
 use async_trait::async_trait;
 use tokio::sync::watch;
-use xrelay_light_client::{ChainId, ClientState, Hash32, Height, LightBlock};
+use xrelay_light_client::evm::header::EvmHeader;
+use xrelay_light_client::{ChainId, Hash32, Height, LightBlock};
 
 /// What the relay needs from one chain.
 #[async_trait]
@@ -30,11 +34,23 @@ pub trait ChainAdapter: Send + Sync + 'static {
     /// The chain this adapter talks to.
     fn chain_id(&self) -> &ChainId;
 
+    /// What kind of chain it is: which light client follows it, which proofs it serves.
+    fn family(&self) -> ChainFamily;
+
     /// Latest committed height and its time.
     async fn status(&self) -> Result<ChainStatus, AdapterError>;
 
-    /// The signed header at `height` with the validator sets that sign it and the next one.
+    /// The signed header at `height` with the validator sets that sign it and the next one
+    /// (BFT chains).
     async fn light_block(&self, height: Height) -> Result<LightBlock, AdapterError>;
+
+    /// The block header at `height` as its hash commits to it (EVM chains).
+    async fn evm_header(&self, height: Height) -> Result<EvmHeader, AdapterError> {
+        Err(AdapterError::NotFound {
+            chain: self.chain_id().to_string(),
+            what: format!("EVM header {height}: not an EVM chain"),
+        })
+    }
 
     /// Protocol events of heights `from..=to`, in chain order. Callers keep ranges within
     /// [`ChainAdapter::max_event_range`].
@@ -68,7 +84,7 @@ pub trait ChainAdapter: Send + Sync + 'static {
     }
 
     /// The state of this chain's client of `of`, if it has one.
-    async fn client_state(&self, of: &ChainId) -> Result<Option<ClientState>, AdapterError>;
+    async fn client_state(&self, of: &ChainId) -> Result<Option<HostedClient>, AdapterError>;
 
     /// This chain's client of `of`, possibly trimmed to its latest consensus state and the
     /// one at `height`: enough to bring it to `height`, and what a relayer asks for before
@@ -77,7 +93,7 @@ pub trait ChainAdapter: Send + Sync + 'static {
         &self,
         of: &ChainId,
         height: Height,
-    ) -> Result<Option<ClientState>, AdapterError> {
+    ) -> Result<Option<HostedClient>, AdapterError> {
         let _ = height;
         self.client_state(of).await
     }

@@ -2,8 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 use xrelay_devchain::tx::{InboundMessage, ProvenAck, ProvenMessage};
+use xrelay_light_client::evm::client::{EvmClientState, EvmStorageProof, EvmUpdate};
 use xrelay_light_client::{
-    Acknowledgement, ChainId, Hash32, Height, LightBlock, Message, Misbehaviour, StateProof, TimeMs,
+    Acknowledgement, ChainId, ClientState, Hash32, Height, LightBlock, Message, Misbehaviour,
+    StateProof, TimeMs,
 };
 
 /// Where a chain is.
@@ -92,27 +94,109 @@ impl ChainEvent {
     }
 }
 
+/// Which kind of chain an adapter talks to: it says which light client follows the chain
+/// and which proofs it serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChainFamily {
+    /// BFT headers signed by a validator set (PROTOCOL.md §7), sparse Merkle state proofs.
+    Devchain,
+    /// Ethereum headers (seals or attestations, §11–§12), Merkle-Patricia storage proofs of
+    /// the Gateway contract.
+    Evm,
+}
+
+/// A state proof as a chain family serves it. Unverified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainProof {
+    /// Sparse Merkle proof of a protocol path (devchain, §5).
+    Jmt(StateProof),
+    /// `eth_getProof` nodes of the Gateway account and the path's storage slot (§12).
+    Evm(EvmStorageProof),
+}
+
 /// A value (or its absence) with the proof a chain served for it. Unverified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proven {
     /// The height of the state the proof is for.
     pub height: Height,
-    /// The value, `None` for a proof of absence.
+    /// What the chain stores at the path, `None` for a proof of absence: the value itself on
+    /// a devchain, the 32-byte `sha256(value)` word of the Gateway's `provable` mapping on an
+    /// EVM chain.
     pub value: Option<Vec<u8>>,
     /// The proof.
-    pub proof: StateProof,
+    pub proof: ChainProof,
+}
+
+/// What moves a hosted client forward.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientUpdate {
+    /// Light blocks of a BFT chain, each verifiable from the previous.
+    Bft(Vec<LightBlock>),
+    /// Sealed headers or attested blocks of an EVM chain.
+    Evm(Vec<EvmUpdate>),
+}
+
+impl ClientUpdate {
+    /// How many headers or attested blocks it carries.
+    pub fn len(&self) -> usize {
+        match self {
+            ClientUpdate::Bft(b) => b.len(),
+            ClientUpdate::Evm(u) => u.len(),
+        }
+    }
+
+    /// Whether it carries nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A chain's on-chain client of another chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostedClient {
+    /// A client of a BFT chain (the devchain module's, or the EVM `BftLightClient`'s).
+    Bft(Box<ClientState>),
+    /// The devchain module's client of an EVM chain.
+    Evm(EvmClientState),
+}
+
+impl HostedClient {
+    /// Height of the newest header it verified.
+    pub fn latest_height(&self) -> Height {
+        match self {
+            HostedClient::Bft(c) => c.latest_height(),
+            HostedClient::Evm(c) => c.latest_height(),
+        }
+    }
+
+    /// The hash of the header it holds at `height`, if it holds one.
+    pub fn header_hash_at(&self, height: Height) -> Option<Hash32> {
+        match self {
+            HostedClient::Bft(c) => c.consensus_state(height).map(|cs| cs.header_hash),
+            HostedClient::Evm(c) => c.consensus_state(height).map(|cs| cs.block_hash),
+        }
+    }
+
+    /// Whether evidence froze it.
+    pub fn is_frozen(&self) -> bool {
+        match self {
+            HostedClient::Bft(c) => c.frozen().is_some(),
+            HostedClient::Evm(c) => c.is_frozen(),
+        }
+    }
 }
 
 /// A transaction the relay asks a chain to run. Relay transactions carry their own proofs
 /// and are idempotent: submitting one twice is harmless.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Submission {
-    /// Update this chain's client of `of` with `blocks` (each verifiable from the previous).
+    /// Update this chain's client of `of`.
     UpdateClient {
         /// The followed chain.
         of: ChainId,
-        /// The headers, ascending.
-        blocks: Vec<LightBlock>,
+        /// The headers (or attested blocks), ascending.
+        update: ClientUpdate,
     },
     /// Deliver messages from `source`, proven at `proof_height`.
     Receive {
@@ -121,7 +205,7 @@ pub enum Submission {
         /// A height this chain's client of `source` has verified.
         proof_height: Height,
         /// The messages with proofs, in lane order.
-        messages: Vec<InboundMessage>,
+        messages: Vec<InboundMessage<ChainProof>>,
     },
     /// Relay acknowledgements from `destination` of messages sent here.
     Acknowledge {
@@ -130,7 +214,7 @@ pub enum Submission {
         /// A verified height of `destination`.
         proof_height: Height,
         /// The acks with proofs.
-        acks: Vec<ProvenAck>,
+        acks: Vec<ProvenAck<ChainProof>>,
     },
     /// Time out messages sent here that `destination` can no longer receive.
     Timeout {
@@ -139,7 +223,7 @@ pub enum Submission {
         /// A verified height of `destination` past the messages' timeouts.
         proof_height: Height,
         /// The messages with proofs that their receipts are absent.
-        messages: Vec<ProvenMessage>,
+        messages: Vec<ProvenMessage<ChainProof>>,
     },
     /// Evidence that `of` misbehaved: freezes this chain's client of it.
     Misbehaviour {

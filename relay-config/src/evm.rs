@@ -29,10 +29,13 @@ pub struct EvmSection {
     /// `attesters`).
     #[serde(default)]
     pub attester_key: Option<String>,
-    /// The keystore folder (default: `$XRELAY_KEYSTORE` or `~/.xrelay/keys`); passphrases
-    /// come from `$XRELAY_KEY_PASSPHRASE` or the terminal.
+    /// The keystore folder (default: `$XRELAY_KEYSTORE` or `~/.xrelay/keys`).
     #[serde(default)]
     pub keys_dir: Option<std::path::PathBuf>,
+    /// A file holding the keys' passphrase (a mounted secret); without it the passphrase
+    /// comes from `$XRELAY_KEY_PASSPHRASE` or the terminal.
+    #[serde(default)]
+    pub passphrase_file: Option<std::path::PathBuf>,
     /// Blocks below the head before a block counts (0 for QBFT/IBFT 2.0, whose sealed
     /// blocks are final).
     #[serde(default)]

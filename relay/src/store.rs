@@ -18,6 +18,7 @@ use std::sync::Mutex;
 use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
 use serde::{Deserialize, Serialize};
 use xrelay_light_client::encoding::{decode_seq, encode_seq, DecodeError, Reader, Writer};
+use xrelay_light_client::evm::client::EvmClientState;
 use xrelay_light_client::{
     Acknowledgement, ChainId, ClientState, Decode, Encode, Hash32, Height, Message, MessageId,
 };
@@ -602,6 +603,20 @@ impl RelayStore {
             .transpose()
     }
 
+    /// The relayer's light client of the EVM chain `chain` (kept in the clients family under
+    /// `evm/{chain}`: chain ids cannot contain `/`, so the keys never meet).
+    pub fn evm_client(&self, chain: &ChainId) -> Result<Option<EvmClientState>, StoreError> {
+        self.db
+            .get_cf(self.cf(CF_CLIENTS), evm_client_key(chain))?
+            .map(|v| {
+                EvmClientState::decode(&v).map_err(|e| StoreError::Corrupt {
+                    what: "EVM client state",
+                    why: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+
     /// Applies `t` atomically (in the log; on disk before returning if it is durable).
     pub fn commit(&self, t: Transition) -> Result<(), StoreError> {
         let mut opts = rocksdb::WriteOptions::default();
@@ -665,6 +680,16 @@ impl RelayStore {
         t.batch
             .put_cf(self.cf(CF_CLIENTS), chain.as_str(), client.encode());
     }
+
+    /// Stores the light client of the EVM chain `chain`.
+    pub fn put_evm_client(&self, t: &mut Transition, chain: &ChainId, client: &EvmClientState) {
+        t.batch
+            .put_cf(self.cf(CF_CLIENTS), evm_client_key(chain), client.encode());
+    }
+}
+
+fn evm_client_key(chain: &ChainId) -> String {
+    format!("evm/{chain}")
 }
 
 fn decode_record(v: &[u8]) -> Result<MessageRecord, StoreError> {

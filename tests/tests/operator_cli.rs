@@ -273,3 +273,62 @@ fn bench_reports_its_figures_as_one_json_line() {
     );
     assert!(p50 > 0 && p50 <= p99, "{last}");
 }
+
+/// `xrelay verify evm-header` on a real QBFT block (Besu) from the light client's test data:
+/// valid with its signers printed; any altered byte of a seal makes it invalid (exit 1).
+#[test]
+fn verify_evm_header_checks_real_qbft_seals_and_refuses_altered_ones() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../light-clients/tests/data/evm/qbft_besu_block_7528.hex");
+    let hex = std::fs::read_to_string(data).unwrap();
+    let hex = hex.trim();
+    let out = xrelay(
+        &[
+            "verify",
+            "evm-header",
+            "--consensus",
+            "qbft",
+            "--header",
+            hex,
+        ],
+        &[],
+    );
+    let text = ok(&out);
+    assert!(text.contains("verdict:    VALID"), "{text}");
+    assert_eq!(text.matches("signer:").count(), 3, "{text}");
+    // The committed seals are at the end of the header's extraData: alter a byte there.
+    let mut altered: Vec<u8> = hex.bytes().collect();
+    let at = altered.len() - 40;
+    altered[at] = if altered[at] == b'0' { b'1' } else { b'0' };
+    let altered = String::from_utf8(altered).unwrap();
+    let out = xrelay(
+        &[
+            "verify",
+            "evm-header",
+            "--consensus",
+            "qbft",
+            "--header",
+            &altered,
+        ],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("INVALID"));
+    let out = xrelay(
+        &[
+            "verify",
+            "evm-header",
+            "--consensus",
+            "pow",
+            "--header",
+            hex,
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+}

@@ -17,6 +17,7 @@ sol! {
         function acknowledge(bytes calldata body) external;
         function timeout(bytes calldata body) external;
         function submitMisbehaviour(bytes calldata body) external;
+        function lightClient() external view returns (address);
 
         event Sent(bytes message);
         event Received(bytes message, bytes ack);
@@ -26,6 +27,15 @@ sol! {
         event AlreadyDone(bytes32 messageId);
         event ClientUpdated(bytes chainId, uint64[] heights, bytes32[] hashes);
         event ClientFrozen(bytes chainId);
+    }
+}
+
+sol! {
+    /// The views of `chains/evm/contracts/BftLightClient.sol` the relayer reads.
+    interface IBftLightClientViews {
+        function clientState(bytes calldata chainId, uint64 height) external view returns (bytes memory);
+        error UnknownClient(bytes chainId);
+        error FrozenClient(bytes chainId);
     }
 }
 

@@ -17,17 +17,24 @@ use alloy::primitives::{Address, Bytes, B256};
 use alloy::providers::{Provider, RootProvider};
 use alloy::rpc::types::{Filter, TransactionReceipt};
 use alloy::signers::local::PrivateKeySigner;
-use alloy::sol_types::SolCall;
-use alloy::transports::RpcError;
-use alloy::transports::TransportError;
+use alloy::sol_types::{SolCall, SolInterface};
+use alloy::transports::{RpcError, TransportError};
+use async_trait::async_trait;
 use tokio::sync::watch;
+use xrelay_devchain::tx::Tx;
+use xrelay_light_client::evm::client::{provable_slot, EvmStorageProof};
 use xrelay_light_client::evm::header::EvmHeader;
-use xrelay_light_client::{ChainId, Hash32, Height, TimeMs};
+use xrelay_light_client::{
+    ChainId, ClientState, Decode, Encode, Hash32, Height, LightBlock, TimeMs,
+};
 
 use crate::endpoints::{EndpointPolicy, Endpoints, RpcErrorCounter};
 use crate::types::Applied;
-use crate::{AdapterError, ChainEvent, ChainStatus, Confirmed};
-use gateway::GatewayLog;
+use crate::{
+    AdapterError, ChainAdapter, ChainEvent, ChainFamily, ChainProof, ChainStatus, Confirmed,
+    HostedClient, Proven, Submission,
+};
+use gateway::{GatewayLog, IBftLightClientViews, IGateway};
 pub use sender::FeePolicy;
 use sender::Sender;
 
@@ -43,7 +50,7 @@ pub struct EvmSettings {
     /// The Gateway contract.
     pub gateway: Address,
     /// The relayer's account on this chain (pays for relay calls).
-    pub signer: PrivateKeySigner,
+    pub account: xrelay_light_client::SigningKey,
     /// Blocks below the head before a block counts as final (0 on BFT chains such as QBFT
     /// and IBFT 2.0, whose blocks are final once sealed; some on Clique and dev nodes).
     pub confirmations: u64,
@@ -59,6 +66,7 @@ pub struct EvmSettings {
 pub struct EvmAdapter {
     chain: ChainId,
     gateway: Address,
+    light_client: Address,
     confirmations: u64,
     endpoints: Arc<Endpoints<RootProvider>>,
     sender: Sender,
@@ -126,9 +134,17 @@ pub struct GatewayProofs {
     pub height: Height,
     /// Nodes from the state root to the Gateway's account.
     pub account_proof: Vec<Vec<u8>>,
-    /// Per asked slot: the stored 32-byte word (`None` when zero) and the nodes from the
-    /// Gateway's storage root to the slot.
-    pub slots: Vec<(Option<[u8; 32]>, Vec<Vec<u8>>)>,
+    /// Per asked slot, in the order asked.
+    pub slots: Vec<SlotProof>,
+}
+
+/// One storage slot's value and proof.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotProof {
+    /// The stored 32-byte word, `None` when zero.
+    pub word: Option<[u8; 32]>,
+    /// Trie nodes from the Gateway's storage root to the slot.
+    pub nodes: Vec<Vec<u8>>,
 }
 
 impl EvmAdapter {
@@ -192,10 +208,33 @@ impl EvmAdapter {
                 what: format!("no contract at the Gateway address {gateway}"),
             });
         }
+        let light_client = endpoints
+            .call("eth_call lightClient", |p| {
+                let name = name.clone();
+                async move {
+                    let call = IGateway::lightClientCall {};
+                    let tx = alloy::rpc::types::TransactionRequest::default()
+                        .to(gateway)
+                        .input(Bytes::from(call.abi_encode()).into());
+                    let out = p.call(tx).await.map_err(|e| rpc_error(&name, e))?;
+                    IGateway::lightClientCall::abi_decode_returns(&out).map_err(|e| {
+                        AdapterError::BadAnswer {
+                            chain: name.clone(),
+                            why: format!("Gateway.lightClient(): {e}"),
+                        }
+                    })
+                }
+            })
+            .await?;
+        let signer = PrivateKeySigner::from_bytes(&B256::from(settings.account.secret_bytes()))
+            .map_err(|e| AdapterError::Refused {
+                chain: name.clone(),
+                reason: format!("the account key is unusable: {e}"),
+            })?;
         let sender = Sender::new(
             name.clone(),
             endpoints.clone(),
-            EthereumWallet::from(settings.signer.clone()),
+            EthereumWallet::from(signer),
             settings.evm_chain_id,
             settings.fees.clone(),
             settings.poll,
@@ -212,6 +251,7 @@ impl EvmAdapter {
         Ok(EvmAdapter {
             chain,
             gateway,
+            light_client,
             confirmations: settings.confirmations,
             endpoints,
             sender,
@@ -239,13 +279,8 @@ impl EvmAdapter {
         self.gateway
     }
 
-    /// A live view of the latest final height.
-    pub fn heads(&self) -> watch::Receiver<Height> {
-        self.heads.clone()
-    }
-
     /// Latest final height and its time.
-    pub async fn status(&self) -> Result<ChainStatus, AdapterError> {
+    pub async fn final_status(&self) -> Result<ChainStatus, AdapterError> {
         let height = final_head(&self.endpoints, &self.name(), self.confirmations).await?;
         let header = self.header(height).await?;
         Ok(ChainStatus {
@@ -293,7 +328,11 @@ impl EvmAdapter {
     }
 
     /// The Gateway's protocol events of heights `from..=to`, in chain order.
-    pub async fn events(&self, from: Height, to: Height) -> Result<Vec<ChainEvent>, AdapterError> {
+    pub async fn gateway_events(
+        &self,
+        from: Height,
+        to: Height,
+    ) -> Result<Vec<ChainEvent>, AdapterError> {
         let name = self.name();
         let filter = Filter::new()
             .address(self.gateway)
@@ -375,7 +414,10 @@ impl EvmAdapter {
             }
             let word: [u8; 32] = sp.value.to_be_bytes();
             let value = (word != [0u8; 32]).then_some(word);
-            out.push((value, sp.proof.into_iter().map(|n| n.to_vec()).collect()));
+            out.push(SlotProof {
+                word: value,
+                nodes: sp.proof.into_iter().map(|n| n.to_vec()).collect(),
+            });
         }
         Ok(GatewayProofs {
             height,
@@ -389,23 +431,39 @@ impl EvmAdapter {
     }
 
     /// Sends one Gateway call and returns once the node accepted it (not included yet).
-    pub async fn broadcast_call<C: SolCall>(&self, call: C) -> Result<Hash32, AdapterError> {
-        let sent = self
-            .sender
-            .send(self.gateway, Bytes::from(call.abi_encode()))
-            .await?;
+    pub async fn broadcast_call(&self, input: Bytes) -> Result<Hash32, AdapterError> {
+        let sent = self.sender.send(self.gateway, input).await?;
         Ok(Hash32(sent.hash().0))
     }
 
     /// Sends one Gateway call and waits for the block that includes it; its events are the
     /// Gateway's logs in the receipt. A reverted transaction is the chain's refusal.
-    pub async fn submit_call<C: SolCall>(&self, call: C) -> Result<Confirmed, AdapterError> {
-        let sent = self
-            .sender
-            .send(self.gateway, Bytes::from(call.abi_encode()))
-            .await?;
+    pub async fn submit_call(&self, input: Bytes) -> Result<Confirmed, AdapterError> {
+        let sent = self.sender.send(self.gateway, input).await?;
         let receipt = self.sender.confirm(sent).await?;
         self.confirmed(&receipt)
+    }
+
+    async fn eth_call(
+        &self,
+        to: Address,
+        input: Vec<u8>,
+        what: &str,
+    ) -> Result<Bytes, AdapterError> {
+        let name = self.name();
+        let input = Bytes::from(input);
+        let input = &input;
+        self.endpoints
+            .call(what, |p| {
+                let name = name.clone();
+                async move {
+                    let tx = alloy::rpc::types::TransactionRequest::default()
+                        .to(to)
+                        .input(input.clone().into());
+                    p.call(tx).await.map_err(|e| rpc_error(&name, e))
+                }
+            })
+            .await
     }
 
     fn confirmed(&self, receipt: &TransactionReceipt) -> Result<Confirmed, AdapterError> {
@@ -480,4 +538,203 @@ async fn follow_heads(
         }
         tokio::time::sleep(poll).await;
     }
+}
+
+/// The Gateway call data of a submission: the devchain transaction body of the same relay
+/// transaction (PROTOCOL.md §9.2, without the tag byte), as the argument of the matching
+/// Gateway function. The Gateway proves only BFT chains' state, so EVM-proven items are
+/// refused here.
+fn gateway_input(chain: &ChainId, submission: Submission) -> Result<Bytes, AdapterError> {
+    let tx = crate::devchain::to_tx(chain, submission)?;
+    let encoded = tx.encode();
+    let body = Bytes::copy_from_slice(encoded.get(1..).unwrap_or_default());
+    let call = match tx {
+        Tx::UpdateClient { .. } => {
+            IGateway::IGatewayCalls::updateClient(IGateway::updateClientCall { body })
+        }
+        Tx::Recv { .. } => IGateway::IGatewayCalls::recv(IGateway::recvCall { body }),
+        Tx::Ack { .. } => IGateway::IGatewayCalls::acknowledge(IGateway::acknowledgeCall { body }),
+        Tx::Timeout { .. } => IGateway::IGatewayCalls::timeout(IGateway::timeoutCall { body }),
+        Tx::SubmitMisbehaviour { .. } => {
+            IGateway::IGatewayCalls::submitMisbehaviour(IGateway::submitMisbehaviourCall { body })
+        }
+        other => {
+            return Err(AdapterError::Refused {
+                chain: chain.to_string(),
+                reason: format!(
+                    "an EVM Gateway follows BFT chains only; it cannot take {}",
+                    other.kind()
+                ),
+            })
+        }
+    };
+    Ok(Bytes::from(call.abi_encode()))
+}
+
+#[async_trait]
+impl ChainAdapter for EvmAdapter {
+    fn chain_id(&self) -> &ChainId {
+        &self.chain
+    }
+
+    fn family(&self) -> ChainFamily {
+        ChainFamily::Evm
+    }
+
+    async fn status(&self) -> Result<ChainStatus, AdapterError> {
+        self.final_status().await
+    }
+
+    async fn light_block(&self, height: Height) -> Result<LightBlock, AdapterError> {
+        Err(AdapterError::NotFound {
+            chain: self.name(),
+            what: format!("BFT light block {height}: an EVM chain has none"),
+        })
+    }
+
+    async fn evm_header(&self, height: Height) -> Result<EvmHeader, AdapterError> {
+        self.header(height).await
+    }
+
+    async fn events(&self, from: Height, to: Height) -> Result<Vec<ChainEvent>, AdapterError> {
+        self.gateway_events(from, to).await
+    }
+
+    fn max_event_range(&self) -> u64 {
+        2_000
+    }
+
+    fn heads(&self) -> watch::Receiver<Height> {
+        self.heads.clone()
+    }
+
+    async fn prove(&self, key: &[u8], height: Height) -> Result<Proven, AdapterError> {
+        let mut one = self.prove_many(&[key.to_vec()], height).await?;
+        one.pop().ok_or_else(|| AdapterError::BadAnswer {
+            chain: self.name(),
+            why: "eth_getProof answered no storage proof".into(),
+        })
+    }
+
+    async fn prove_many(
+        &self,
+        keys: &[Vec<u8>],
+        height: Height,
+    ) -> Result<Vec<Proven>, AdapterError> {
+        let slots: Vec<[u8; 32]> = keys.iter().map(|k| provable_slot(k)).collect();
+        let proofs = self.gateway_proofs(&slots, height).await?;
+        let account_proof = proofs.account_proof;
+        Ok(proofs
+            .slots
+            .into_iter()
+            .map(|slot| Proven {
+                height,
+                value: slot.word.map(|w| w.to_vec()),
+                proof: ChainProof::Evm(EvmStorageProof {
+                    account_proof: account_proof.clone(),
+                    storage_proof: slot.nodes,
+                }),
+            })
+            .collect())
+    }
+
+    async fn client_state(&self, of: &ChainId) -> Result<Option<HostedClient>, AdapterError> {
+        self.client_state_for(of, 0).await
+    }
+
+    async fn client_state_for(
+        &self,
+        of: &ChainId,
+        height: Height,
+    ) -> Result<Option<HostedClient>, AdapterError> {
+        let call = IBftLightClientViews::clientStateCall {
+            chainId: Bytes::copy_from_slice(of.as_str().as_bytes()),
+            height,
+        };
+        let out = match self
+            .eth_call(self.light_client, call.abi_encode(), "eth_call clientState")
+            .await
+        {
+            Ok(out) => out,
+            Err(AdapterError::Refused { reason, .. })
+                if reason.contains("UnknownClient")
+                    || reason.contains(&hex_selector::<IBftLightClientViews::UnknownClient>()) =>
+            {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
+        };
+        let bytes =
+            IBftLightClientViews::clientStateCall::abi_decode_returns(&out).map_err(|e| {
+                AdapterError::BadAnswer {
+                    chain: self.name(),
+                    why: format!("BftLightClient.clientState: {e}"),
+                }
+            })?;
+        let state = ClientState::decode(&bytes).map_err(|e| AdapterError::BadAnswer {
+            chain: self.name(),
+            why: format!("BftLightClient.clientState: {e}"),
+        })?;
+        Ok(Some(HostedClient::Bft(Box::new(state))))
+    }
+
+    async fn submitted_headers(
+        &self,
+        height: Height,
+        of: &ChainId,
+    ) -> Result<Vec<LightBlock>, AdapterError> {
+        let name = self.name();
+        let block = self
+            .endpoints
+            .call("eth_getBlockByNumber", |p| {
+                let name = name.clone();
+                async move {
+                    p.get_block_by_number(BlockNumberOrTag::Number(height))
+                        .full()
+                        .await
+                        .map_err(|e| rpc_error(&name, e))
+                }
+            })
+            .await?
+            .ok_or_else(|| AdapterError::NotFound {
+                chain: name.clone(),
+                what: format!("block {height}"),
+            })?;
+        let mut out = Vec::new();
+        for tx in block.transactions.txns() {
+            use alloy::consensus::Transaction as _;
+            if tx.to() != Some(self.gateway) {
+                continue;
+            }
+            let Ok(IGateway::IGatewayCalls::updateClient(call)) =
+                IGateway::IGatewayCalls::abi_decode(tx.input())
+            else {
+                continue;
+            };
+            let mut tagged = Vec::with_capacity(call.body.len() + 1);
+            tagged.push(1u8);
+            tagged.extend_from_slice(&call.body);
+            if let Ok(Tx::UpdateClient { chain, blocks }) = Tx::decode(&tagged) {
+                if chain == *of {
+                    out.extend(blocks);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn submit(&self, submission: Submission) -> Result<Confirmed, AdapterError> {
+        let input = gateway_input(&self.chain, submission)?;
+        self.submit_call(input).await
+    }
+
+    async fn broadcast(&self, submission: Submission) -> Result<Hash32, AdapterError> {
+        let input = gateway_input(&self.chain, submission)?;
+        self.broadcast_call(input).await
+    }
+}
+
+/// The 4-byte selector of a Solidity custom error as hex, as nodes report reverts.
+fn hex_selector<E: alloy::sol_types::SolError>() -> String {
+    alloy::hex::encode(E::SELECTOR)
 }

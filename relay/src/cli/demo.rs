@@ -42,6 +42,10 @@ pub struct DemoArgs {
     /// Keep the chains' and relayer's data here instead of a temporary directory.
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Relay between a devchain and a real EVM node (anvil, with the Gateway deployed)
+    /// instead: tokens out and back, echo messages both ways.
+    #[arg(long)]
+    pub with_evm: bool,
 }
 
 /// The summary (`--json` keys are part of the interface).
@@ -72,10 +76,10 @@ pub struct Summary {
 /// Seed of the (unfunded) accounts that send echo messages.
 const ECHO_SEED: &str = "xrelay-demo-echo";
 
-struct Planned {
-    chain: usize,
-    key: SigningKey,
-    action: Action,
+pub(crate) struct Planned {
+    pub(crate) chain: usize,
+    pub(crate) key: SigningKey,
+    pub(crate) action: Action,
 }
 
 /// Runs the demo; exits non-zero unless nothing was lost or duplicated and supply held.
@@ -92,6 +96,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             eprintln!("{s}");
         }
     };
+    if args.with_evm {
+        let summary = super::demo_evm::run(&args, &dir, &say).await?;
+        print_summary(&summary, args.json);
+        if summary.lost > 0 || summary.duplicated > 0 || !summary.supply_conserved {
+            anyhow::bail!("the demo found lost or duplicated messages, or supply not conserved");
+        }
+        return Ok(());
+    }
     say(format!(
         "starting {} devchains and a relayer in {}",
         args.chains,
@@ -250,11 +262,34 @@ async fn drive(args: &DemoArgs, devnet: &Devnet, say: &dyn Fn(String)) -> anyhow
     progress.finish();
 
     // Tally from the relayer's records, then check the chains themselves.
-    let store = relayer.relay.ledger.store();
+    let duplicated = crate::devnet::checks::duplicate_deliveries(&nodes).await?;
+    let supply_conserved = crate::devnet::checks::supply_conserved(&nodes, &ids).await?;
+    let summary = tally(
+        relayer.relay.ledger.store(),
+        &sent,
+        duplicated,
+        supply_conserved,
+    );
+    relayer.stop().await;
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "demo done"
+    );
+    summary
+}
+
+/// The summary of the messages in `sent` from the relayer's records, with what the chains
+/// said about duplicates and supply.
+pub(crate) fn tally(
+    store: &crate::store::RelayStore,
+    sent: &[(ChainId, ChainId, u64)],
+    duplicated: u64,
+    supply_conserved: bool,
+) -> anyhow::Result<Summary> {
     let (mut delivered, mut acknowledged, mut timed_out, mut lost) = (0, 0, 0, 0);
     let mut latencies = Vec::new();
     let (mut first_sent, mut last_delivered) = (u64::MAX, 0);
-    for (src, dst, seq) in &sent {
+    for (src, dst, seq) in sent {
         let Some(r) = store.message(src, dst, *seq)? else {
             lost += 1;
             continue;
@@ -272,9 +307,6 @@ async fn drive(args: &DemoArgs, devnet: &Devnet, say: &dyn Fn(String)) -> anyhow
             _ => lost += 1,
         }
     }
-    let duplicated = crate::devnet::checks::duplicate_deliveries(&nodes).await?;
-    let supply_conserved = crate::devnet::checks::supply_conserved(&nodes, &ids).await?;
-    relayer.stop().await;
     latencies.sort_unstable();
     let pct = |p: f64| {
         latencies
@@ -283,10 +315,6 @@ async fn drive(args: &DemoArgs, devnet: &Devnet, say: &dyn Fn(String)) -> anyhow
             .unwrap_or(0)
     };
     let span_ms = last_delivered.saturating_sub(first_sent).max(1);
-    tracing::debug!(
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "demo done"
-    );
     Ok(Summary {
         sent: sent.len() as u64,
         delivered,
@@ -321,7 +349,7 @@ fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-fn transfer(
+pub(crate) fn transfer(
     src: &ChainId,
     dst: &ChainId,
     from: &SigningKey,
@@ -356,7 +384,7 @@ async fn futures_heights(nodes: &[NodeClient]) -> anyhow::Result<Vec<u64>> {
 }
 
 /// Signs and broadcasts everything; each account's actions go in nonce order.
-async fn broadcast_all(
+pub(crate) async fn broadcast_all(
     nodes: &[NodeClient],
     ids: &[ChainId],
     plan: Vec<Planned>,

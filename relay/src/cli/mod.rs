@@ -3,12 +3,15 @@
 
 pub mod bench;
 pub mod demo;
+pub mod demo_evm;
 pub mod devnet;
+pub mod evm;
 pub mod keys;
 pub mod ops;
 pub mod query;
 pub mod start;
 pub mod tx;
+pub mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -53,6 +56,12 @@ pub enum Command {
     /// Local development networks of devchains.
     #[command(subcommand)]
     Devnet(devnet::DevnetCommand),
+    /// EVM chains: deploying the contracts.
+    #[command(subcommand)]
+    Evm(evm::EvmCommand),
+    /// Offline checks of chain data (auditors, operators).
+    #[command(subcommand)]
+    Verify(verify::VerifyCommand),
 }
 
 /// Sets up logging: `RUST_LOG` filters (default `info`), text or JSON lines on stderr.
@@ -82,5 +91,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Clear(args) => ops::clear(args).await,
         Command::Config(cmd) => ops::config(cmd).await,
         Command::Devnet(cmd) => devnet::run(cmd).await,
+        Command::Evm(cmd) => evm::run(cmd).await,
+        Command::Verify(cmd) => verify::run(cmd),
     }
 }

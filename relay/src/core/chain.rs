@@ -6,12 +6,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use xrelay_adapters::{AdapterError, ChainAdapter};
+use xrelay_adapters::{AdapterError, ChainAdapter, ChainProof};
+use xrelay_light_client::evm::attest::{Attestation, Attested};
+use xrelay_light_client::evm::client::{
+    EvmClientState, EvmConsensusState, EvmUpdate, FinalityMode, MAX_UPDATE_HEADERS,
+};
+use xrelay_light_client::evm::header::EvmHeader;
 use xrelay_light_client::{
-    BisectionError, ChainId, ClientError, ClientState, ConsensusState, Height, LightBlock,
-    StateProof, TimeMs, TrustOptions, TrustedState,
+    BisectionError, ChainId, ClientError, ClientState, Hash32, Height, LightBlock, TimeMs,
+    TrustOptions, TrustedState,
 };
 
+use super::followed::{EvmFollow, Expect, Failure, Followed, Verified};
 use crate::metrics::Metrics;
 use crate::store::{RelayStore, StoreError};
 
@@ -136,7 +142,12 @@ pub struct ChainHandle {
     pub adapter: Arc<dyn ChainAdapter>,
     /// Its block interval.
     pub block_time: Duration,
-    light: tokio::sync::Mutex<ClientState>,
+    light: tokio::sync::Mutex<Followed>,
+    /// How the chain is followed when it is an EVM chain.
+    evm: Option<EvmFollow>,
+    /// Attestations this relayer made of the chain's blocks (attestation mode), newest
+    /// kept: the same attested block updates the relayer's own client and the on-chain ones.
+    attested: tokio::sync::Mutex<BTreeMap<Height, Attested>>,
     /// One update at a time per client hosted on this chain (key: the followed chain).
     hosted_updates: BTreeMap<ChainId, tokio::sync::Mutex<()>>,
     /// Set when the chain misbehaved: nothing from it is relayed any more.
@@ -145,56 +156,49 @@ pub struct ChainHandle {
     metrics: Metrics,
 }
 
+/// Attestations a relayer keeps of its own (for the on-chain clients that need them).
+const KEPT_ATTESTATIONS: usize = 256;
+
+/// The block hash a chain's own header at `height` has under `mode`'s rules.
+fn evm_block_hash(mode: &FinalityMode, header: &EvmHeader) -> Result<Hash32, String> {
+    match mode.consensus() {
+        Some(c) => c.block_hash(header).map_err(|e| e.to_string()),
+        None => Ok(header.hash()),
+    }
+}
+
 impl ChainHandle {
     /// Loads the relayer's light client of the chain from the store, or creates it from the
     /// configured trust root (`trusted`: height and header hash) or, without one, from the
-    /// chain's latest header (trust on first use, logged).
+    /// chain's latest header (trust on first use, logged). `evm` says how an EVM chain is
+    /// followed (`None` for BFT chains).
     pub async fn open(
         adapter: Arc<dyn ChainAdapter>,
         block_time: Duration,
         trusted: Option<(Height, [u8; 32])>,
+        evm: Option<EvmFollow>,
         counterparties: Vec<ChainId>,
         store: Arc<RelayStore>,
         metrics: Metrics,
     ) -> Result<Self, RelayError> {
         let id = adapter.chain_id().clone();
-        let client = match store.client(&id)? {
+        let client = match Followed::load(&store, &id, evm.is_some())? {
             Some(c) => c,
             None => {
-                let block = match trusted {
-                    Some((height, hash)) => {
-                        let b = adapter.light_block(height).await?;
-                        if b.header().hash().0 != hash {
-                            return Err(RelayError::Verification {
-                                chain: id,
-                                reason: "trust_root_mismatch",
-                                detail: format!(
-                                    "header {height} is {}, the config trusts {}",
-                                    b.header().hash(),
-                                    hex::encode(hash)
-                                ),
-                            });
-                        }
-                        b
-                    }
-                    None => {
-                        let h = adapter.status().await?.height;
-                        let b = adapter.light_block(h).await?;
-                        tracing::warn!(chain = %id, height = h, hash = %b.header().hash(), "no trust root configured: trusting the chain's latest header (pin it with trusted_height/trusted_hash)");
-                        b
-                    }
+                let height = match trusted {
+                    Some((height, _)) => height,
+                    None => adapter.status().await?.height,
                 };
-                let verified = |e: String| RelayError::Verification {
-                    chain: id.clone(),
-                    reason: "trust_root",
-                    detail: e,
+                let client = match &evm {
+                    None => Followed::Bft(Box::new(
+                        Self::bft_trust_root(&*adapter, &id, height, trusted).await?,
+                    )),
+                    Some(follow) => Followed::Evm(
+                        Self::evm_trust_root(&*adapter, &id, height, trusted, follow).await?,
+                    ),
                 };
-                let trusted =
-                    TrustedState::from_light_block(&block).map_err(|e| verified(e.to_string()))?;
-                let client = ClientState::new(trusted, TrustOptions::default())
-                    .map_err(|e| verified(e.to_string()))?;
                 let mut t = store.transition();
-                store.put_client(&mut t, &id, &client);
+                client.persist(&store, &mut t, &id);
                 store.commit(t)?;
                 client
             }
@@ -203,12 +207,14 @@ impl ChainHandle {
             .client_height
             .with_label_values(&[id.as_str()])
             .set(client.latest_height() as i64);
-        let frozen = store.frozen()?.iter().any(|(c, _)| *c == id) || client.frozen().is_some();
+        let frozen = store.frozen()?.iter().any(|(c, _)| *c == id) || client.is_frozen();
         Ok(ChainHandle {
             id,
             adapter,
             block_time,
             light: tokio::sync::Mutex::new(client),
+            evm,
+            attested: tokio::sync::Mutex::new(BTreeMap::new()),
             hosted_updates: counterparties
                 .into_iter()
                 .map(|c| (c, tokio::sync::Mutex::new(())))
@@ -217,6 +223,85 @@ impl ChainHandle {
             store,
             metrics,
         })
+    }
+
+    fn trust_root_error(id: &ChainId, detail: String) -> RelayError {
+        RelayError::Verification {
+            chain: id.clone(),
+            reason: "trust_root",
+            detail,
+        }
+    }
+
+    fn check_pinned(
+        id: &ChainId,
+        height: Height,
+        found: Hash32,
+        trusted: Option<(Height, [u8; 32])>,
+    ) -> Result<(), RelayError> {
+        match trusted {
+            Some((_, hash)) if found.0 != hash => Err(RelayError::Verification {
+                chain: id.clone(),
+                reason: "trust_root_mismatch",
+                detail: format!(
+                    "header {height} is {found}, the config trusts {}",
+                    hex::encode(hash)
+                ),
+            }),
+            Some(_) => Ok(()),
+            None => {
+                tracing::warn!(chain = %id, height, hash = %found, "no trust root configured: trusting the chain's latest header (pin it with trusted_height/trusted_hash)");
+                Ok(())
+            }
+        }
+    }
+
+    async fn bft_trust_root(
+        adapter: &dyn ChainAdapter,
+        id: &ChainId,
+        height: Height,
+        trusted: Option<(Height, [u8; 32])>,
+    ) -> Result<ClientState, RelayError> {
+        let block = adapter.light_block(height).await?;
+        Self::check_pinned(id, height, block.header().hash(), trusted)?;
+        let state = TrustedState::from_light_block(&block)
+            .map_err(|e| Self::trust_root_error(id, e.to_string()))?;
+        ClientState::new(state, TrustOptions::default())
+            .map_err(|e| Self::trust_root_error(id, e.to_string()))
+    }
+
+    async fn evm_trust_root(
+        adapter: &dyn ChainAdapter,
+        id: &ChainId,
+        height: Height,
+        trusted: Option<(Height, [u8; 32])>,
+        follow: &EvmFollow,
+    ) -> Result<EvmClientState, RelayError> {
+        let header = adapter.evm_header(height).await?;
+        let hash =
+            evm_block_hash(&follow.mode, &header).map_err(|e| Self::trust_root_error(id, e))?;
+        Self::check_pinned(id, height, hash, trusted)?;
+        let client = match follow.mode {
+            FinalityMode::Attestation(_) => EvmClientState::new(
+                id.clone(),
+                follow.mode.clone(),
+                Vec::new(),
+                follow.gateway,
+                height,
+                EvmConsensusState {
+                    block_hash: hash,
+                    state_root: header.state_root,
+                    time_ms: header.timestamp.saturating_mul(1_000),
+                },
+            ),
+            _ => EvmClientState::from_header(
+                id.clone(),
+                follow.mode.clone(),
+                &header,
+                follow.gateway,
+            ),
+        };
+        client.map_err(|e| Self::trust_root_error(id, e.to_string()))
     }
 
     /// Whether the chain was found misbehaving.
@@ -229,22 +314,26 @@ impl ChainHandle {
         self.frozen.store(true, Ordering::Relaxed);
     }
 
-    fn fail(&self, e: &ClientError) -> RelayError {
-        if let ClientError::Bisection(BisectionError::Source { .. }) = e {
+    /// Whether the chain is an EVM chain.
+    pub fn is_evm(&self) -> bool {
+        self.evm.is_some()
+    }
+
+    fn fail(&self, f: Failure) -> RelayError {
+        if f.source_unavailable {
             // The chain could not be asked for a header (an RPC outage): nothing failed
             // verification, so the metric operators alert on stays quiet.
-            return RelayError::Retry(format!("{}: {e}", self.id));
+            return RelayError::Retry(format!("{}: {}", self.id, f.detail));
         }
-        let reason = client_error_reason(e);
         self.metrics
             .verification_failures
-            .with_label_values(&[self.id.as_str(), reason])
+            .with_label_values(&[self.id.as_str(), f.reason])
             .inc();
-        tracing::warn!(chain = %self.id, reason, error = %e, "verification failed: nothing forwarded");
+        tracing::warn!(chain = %self.id, reason = f.reason, error = %f.detail, "verification failed: nothing forwarded");
         RelayError::Verification {
             chain: self.id.clone(),
-            reason,
-            detail: e.to_string(),
+            reason: f.reason,
+            detail: f.detail,
         }
     }
 
@@ -254,8 +343,9 @@ impl ChainHandle {
     }
 
     /// Makes sure the relayer's light client has verified the header at `height`
-    /// (bisecting from its latest trusted header) and returns its consensus state.
-    pub async fn verified(&self, height: Height) -> Result<ConsensusState, RelayError> {
+    /// (bisecting from its latest trusted header, or following an EVM chain's headers or
+    /// attesting its block) and returns what it verified there.
+    pub async fn verified(&self, height: Height) -> Result<Verified, RelayError> {
         if self.is_frozen() {
             return Err(RelayError::Frozen {
                 host: "relayer".into(),
@@ -263,8 +353,8 @@ impl ChainHandle {
             });
         }
         let mut light = self.light.lock().await;
-        if let Some(cs) = light.consensus_state(height) {
-            return Ok(cs.clone());
+        if let Some(v) = light.verified_at(height) {
+            return Ok(v);
         }
         if height < light.latest_height() {
             return Err(RelayError::Retry(format!(
@@ -272,22 +362,43 @@ impl ChainHandle {
                 self.id
             )));
         }
-        let blocks = metered_update(&mut light, self, height, "header", &self.metrics)
-            .await
-            .map_err(|e| self.fail(&e))?;
-        light.prune_to(now_ms(), KEPT_CONSENSUS_STATES);
+        let headers = match &mut *light {
+            Followed::Bft(client) => {
+                let blocks = metered_update(client, self, height, "header", &self.metrics)
+                    .await
+                    .map_err(|e| self.fail(Failure::bft(&e)))?;
+                client.prune_to(now_ms(), KEPT_CONSENSUS_STATES);
+                blocks.len()
+            }
+            Followed::Evm(client) => {
+                let updates = self.evm_updates(client, height).await?;
+                let (applied, spent) = crate::cpu::timed(|| {
+                    let mut next = client.clone();
+                    for u in &updates {
+                        next.update(u)?;
+                    }
+                    Ok::<_, xrelay_light_client::evm::client::EvmClientError>(next)
+                });
+                self.metrics
+                    .verification_cpu
+                    .with_label_values(&[self.id.as_str(), "header"])
+                    .inc_by(spent.as_secs_f64());
+                *client = applied.map_err(|e| self.fail(Failure::evm(&e)))?;
+                updates.len()
+            }
+        };
         self.metrics
             .headers_verified
             .with_label_values(&[self.id.as_str()])
-            .inc_by(blocks.len() as u64);
+            .inc_by(headers as u64);
         self.metrics
             .client_height
             .with_label_values(&[self.id.as_str()])
             .set(light.latest_height() as i64);
         let mut t = self.store.transition();
-        self.store.put_client(&mut t, &self.id, &light);
+        light.persist(&self.store, &mut t, &self.id);
         self.store.commit(t)?;
-        light.consensus_state(height).cloned().ok_or_else(|| {
+        light.verified_at(height).ok_or_else(|| {
             RelayError::Retry(format!(
                 "{} height {height} not kept after verification",
                 self.id
@@ -295,21 +406,110 @@ impl ChainHandle {
         })
     }
 
-    /// Checks a proof served by this chain at a height the light client verified:
-    /// membership of `value` at `key`, or absence when `value` is `None`.
+    /// What brings `client` (a client of this EVM chain: the relayer's own or an on-chain
+    /// one) to `height`: the sealed headers after its latest, in batches, or this relayer's
+    /// attestation of the block. Unverified here; the caller applies them to a client.
+    pub async fn evm_updates(
+        &self,
+        client: &EvmClientState,
+        height: Height,
+    ) -> Result<Vec<EvmUpdate>, RelayError> {
+        let Some(follow) = &self.evm else {
+            return Err(RelayError::Retry(format!(
+                "{} is not an EVM chain",
+                self.id
+            )));
+        };
+        match &follow.mode {
+            FinalityMode::Attestation(committee) => {
+                let attested = self.attest(height, follow, committee.quorum()).await?;
+                Ok(vec![EvmUpdate::Attested(attested)])
+            }
+            _ => {
+                let mut headers = Vec::new();
+                for h in client.latest_height() + 1..=height {
+                    headers.push(self.adapter.evm_header(h).await?);
+                }
+                Ok(headers
+                    .chunks(MAX_UPDATE_HEADERS)
+                    .map(|c| EvmUpdate::Headers(c.to_vec()))
+                    .collect())
+            }
+        }
+    }
+
+    /// This relayer's attestation of the chain's block at `height`, made once and kept.
+    async fn attest(
+        &self,
+        height: Height,
+        follow: &EvmFollow,
+        quorum: usize,
+    ) -> Result<Attested, RelayError> {
+        if let Some(a) = self.attested.lock().await.get(&height) {
+            return Ok(a.clone());
+        }
+        let Some(key) = &follow.attester else {
+            return Err(RelayError::Verification {
+                chain: self.id.clone(),
+                reason: "no_attester_key",
+                detail:
+                    "attestation mode needs this relayer's attester key (evm.attester_key_file)"
+                        .into(),
+            });
+        };
+        if quorum > 1 {
+            return Err(RelayError::Verification {
+                chain: self.id.clone(),
+                reason: "attestation_quorum",
+                detail: format!(
+                    "the committee needs {quorum} attestations per block; this relayer signs one"
+                ),
+            });
+        }
+        let header = self.adapter.evm_header(height).await?;
+        let attestation = Attestation {
+            chain_id: self.id.clone(),
+            height,
+            block_hash: header.hash(),
+            state_root: header.state_root,
+            time_ms: header.timestamp.saturating_mul(1_000),
+        };
+        let attested = Attested::sign(attestation, std::slice::from_ref(key));
+        let mut kept = self.attested.lock().await;
+        kept.insert(height, attested.clone());
+        while kept.len() > KEPT_ATTESTATIONS {
+            kept.pop_first();
+        }
+        Ok(attested)
+    }
+
+    /// The chain's own header hash at `height` (what on-chain clients name it by).
+    pub async fn header_hash(&self, height: Height) -> Result<Hash32, RelayError> {
+        match &self.evm {
+            None => Ok(self.adapter.light_block(height).await?.header().hash()),
+            Some(follow) => {
+                let header = self.adapter.evm_header(height).await?;
+                evm_block_hash(&follow.mode, &header).map_err(|e| RelayError::Verification {
+                    chain: self.id.clone(),
+                    reason: "bad_seal",
+                    detail: e,
+                })
+            }
+        }
+    }
+
+    /// Checks a proof served by this chain at a height the light client verified.
     pub async fn check_proof(
         &self,
         height: Height,
         key: &[u8],
-        value: Option<&[u8]>,
-        proof: &StateProof,
+        expect: Expect<'_>,
+        proof: &ChainProof,
     ) -> Result<(), RelayError> {
         let light = self.light.lock().await;
         let now = now_ms();
-        let (result, spent) = crate::cpu::timed(|| match value {
-            Some(v) => light.verify_membership(height, key, v, proof, now),
-            None => light.verify_non_membership(height, key, proof, now),
-        });
+        let (result, spent) =
+            crate::cpu::timed(|| light.check_proof(height, key, expect, proof, now));
         drop(light);
         self.metrics
             .verification_cpu
@@ -319,7 +519,7 @@ impl ChainHandle {
             .proofs_verified
             .with_label_values(&[self.id.as_str()])
             .inc();
-        result.map_err(|e| self.fail(&e))
+        result.map_err(|f| self.fail(f))
     }
 
     /// Runs `f` while holding the update lock of this chain's client of `of`.

@@ -3,11 +3,12 @@
 //! destination can no longer receive, and relay acknowledgements back. Every header and
 //! proof is verified by the relayer's light clients before it is submitted.
 
-use xrelay_adapters::{Confirmed, Submission};
+use xrelay_adapters::{Confirmed, HostedClient, Submission};
 use xrelay_devchain::tx::{InboundMessage, ProvenAck, ProvenMessage, SourceProof};
 use xrelay_light_client::{paths, Height};
 
 use super::chain::{ChainHandle, RelayError};
+use super::followed::Expect;
 use super::remote::{ensure_client_at, UpdateWait};
 use super::Relay;
 use crate::mesh::work_item;
@@ -230,14 +231,14 @@ async fn deliver_batch(
             let outcome = outcome_key(&m);
             let settled = src.adapter.prove(&outcome, height).await?;
             if let Some(v) = &settled.value {
-                src.check_proof(height, &outcome, Some(v), &settled.proof)
+                src.check_proof(height, &outcome, Expect::Stored(v), &settled.proof)
                     .await?;
                 tracing::debug!(src = %src.id, dst = %dst.id, sequence = m.sequence, "already settled on the source; waiting for its events");
                 break;
             }
         }
         if let Err(e) = src
-            .check_proof(height, &key, Some(&value), &proven.proof)
+            .check_proof(height, &key, Expect::Value(&value), &proven.proof)
             .await
         {
             // Verify before forward: the lane stops here (it is ordered) and nothing
@@ -296,7 +297,8 @@ async fn timeout_batch(
             // Received after all: its ack will come through the destination's events.
             continue;
         }
-        dst.check_proof(height, &key, None, &proven.proof).await?;
+        dst.check_proof(height, &key, Expect::Absent, &proven.proof)
+            .await?;
         messages.push(ProvenMessage {
             message: r.message,
             proof: proven.proof,
@@ -336,8 +338,13 @@ async fn ack_batch(
     let mut acks = Vec::with_capacity(items.len());
     for ((r, key), proven) in items.into_iter().zip(keys).zip(proofs) {
         let Some(ack) = r.ack else { continue };
-        dst.check_proof(height, &key, Some(&ack.commitment().0), &proven.proof)
-            .await?;
+        dst.check_proof(
+            height,
+            &key,
+            Expect::Value(&ack.commitment().0),
+            &proven.proof,
+        )
+        .await?;
         acks.push(ProvenAck {
             message: r.message,
             ack,
@@ -371,7 +378,8 @@ pub async fn refresh_client(
     if src.is_frozen() || dst.is_frozen() {
         return Ok(false);
     }
-    let Some(state) = dst.adapter.client_state(&src.id).await? else {
+    // Only BFT clients expire; an EVM chain's client has no trusting period.
+    let Some(HostedClient::Bft(state)) = dst.adapter.client_state(&src.id).await? else {
         return Ok(false);
     };
     let Some(latest) = state.consensus_state(state.latest_height()) else {

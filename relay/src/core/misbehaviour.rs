@@ -4,7 +4,7 @@
 //! submitted to every chain that hosts a client of `of` (they freeze it), and the relayer
 //! stops relaying `of` (persisted) until an operator resolves it.
 
-use xrelay_adapters::Submission;
+use xrelay_adapters::{HostedClient, Submission};
 use xrelay_light_client::{ChainId, Hash32, Height, LightBlock, Misbehaviour, TrustedState};
 
 use super::chain::{ChainHandle, RelayError};
@@ -25,10 +25,20 @@ pub async fn check(
         return;
     }
     for (height, hash) in headers {
-        match followed.light_block(*height).await {
-            Ok(own) if own.header().hash() == *hash => continue,
-            Ok(own) => {
-                if let Err(e) = report(relay, host, at, followed, own, *hash).await {
+        match followed.header_hash(*height).await {
+            Ok(own) if own == *hash => continue,
+            Ok(own) if followed.is_evm() => {
+                // No evidence format for EVM chains' blocks (their own consensus has none the
+                // devchain could check): stop relaying it and make it loud.
+                report_evm(relay, host, followed, *height, own, *hash);
+                return;
+            }
+            Ok(_) => {
+                let reported = match followed.light_block(*height).await {
+                    Ok(own) => report(relay, host, at, followed, own, *hash).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = reported {
                     tracing::error!(chain = %of, height, error = %e, "conflicting header found but the evidence could not be completed");
                 }
                 return;
@@ -37,6 +47,31 @@ pub async fn check(
                 tracing::warn!(chain = %of, height, error = %e, "could not fetch the header to compare")
             }
         }
+    }
+}
+
+/// A client of the EVM chain `of` accepted a block `of` did not produce: the relayer stops
+/// relaying `of` (persisted) and counts it; an operator resets the client.
+fn report_evm(
+    relay: &Relay,
+    host: &ChainHandle,
+    of: &ChainHandle,
+    height: Height,
+    own: Hash32,
+    accepted: Hash32,
+) {
+    tracing::error!(chain = %of.id, host = %host.id, height, own = %own, accepted = %accepted, "MISBEHAVIOUR: a client accepted a block the EVM chain did not produce");
+    relay
+        .metrics
+        .misbehaviour
+        .with_label_values(&[of.id.as_str()])
+        .inc();
+    of.freeze();
+    let store = relay.ledger.store();
+    let mut t = store.transition();
+    store.put_frozen(&mut t, &of.id, &accepted.to_string());
+    if let Err(e) = store.commit(t) {
+        tracing::error!(chain = %of.id, error = %e, "could not persist the frozen chain");
     }
 }
 
@@ -79,7 +114,7 @@ async fn report(
         if *hosts_id == of.id {
             continue;
         }
-        let Ok(Some(state)) = hosting.adapter.client_state(&of.id).await else {
+        let Ok(Some(HostedClient::Bft(state))) = hosting.adapter.client_state(&of.id).await else {
             continue;
         };
         if state.frozen().is_some() {

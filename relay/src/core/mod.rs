@@ -3,6 +3,8 @@
 //! timeouts, acks), all verified by the relayer's own light clients.
 
 pub mod chain;
+pub mod evm;
+pub mod followed;
 pub mod lane;
 pub mod ledger;
 pub mod misbehaviour;
@@ -15,6 +17,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use xrelay_adapters::devchain::DevchainAdapter;
+use xrelay_adapters::evm::EvmAdapter;
+use xrelay_adapters::ChainAdapter;
 use xrelay_adapters::{ChainEvent, EndpointPolicy};
 use xrelay_light_client::{ChainId, Height};
 
@@ -117,21 +121,44 @@ impl Relay {
             };
             let started = std::time::Instant::now();
             let mut backoff = Duration::from_millis(250);
+            let evm = match &c.evm {
+                Some(e) => Some(evm::settings(&id, c, e, policy)?),
+                None => None,
+            };
+            let poll = (block_time / 2).max(Duration::from_millis(20));
             let handle = loop {
                 let opened = async {
-                    let adapter = DevchainAdapter::connect(
-                        id.clone(),
-                        &c.rpc,
-                        policy,
-                        Some(metrics.rpc_errors.clone()),
-                        (block_time / 2).max(Duration::from_millis(20)),
-                    )
-                    .await
-                    .map_err(RelayError::Adapter)?;
+                    let (adapter, follow): (Arc<dyn ChainAdapter>, _) = match &evm {
+                        None => (
+                            Arc::new(
+                                DevchainAdapter::connect(
+                                    id.clone(),
+                                    &c.rpc,
+                                    policy,
+                                    Some(metrics.rpc_errors.clone()),
+                                    poll,
+                                )
+                                .await?,
+                            ),
+                            None,
+                        ),
+                        Some((settings, follow)) => {
+                            let mut settings = settings.clone();
+                            settings.poll = poll;
+                            (
+                                Arc::new(
+                                    EvmAdapter::connect(settings, Some(metrics.rpc_errors.clone()))
+                                        .await?,
+                                ),
+                                Some(follow.clone()),
+                            )
+                        }
+                    };
                     ChainHandle::open(
-                        Arc::new(adapter),
+                        adapter,
                         block_time,
                         trusted,
+                        follow,
                         partners.get(&id).cloned().unwrap_or_default(),
                         store.clone(),
                         metrics.clone(),

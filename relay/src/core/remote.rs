@@ -3,8 +3,8 @@
 //! (bisection, so intermediate headers are included when the validator set moved) must end
 //! at exactly the header the relayer's own light client holds at that height.
 
-use xrelay_adapters::Submission;
-use xrelay_light_client::Height;
+use xrelay_adapters::{ClientUpdate, HostedClient, Submission};
+use xrelay_light_client::{Hash32, Height};
 
 use super::chain::{client_error_reason, metered_update, ChainHandle, RelayError};
 use crate::metrics::Metrics;
@@ -39,26 +39,22 @@ pub async fn ensure_client_at(
             host: host.id.clone(),
             of: of.id.clone(),
         })?;
-    if state.frozen().is_some() {
+    if state.is_frozen() {
         return Err(RelayError::Frozen {
             host: host.id.to_string(),
             of: of.id.clone(),
         });
     }
-    if let Some(cs) = state.consensus_state(height) {
-        if cs.header_hash != ours.header_hash {
-            metrics
-                .verification_failures
-                .with_label_values(&[of.id.as_str(), "conflicting_header"])
-                .inc();
-            return Err(RelayError::Verification {
-                chain: of.id.clone(),
-                reason: "conflicting_header",
-                detail: format!(
-                    "{}'s client holds {} at {height}, the relayer verified {}",
-                    host.id, cs.header_hash, ours.header_hash
+    if let Some(held) = state.header_hash_at(height) {
+        if held != ours.header_hash {
+            return Err(conflict(
+                metrics,
+                of,
+                format!(
+                    "{}'s client holds {held} at {height}, the relayer verified {}",
+                    host.id, ours.header_hash
                 ),
-            });
+            ));
         }
         return Ok(());
     }
@@ -70,54 +66,34 @@ pub async fn ensure_client_at(
             state.latest_height()
         )));
     }
-    // The headers the on-chain client needs, checked from its own trusted state.
-    let mut path = state;
-    let updated = metered_update(&mut path, of, height, "path", metrics).await;
-    if let Err(
-        e @ xrelay_light_client::ClientError::Bisection(
-            xrelay_light_client::BisectionError::Source { .. },
-        ),
-    ) = &updated
-    {
-        // An RPC outage while fetching the path, not a failed verification.
-        return Err(RelayError::Retry(format!(
-            "path for {}'s client of {}: {e}",
-            host.id, of.id
-        )));
-    }
-    let blocks = updated.map_err(|e| {
-        let reason = client_error_reason(&e);
-        metrics
-            .verification_failures
-            .with_label_values(&[of.id.as_str(), reason])
-            .inc();
-        RelayError::Verification {
-            chain: of.id.clone(),
-            reason,
-            detail: format!("path for {}'s client: {e}", host.id),
+    let mut updates = match state {
+        HostedClient::Bft(path) => vec![ClientUpdate::Bft(
+            bft_path(host, of, *path, height, ours.header_hash, metrics).await?,
+        )],
+        HostedClient::Evm(hosted) => {
+            evm_path(host, of, hosted, height, ours.header_hash, metrics).await?
         }
-    })?;
-    match blocks.last() {
-        Some(last) if last.header().hash() == ours.header_hash => {}
-        other => {
-            metrics
-                .verification_failures
-                .with_label_values(&[of.id.as_str(), "conflicting_header"])
-                .inc();
-            return Err(RelayError::Verification {
-                chain: of.id.clone(),
-                reason: "conflicting_header",
-                detail: format!(
-                    "the path to {height} ends at {:?}, the relayer verified {}",
-                    other.map(|b| b.header().hash()),
-                    ours.header_hash
-                ),
-            });
+    };
+    // Long EVM header runs go in several transactions, each included before the next.
+    let last = updates.pop().unwrap_or(ClientUpdate::Bft(Vec::new()));
+    for update in updates {
+        let confirmed = host
+            .adapter
+            .submit(Submission::UpdateClient {
+                of: of.id.clone(),
+                update,
+            })
+            .await?;
+        if let Err(why) = confirmed.outcome {
+            return Err(RelayError::Retry(format!(
+                "update of {}'s client of {}: {why}",
+                host.id, of.id
+            )));
         }
     }
     let update = Submission::UpdateClient {
         of: of.id.clone(),
-        blocks,
+        update: last,
     };
     if wait == UpdateWait::Accepted {
         return match host.adapter.broadcast(update).await {
@@ -174,8 +150,8 @@ async fn recheck_after_failed_update(
     let now = host.adapter.client_state_for(&of.id, height).await?;
     let outcome = if now
         .as_ref()
-        .and_then(|s| s.consensus_state(height))
-        .is_some_and(|cs| cs.header_hash == ours)
+        .and_then(|s| s.header_hash_at(height))
+        .is_some_and(|h| h == ours)
     {
         "already_delivered"
     } else {
@@ -193,3 +169,116 @@ async fn recheck_after_failed_update(
     }
     Ok(())
 }
+
+fn conflict(metrics: &Metrics, of: &ChainHandle, detail: String) -> RelayError {
+    metrics
+        .verification_failures
+        .with_label_values(&[of.id.as_str(), "conflicting_header"])
+        .inc();
+    RelayError::Verification {
+        chain: of.id.clone(),
+        reason: "conflicting_header",
+        detail,
+    }
+}
+
+/// The light blocks a hosted BFT client needs to reach `height`, checked from its own
+/// trusted state by bisection; they must end at the header the relayer verified.
+async fn bft_path(
+    host: &ChainHandle,
+    of: &ChainHandle,
+    mut path: xrelay_light_client::ClientState,
+    height: Height,
+    ours: Hash32,
+    metrics: &Metrics,
+) -> Result<Vec<xrelay_light_client::LightBlock>, RelayError> {
+    let updated = metered_update(&mut path, of, height, "path", metrics).await;
+    if let Err(
+        e @ xrelay_light_client::ClientError::Bisection(
+            xrelay_light_client::BisectionError::Source { .. },
+        ),
+    ) = &updated
+    {
+        // An RPC outage while fetching the path, not a failed verification.
+        return Err(RelayError::Retry(format!(
+            "path for {}'s client of {}: {e}",
+            host.id, of.id
+        )));
+    }
+    let blocks = updated.map_err(|e| {
+        let reason = client_error_reason(&e);
+        metrics
+            .verification_failures
+            .with_label_values(&[of.id.as_str(), reason])
+            .inc();
+        RelayError::Verification {
+            chain: of.id.clone(),
+            reason,
+            detail: format!("path for {}'s client: {e}", host.id),
+        }
+    })?;
+    match blocks.last() {
+        Some(last) if last.header().hash() == ours => Ok(blocks),
+        other => Err(conflict(
+            metrics,
+            of,
+            format!(
+                "the path to {height} ends at {:?}, the relayer verified {ours}",
+                other.map(|b| b.header().hash())
+            ),
+        )),
+    }
+}
+
+/// Transactions' worth of EVM updates (at most [`EVM_UPDATES_PER_TX`] each) that bring a
+/// hosted EVM client to `height`, checked on a copy of that client: it must end holding
+/// the block the relayer verified.
+async fn evm_path(
+    host: &ChainHandle,
+    of: &ChainHandle,
+    hosted: xrelay_light_client::evm::client::EvmClientState,
+    height: Height,
+    ours: Hash32,
+    metrics: &Metrics,
+) -> Result<Vec<ClientUpdate>, RelayError> {
+    let updates = of.evm_updates(&hosted, height).await?;
+    let mut check = hosted;
+    let (applied, spent) =
+        crate::cpu::timed(|| updates.iter().try_for_each(|u| check.update(u).map(|_| ())));
+    metrics
+        .verification_cpu
+        .with_label_values(&[of.id.as_str(), "path"])
+        .inc_by(spent.as_secs_f64());
+    if let Err(e) = applied {
+        let reason = super::followed::evm_error_reason(&e);
+        metrics
+            .verification_failures
+            .with_label_values(&[of.id.as_str(), reason])
+            .inc();
+        return Err(RelayError::Verification {
+            chain: of.id.clone(),
+            reason,
+            detail: format!("path for {}'s client: {e}", host.id),
+        });
+    }
+    match check.consensus_state(height) {
+        Some(cs) if cs.block_hash == ours => {}
+        other => {
+            return Err(conflict(
+                metrics,
+                of,
+                format!(
+                    "the path to {height} ends at {:?}, the relayer verified {ours}",
+                    other.map(|cs| cs.block_hash)
+                ),
+            ))
+        }
+    }
+    Ok(updates
+        .chunks(EVM_UPDATES_PER_TX)
+        .map(|c| ClientUpdate::Evm(c.to_vec()))
+        .collect())
+}
+
+/// EVM updates per devchain transaction (PROTOCOL.md §9.2, tag 6).
+pub const EVM_UPDATES_PER_TX: usize = 16;

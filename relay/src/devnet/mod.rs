@@ -4,6 +4,7 @@
 //! never use a devnet for anything of value.
 
 pub mod checks;
+pub mod evm;
 pub mod load;
 pub mod up;
 

@@ -1,0 +1,105 @@
+//! From `[chains.evm]` to what the EVM adapter and the relayer's EVM light client need: the
+//! keys come out of the keystore here, the committee and modes are checked here.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use xrelay_adapters::evm::{EvmSettings, FeePolicy};
+use xrelay_adapters::EndpointPolicy;
+use xrelay_light_client::evm::attest::Committee;
+use xrelay_light_client::evm::client::FinalityMode;
+use xrelay_light_client::{Address, ChainId};
+
+use super::followed::EvmFollow;
+use crate::config::{parse_address, ChainSection, EvmSection};
+use crate::keys::{passphrase, Keystore};
+
+fn address(s: &str, what: &str) -> anyhow::Result<Address> {
+    parse_address(s)
+        .map(Address)
+        .ok_or_else(|| anyhow!("{what}: {s:?} is not a 20-byte hex address"))
+}
+
+/// The finality mode `[chains.evm]` names.
+pub fn finality_mode(e: &EvmSection) -> anyhow::Result<FinalityMode> {
+    Ok(match e.consensus.as_str() {
+        "qbft" => FinalityMode::Qbft,
+        "ibft2" => FinalityMode::Ibft2,
+        "clique" => FinalityMode::Clique {
+            epoch: e.clique_epoch,
+        },
+        "attestation" => {
+            let attesters = e
+                .attesters
+                .iter()
+                .map(|a| address(a, "attesters"))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            FinalityMode::Attestation(
+                Committee::new(attesters, e.quorum).map_err(|e| anyhow!("committee: {e}"))?,
+            )
+        }
+        other => anyhow::bail!("unknown consensus {other:?}"),
+    })
+}
+
+/// The adapter settings and the light-client settings of one EVM chain.
+pub fn settings(
+    id: &ChainId,
+    c: &ChainSection,
+    e: &EvmSection,
+    policy: EndpointPolicy,
+) -> anyhow::Result<(EvmSettings, EvmFollow)> {
+    let keystore = Keystore::new(e.keys_dir.clone().unwrap_or_else(Keystore::default_dir));
+    let pass = match &e.passphrase_file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("chain {id}: passphrase file {}", path.display()))?
+            .trim_end_matches(['\n', '\r'])
+            .to_string(),
+        None => passphrase(&format!("passphrase of the keys of {id}: "))?,
+    };
+    let account = keystore
+        .load(&e.account_key, &pass)
+        .with_context(|| format!("chain {id}: account key {:?}", e.account_key))?;
+    let attester = match &e.attester_key {
+        Some(name) => Some(
+            keystore
+                .load(name, &pass)
+                .with_context(|| format!("chain {id}: attester key {name:?}"))?,
+        ),
+        None => None,
+    };
+    let mode = finality_mode(e)?;
+    if let (FinalityMode::Attestation(committee), Some(key)) = (&mode, &attester) {
+        if !committee.attesters().contains(&key.address()) {
+            anyhow::bail!(
+                "chain {id}: the attester key {} is not in the committee",
+                key.address()
+            );
+        }
+    }
+    let gateway = address(&e.gateway, "gateway")?;
+    let settings = EvmSettings {
+        chain: id.clone(),
+        urls: c.rpc.clone(),
+        evm_chain_id: e.chain_id,
+        gateway: gateway.0.into(),
+        account,
+        confirmations: e.confirmations,
+        fees: FeePolicy {
+            bump_after_blocks: e.bump_after_blocks,
+            bump_percent: e.bump_percent,
+            max_fee_per_gas: u128::from(e.max_fee_gwei) * 1_000_000_000,
+            ..FeePolicy::default()
+        },
+        policy,
+        poll: Duration::from_millis(c.block_time_ms / 2).max(Duration::from_millis(20)),
+    };
+    Ok((
+        settings,
+        EvmFollow {
+            mode,
+            gateway,
+            attester,
+        },
+    ))
+}
