@@ -592,3 +592,59 @@ proptest! {
         prop_assert_eq!(in_flight(&a, &b), 0);
     }
 }
+
+/// A timeout (or ack) batch that names one message twice settles and refunds it once: the
+/// second copy is "already done", and a second transfer still in flight keeps its escrow.
+#[test]
+fn a_message_named_twice_in_one_timeout_batch_is_refunded_once() {
+    let (mut a, mut b, _clock) = pair(Module::default());
+    let alice = user("alice");
+    let bob = user("bob");
+    let start = a.balance("xrd", &alice.address());
+    let soon = Timeout {
+        height: b.height() + 2,
+        time_ms: 0,
+    };
+    let dst = b.id.clone();
+    let first = a
+        .send(
+            &alice,
+            &dst,
+            "transfer",
+            transfer_payload("xrd", 100, &alice, &bob),
+            soon,
+        )
+        .unwrap();
+    a.send(
+        &alice,
+        &dst,
+        "transfer",
+        transfer_payload("xrd", 100, &alice, &bob),
+        far(),
+    )
+    .unwrap();
+    assert_eq!(a.escrow(&b.id, "xrd"), 200);
+    for _ in 0..3 {
+        b.block(vec![]);
+    }
+    let h = b.height();
+    let item = ProvenMessage {
+        proof: b.prove(&paths::receipt(&a.id, first.sequence), h),
+        message: first,
+    };
+    let txs: Vec<Tx> = update(&b, &a)
+        .into_iter()
+        .chain([Tx::Timeout {
+            destination: b.id.clone(),
+            proof_height: h,
+            messages: vec![item.clone(), item],
+        }])
+        .collect();
+    a.block(txs);
+    assert_eq!(a.balance("xrd", &alice.address()), start - 100);
+    assert_eq!(
+        a.escrow(&b.id, "xrd"),
+        100,
+        "the second transfer is still in flight"
+    );
+}

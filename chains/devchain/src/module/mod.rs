@@ -587,9 +587,12 @@ impl Module {
         let client = C::load(s, destination)?;
         let mut out = TxReport::default();
         let mut fresh = Vec::new();
+        // A message named twice in one batch is settled once: the pending check reads the
+        // state before any item of the batch settles.
+        let mut named = std::collections::BTreeSet::new();
         for pa in acks {
             checks::check_outbound_lane(ctx, destination, &pa.message)?;
-            if Self::pending(s, &pa.message)? {
+            if named.insert(pa.message.sequence) && Self::pending(s, &pa.message)? {
                 fresh.push(pa);
             } else {
                 out.already_done += 1;
@@ -647,9 +650,10 @@ impl Module {
         let proof_time = client.time_at(proof_height)?;
         let mut out = TxReport::default();
         let mut fresh = Vec::new();
+        let mut named = std::collections::BTreeSet::new();
         for pm in messages {
             checks::check_outbound_lane(ctx, destination, &pm.message)?;
-            if Self::pending(s, &pm.message)? {
+            if named.insert(pm.message.sequence) && Self::pending(s, &pm.message)? {
                 checks::check_timeout_passed(&pm.message, proof_height, proof_time)?;
                 fresh.push(pm);
             } else {
