@@ -7,6 +7,7 @@
 
 pub mod chaos;
 pub mod proxy;
+pub mod rpc_tamper;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};

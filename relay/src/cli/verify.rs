@@ -55,14 +55,18 @@ fn evm_header(args: EvmHeaderArgs) -> anyhow::Result<()> {
     let header =
         EvmHeader::from_hex(args.header.trim()).map_err(|e| anyhow::anyhow!("--header: {e}"))?;
     let (validators, source) = if args.validators.is_empty() {
-        let listed = consensus
-            .header_validators(&header)
-            .map_err(|e| anyhow::anyhow!("the header's own validator list: {e}"))?
-            .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "this Clique header is not a checkpoint (it lists no signers): give --validators"
-                )
-            })?;
+        let listed = match consensus.header_validators(&header) {
+            Ok(listed) => listed,
+            Err(e) => {
+                println!("verdict:    INVALID: the header's own validator list: {e}");
+                std::process::exit(1);
+            }
+        }
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "this Clique header is not a checkpoint (it lists no signers): give --validators"
+            )
+        })?;
         (listed, "listed in the header itself")
     } else {
         let parsed = args

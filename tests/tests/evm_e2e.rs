@@ -1,0 +1,213 @@
+//! Devchain ↔ EVM (a real anvil node with the Gateway deployed) end to end, with real node
+//! and relayer processes: the newcomer's demo (transfers out and back, echo both ways,
+//! supply checked on both chains); storage proofs forged by the EVM node's RPC refused by
+//! the relayer before anything is submitted, then the same messages relayed once the
+//! proofs are honest; a relayer killed with messages in flight resumes on both lanes.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use alloy::primitives::Bytes;
+use alloy::providers::Provider;
+use alloy::sol_types::SolEvent;
+use xrelay::devnet::evm::{signing_provider, EvmDevnet, EVM_CHAIN};
+use xrelay_devchain::Event;
+use xrelay_evm::gateway::Gateway;
+use xrelay_light_client::{ChainId, Timeout};
+use xrelay_tests::rpc_tamper::TamperProxy;
+use xrelay_tests::*;
+
+#[test]
+fn demo_with_evm_crosses_both_ways_and_conserves_supply() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(xrelay_bin())
+        .args(["demo", "--with-evm", "--messages", "40", "--json", "--dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("xrelay demo runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("a summary line")).expect("json");
+    assert_eq!(summary["sent"], 40, "{summary}");
+    assert_eq!(summary["delivered"], 40, "{summary}");
+    assert_eq!(summary["acknowledged"], 40, "{summary}");
+    assert_eq!(summary["lost"], 0, "{summary}");
+    assert_eq!(summary["duplicated"], 0, "{summary}");
+    assert_eq!(summary["supply_conserved"], true, "{summary}");
+}
+
+/// Messages from `source` the devchain behind `node` received (its `MessageReceived`
+/// events), by sequence.
+async fn received_from(
+    node: &xrelay_devchain::node::client::NodeClient,
+    source: &ChainId,
+) -> Vec<u64> {
+    let head = node.status().await.unwrap().latest_height;
+    let mut out = Vec::new();
+    let mut h = 0;
+    while h < head {
+        let to = head.min(h + 1_000);
+        for e in node.events(h + 1, to).await.unwrap() {
+            if let Event::MessageReceived { message, .. } = e.event {
+                if message.source == *source {
+                    out.push(message.sequence);
+                }
+            }
+        }
+        h = to;
+    }
+    out
+}
+
+/// Sequences of the Gateway's `Acknowledged` logs (messages the EVM chain sent, settled).
+async fn acknowledged_on_evm(provider: &impl Provider, evm: &EvmDevnet) -> Vec<u64> {
+    use xrelay_light_client::{Decode, Message};
+    let filter = alloy::rpc::types::Filter::new()
+        .address(evm.deployment.gateway)
+        .event_signature(Gateway::Acknowledged::SIGNATURE_HASH)
+        .from_block(0);
+    let mut out: Vec<u64> = provider
+        .get_logs(&filter)
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let e = Gateway::Acknowledged::decode_log_data(&l.inner.data).unwrap();
+            Message::decode(&e.message).unwrap().sequence
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+async fn wait_for<F, Fut>(what: &str, wait: Duration, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + wait;
+    while !done().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_evm_proofs_are_refused_and_a_killed_relayer_resumes_on_both_lanes() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = Devnet::up(&dir.path().join("devnet"), 2, 200, &[]);
+    let home = net.ids[0].clone();
+    let away: ChainId = EVM_CHAIN.parse().unwrap();
+    let evm = EvmDevnet::up(dir.path(), &net.relayer_config(), &net.nodes[0], 1)
+        .await
+        .expect("anvil with the contracts");
+    // The relayer reaches the EVM node through a proxy that can forge its storage proofs.
+    let upstream = evm.anvil.url().trim_start_matches("http://").to_string();
+    let proxy = TamperProxy::start(upstream).await.unwrap();
+    let config = net.relayer_config();
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace(&evm.anvil.url(), &proxy.url())).unwrap();
+
+    // EVM → devchain with forged proofs: refused off-chain, nothing reaches the devchain.
+    proxy
+        .forging
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let relayer = Relayer::start(&config, &[]);
+    let provider = signing_provider(&evm.anvil.url(), &evm.user).unwrap();
+    let gateway = Gateway::new(evm.deployment.gateway, provider.clone());
+    for i in 0..3 {
+        let receipt = gateway
+            .sendMessage(
+                Bytes::copy_from_slice(home.as_str().as_bytes()),
+                Bytes::copy_from_slice(b"echo"),
+                0,
+                u64::MAX / 2,
+                Bytes::from(format!("forged {i}").into_bytes()),
+            )
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        assert!(receipt.status());
+    }
+    let failures = || {
+        relayer.metric_sum(
+            "xrelay_verification_failures_total",
+            &["chain=\"evm-1\"", "reason=\"proof\""],
+        )
+    };
+    wait_for("a refused proof", Duration::from_secs(60), || async {
+        failures() > 0.0
+    })
+    .await;
+    assert!(proxy.forged.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    assert!(
+        received_from(&net.nodes[0], &away).await.is_empty(),
+        "a message proven by a forged proof reached the devchain"
+    );
+
+    // Honest proofs again: the same three messages are delivered (in order) and acked.
+    proxy
+        .forging
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    wait_for(
+        "the EVM chain's messages acknowledged",
+        Duration::from_secs(90),
+        || async { acknowledged_on_evm(&provider, &evm).await == [1, 2, 3] },
+    )
+    .await;
+    assert_eq!(received_from(&net.nodes[0], &away).await, [1, 2, 3]);
+
+    // Kill the relayer with transfers in flight on the devchain → EVM lane, restart it.
+    let mut sender = Sender::default();
+    let mut sent = Vec::new();
+    for i in 0..4 {
+        let m = sender
+            .send(
+                &net.nodes[0],
+                &home,
+                &user(0),
+                transfer(
+                    &away,
+                    &xrelay::devnet::coin(&home),
+                    5 + i,
+                    &user(0),
+                    &evm.user,
+                    Timeout {
+                        height: 0,
+                        time_ms: u64::MAX / 2,
+                    },
+                ),
+            )
+            .await;
+        sent.push(m);
+    }
+    relayer.proc.kill_nine();
+    let relayer = Relayer::start(&config, &[]);
+    let settled = wait_settled(&net, &sent, Duration::from_secs(90)).await;
+    for m in &sent {
+        assert_eq!(
+            settled.get(m).map(String::as_str),
+            Some("acknowledged"),
+            "{m:?}"
+        );
+    }
+    assert_eq!(duplicates(&net).await, 0);
+    assert_eq!(
+        relayer.metric_sum(
+            "xrelay_verification_failures_total",
+            &["chain=\"evm-1\"", "reason=\"proof\""]
+        ),
+        0.0,
+        "a restarted relayer sees honest proofs only"
+    );
+    relayer.proc.terminate();
+}
