@@ -10,9 +10,14 @@
 //! counted as a member and so never given work; a relayer not on its own allow-list does no
 //! work at all. Two relayers that cannot see each other both work (duplicates are "already
 //! delivered" on chain), so a partition costs fees, never messages.
+//!
+//! The mesh also carries attester signatures (PROTOCOL.md §10, §12): what this relayer signs
+//! ([`AttestationBoard::publish_own`]) is gossiped on [`ATTEST_TOPIC`], re-published with
+//! each heartbeat while among its newest, and what members send is offered to the board.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -23,12 +28,19 @@ use libp2p::{identify, noise, tcp, yamux, Multiaddr};
 
 /// A relayer's identity in the mesh.
 pub use libp2p::PeerId;
-use prometheus::{IntCounter, IntGauge};
+use prometheus::{IntCounter, IntCounterVec, IntGauge};
 use sha2::{Digest, Sha256};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
+
+use crate::core::attestations::payload::{decode_payload, encode_payload};
+use crate::core::attestations::AttestationBoard;
 
 /// The gossipsub topic of heartbeats.
 pub const HEARTBEAT_TOPIC: &str = "xrelay/mesh/heartbeat/v1";
+
+/// The gossipsub topic of attester signatures (payload: canonical `Attestation ‖
+/// AttesterSignature`, see [`crate::core::attestations::payload`]).
+pub const ATTEST_TOPIC: &str = "xrelay/mesh/attest/v1";
 
 /// `[mesh]` of the config (defined in `xrelay-config`, which has no libp2p).
 pub use xrelay_config::MeshSection;
@@ -127,6 +139,14 @@ pub struct MeshMetrics {
     pub takeovers: IntCounter,
     /// `xrelay_mesh_rejected_peers_total`: connections from peers not on the allow-list.
     pub rejected: IntCounter,
+    /// `xrelay_mesh_attestations_received_total`: attester signatures from members that
+    /// verified and went to the board.
+    pub attestations_received: IntCounter,
+    /// `xrelay_mesh_attestations_dropped_total{reason}`: attester signatures from members
+    /// that were dropped: `malformed` (the payload does not decode strictly) or
+    /// `bad_signature` (it does not recover to the attester it names, or the attestation
+    /// has too many signers).
+    pub attestations_dropped: IntCounterVec,
 }
 
 /// The running mesh.
@@ -139,6 +159,8 @@ pub struct Mesh {
     pub commands: mpsc::Sender<MeshCommand>,
     /// Its item window.
     pub window: u64,
+    /// Attester signatures: this relayer's go out through the mesh, members' come in.
+    pub attestations: Arc<AttestationBoard>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -155,8 +177,9 @@ struct Behaviour {
 }
 
 impl Mesh {
-    /// A mesh that is off: this relayer owns all work.
-    pub fn off(window: u64) -> Mesh {
+    /// A mesh that is off: this relayer owns all work, and its attestation board sees only
+    /// its own signatures (enough for a committee of one).
+    pub fn off(window: u64, attestations: Arc<AttestationBoard>) -> Mesh {
         let me = Keypair::generate_ed25519().public().to_peer_id();
         let (_, view) = watch::channel(Membership::solo(me));
         let (_, listening) = watch::channel(Vec::new());
@@ -166,12 +189,18 @@ impl Mesh {
             listening,
             commands,
             window,
+            attestations,
             task: tokio::spawn(async {}),
         }
     }
 
-    /// Starts the mesh of `cfg` (which must be enabled and valid).
-    pub async fn start(cfg: &MeshSection, metrics: MeshMetrics) -> anyhow::Result<Mesh> {
+    /// Starts the mesh of `cfg` (which must be enabled and valid), gossiping the attester
+    /// signatures of `attestations`.
+    pub async fn start(
+        cfg: &MeshSection,
+        metrics: MeshMetrics,
+        attestations: Arc<AttestationBoard>,
+    ) -> anyhow::Result<Mesh> {
         let path = cfg
             .identity_key
             .clone()
@@ -217,6 +246,10 @@ impl Mesh {
             .build();
         let topic = IdentTopic::new(HEARTBEAT_TOPIC);
         swarm.behaviour_mut().gossipsub.subscribe(&topic)?;
+        let attest_topic = IdentTopic::new(ATTEST_TOPIC);
+        swarm.behaviour_mut().gossipsub.subscribe(&attest_topic)?;
+        let mut own_signatures = attestations.subscribe_outbound();
+        let board = attestations.clone();
         swarm.listen_on(cfg.listen.parse()?)?;
         let peers: Vec<Multiaddr> = cfg
             .peers
@@ -252,6 +285,13 @@ impl Mesh {
                             let stamp = crate::core::chain::now_ms().to_be_bytes();
                             // No peers yet is normal at start; heartbeats resume when they come.
                             let _ = swarm.behaviour_mut().gossipsub.publish(topic.clone(), stamp.to_vec());
+                            // Again for members that joined since: gossipsub message ids
+                            // carry the sequence number, so repeats are new messages, and
+                            // the board drops what it already holds cheaply.
+                            for (attestation, signature) in board.recent_own() {
+                                let payload = encode_payload(&attestation, &signature);
+                                let _ = swarm.behaviour_mut().gossipsub.publish(attest_topic.clone(), payload);
+                            }
                         }
                         let now = Instant::now();
                         let mut live: Vec<PeerId> = last_seen
@@ -289,6 +329,22 @@ impl Mesh {
                             }
                         }
                     }
+                    own = own_signatures.recv() => match own {
+                        Ok((attestation, signature)) => {
+                            let isolated = isolated_until.is_some_and(|t| Instant::now() < t);
+                            if !isolated {
+                                let payload = encode_payload(&attestation, &signature);
+                                // Without subscribed peers yet this fails; the heartbeat
+                                // re-publishes it.
+                                let _ = swarm.behaviour_mut().gossipsub.publish(attest_topic.clone(), payload);
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                            tracing::debug!(skipped, "own attester signatures skipped; the newest are re-published with the heartbeat");
+                        }
+                        // The board (and so the sender) lives as long as this task.
+                        Err(broadcast::error::RecvError::Closed) => {}
+                    },
                     cmd = rx.recv() => match cmd {
                         Some(MeshCommand::Isolate(d)) => {
                             tracing::warn!(ms = d.as_millis() as u64, "mesh isolated on request (fault injection)");
@@ -320,6 +376,9 @@ impl Mesh {
                             if let Some(source) = message.source {
                                 if allowed.contains(&source) && source != me && !isolated {
                                     last_seen.insert(source, Instant::now());
+                                    if message.topic == attest_topic.hash() {
+                                        accept_attestation(&board, &metrics, source, &message.data);
+                                    }
                                 }
                             }
                         }
@@ -333,8 +392,39 @@ impl Mesh {
             listening,
             commands,
             window: cfg.window,
+            attestations,
             task,
         })
+    }
+}
+
+/// Offers one attester signature a member gossiped to the board, counting what is dropped.
+fn accept_attestation(
+    board: &AttestationBoard,
+    metrics: &MeshMetrics,
+    source: PeerId,
+    data: &[u8],
+) {
+    match decode_payload(data) {
+        Ok((attestation, signature)) => {
+            let height = attestation.height;
+            if board.offer(attestation, signature) {
+                metrics.attestations_received.inc();
+            } else {
+                metrics
+                    .attestations_dropped
+                    .with_label_values(&["bad_signature"])
+                    .inc();
+                tracing::warn!(peer = %source, attester = %signature.attester, height, "attester signature from a member does not verify: dropped");
+            }
+        }
+        Err(e) => {
+            metrics
+                .attestations_dropped
+                .with_label_values(&["malformed"])
+                .inc();
+            tracing::warn!(peer = %source, error = %e, "malformed attestation payload from a member: dropped");
+        }
     }
 }
 
@@ -346,6 +436,146 @@ mod tests {
         (0..n)
             .map(|_| Keypair::generate_ed25519().public().to_peer_id())
             .collect()
+    }
+
+    fn test_metrics() -> MeshMetrics {
+        crate::metrics::Metrics::new().mesh
+    }
+
+    /// A mesh config on an ephemeral 127.0.0.1 port with a fresh identity in a temp dir.
+    fn local_config(name: &str, allowed: &[PeerId], peers: Vec<String>) -> (MeshSection, PeerId) {
+        let dir = std::env::temp_dir().join(format!(
+            "xrelay-mesh-{name}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let path = dir.join("identity.key");
+        let key = Keypair::generate_ed25519();
+        write_identity(&path, &key).unwrap();
+        let me = key.public().to_peer_id();
+        let mut allowed: Vec<String> = allowed.iter().map(|p| p.to_string()).collect();
+        allowed.push(me.to_string());
+        let cfg = MeshSection {
+            enabled: true,
+            listen: "/ip4/127.0.0.1/tcp/0".into(),
+            identity_key: Some(path),
+            peers,
+            allowed,
+            heartbeat_ms: 100,
+            grace_ms: 2_000,
+            window: 500,
+        };
+        (cfg, me)
+    }
+
+    async fn first_address(mesh: &Mesh) -> Multiaddr {
+        let mut listening = mesh.listening.clone();
+        let addrs = tokio::time::timeout(
+            Duration::from_secs(10),
+            listening.wait_for(|l| !l.is_empty()),
+        )
+        .await
+        .expect("the mesh listens")
+        .expect("the mesh task runs");
+        addrs[0].clone()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_meshes_exchange_attester_signatures_until_both_gather_a_quorum() {
+        use xrelay_light_client::evm::attest::{Attestation, Committee};
+        use xrelay_light_client::{ChainId, Hash32, SigningKey};
+
+        // Both identities are known up front, so each allow-lists the other.
+        let (mut cfg_a, a_id) = local_config("a", &[], vec![]);
+        let (cfg_b_tmp, b_id) = local_config("b", &[a_id], vec![]);
+        cfg_a.allowed.push(b_id.to_string());
+        let metrics_a = test_metrics();
+        let board_a = AttestationBoard::new();
+        let mesh_a = Mesh::start(&cfg_a, metrics_a.clone(), board_a.clone())
+            .await
+            .unwrap();
+        let addr_a = first_address(&mesh_a).await;
+        let cfg_b = MeshSection {
+            peers: vec![format!("{addr_a}/p2p/{a_id}")],
+            ..cfg_b_tmp
+        };
+
+        let keys = [
+            SigningKey::from_seed("mesh-attest", 0),
+            SigningKey::from_seed("mesh-attest", 1),
+        ];
+        let committee = Committee::new(keys.iter().map(SigningKey::address).collect(), 2).unwrap();
+        let attestation = Attestation {
+            chain_id: ChainId::new("anvil").unwrap(),
+            height: 12,
+            block_hash: Hash32([0x12; 32]),
+            state_root: Hash32([0x34; 32]),
+            time_ms: 1_700_000_012_000,
+        };
+        // A publishes before B even exists: B, a late joiner, gets it from the re-publication.
+        assert!(board_a.publish_own(attestation.clone(), attestation.sign(&keys[0])));
+
+        let metrics_b = test_metrics();
+        let board_b = AttestationBoard::new();
+        let mesh_b = Mesh::start(&cfg_b, metrics_b.clone(), board_b.clone())
+            .await
+            .unwrap();
+        // B signs once it sees A as a member, as a relayer would on its next block.
+        let mut view_b = mesh_b.view.clone();
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            view_b.wait_for(|v| v.live.contains(&a_id)),
+        )
+        .await
+        .expect("the meshes connect")
+        .unwrap();
+        assert!(board_b.publish_own(attestation.clone(), attestation.sign(&keys[1])));
+
+        let wait = Duration::from_secs(20);
+        let (got_a, got_b) = tokio::join!(
+            board_a.gather(&attestation, &committee, wait),
+            board_b.gather(&attestation, &committee, wait)
+        );
+        for (who, got) in [("A", got_a), ("B", got_b)] {
+            let attested = got.unwrap_or_else(|| panic!("{who} gathers 2 of 2"));
+            assert_eq!(attested.attestation, attestation);
+            assert_eq!(committee.verify(&attested).unwrap().len(), 2, "{who}");
+        }
+        assert!(metrics_a.attestations_received.get() >= 1);
+        assert!(metrics_b.attestations_received.get() >= 1);
+        assert_eq!(
+            metrics_a
+                .attestations_dropped
+                .with_label_values(&["malformed"])
+                .get(),
+            0
+        );
+
+        // A member's malformed payload or forged signature is dropped and counted, never
+        // stored.
+        let before = board_a.len();
+        let mut forged = attestation.sign(&keys[0]);
+        forged.attester = keys[1].address();
+        let mut other = attestation.clone();
+        other.height = 13;
+        accept_attestation(&board_a, &metrics_a, b_id, &[1, 2, 3]);
+        accept_attestation(&board_a, &metrics_a, b_id, &encode_payload(&other, &forged));
+        let mut trailing = encode_payload(&other, &other.sign(&keys[1]));
+        trailing.push(0);
+        accept_attestation(&board_a, &metrics_a, b_id, &trailing);
+        let dropped = |reason| {
+            metrics_a
+                .attestations_dropped
+                .with_label_values(&[reason])
+                .get()
+        };
+        assert_eq!(dropped("malformed"), 2);
+        assert_eq!(dropped("bad_signature"), 1);
+        assert_eq!(board_a.len(), before);
+        drop((mesh_a, mesh_b));
     }
 
     #[test]

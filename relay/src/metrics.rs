@@ -40,7 +40,8 @@ pub struct Metrics {
     pub client_height: IntGaugeVec,
     /// `xrelay_misbehaviour_detected_total{chain}`.
     pub misbehaviour: IntCounterVec,
-    /// `xrelay_mesh_peers`, `xrelay_mesh_takeovers_total`, `xrelay_mesh_rejected_peers_total`.
+    /// `xrelay_mesh_peers`, `xrelay_mesh_takeovers_total`, `xrelay_mesh_rejected_peers_total`,
+    /// `xrelay_mesh_attestations_received_total`, `xrelay_mesh_attestations_dropped_total`.
     pub mesh: crate::mesh::MeshMetrics,
 }
 
@@ -191,6 +192,17 @@ impl Metrics {
                     &registry,
                     "xrelay_mesh_rejected_peers_total",
                     "Connections from peers not on mesh.allowed.",
+                ),
+                attestations_received: plain_counter(
+                    &registry,
+                    "xrelay_mesh_attestations_received_total",
+                    "Attester signatures from mesh members that verified.",
+                ),
+                attestations_dropped: counter(
+                    &registry,
+                    "xrelay_mesh_attestations_dropped_total",
+                    "Attester signatures from mesh members dropped (malformed or not verifying).",
+                    &["reason"],
                 ),
             },
             registry,

@@ -2,6 +2,7 @@
 //! and misbehaviour checks on client updates), per directed lane a worker (deliveries,
 //! timeouts, acks), all verified by the relayer's own light clients.
 
+pub mod attestations;
 pub mod chain;
 pub mod evm;
 pub mod followed;
@@ -45,6 +46,8 @@ pub struct Relay {
     pub max_batch: usize,
     /// The relayer mesh (or a mesh of one).
     pub mesh: crate::mesh::Mesh,
+    /// Attester signatures of this relayer and its mesh peers (the mesh's board).
+    pub attestations: Arc<attestations::AttestationBoard>,
     /// Work items taken over from silent members, counted once each.
     taken_over: std::sync::Mutex<BTreeSet<Vec<u8>>>,
 }
@@ -183,10 +186,11 @@ impl Relay {
             metrics.clone(),
             lanes.iter().cloned().collect::<BTreeSet<_>>(),
         )?;
+        let attestations = attestations::AttestationBoard::new();
         let mesh = if cfg.mesh.enabled {
-            crate::mesh::Mesh::start(&cfg.mesh, metrics.mesh.clone()).await?
+            crate::mesh::Mesh::start(&cfg.mesh, metrics.mesh.clone(), attestations.clone()).await?
         } else {
-            crate::mesh::Mesh::off(cfg.mesh.window)
+            crate::mesh::Mesh::off(cfg.mesh.window, attestations.clone())
         };
         Ok(Arc::new(Relay {
             ledger,
@@ -195,6 +199,7 @@ impl Relay {
             lanes,
             max_batch: cfg.relayer.max_batch,
             mesh,
+            attestations,
             taken_over: std::sync::Mutex::new(BTreeSet::new()),
         }))
     }
