@@ -211,3 +211,116 @@ async fn forged_evm_proofs_are_refused_and_a_killed_relayer_resumes_on_both_lane
     );
     relayer.proc.terminate();
 }
+
+/// An operator puts xrelay on an EVM chain with the CLI alone: `xrelay evm deploy` deploys the
+/// contracts (paid by the configured account), creates the EVM light client's client of the
+/// linked devchain and, with the devchain's governance key, the devchain's client of the EVM
+/// chain; with the printed Gateway address in the configuration, `xrelay start` relays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evm_deploy_from_the_cli_then_relay() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = Devnet::up(&dir.path().join("devnet"), 2, 200, &[]);
+    let home = net.ids[0].clone();
+    let anvil = xrelay::devnet::evm::Anvil::start(1).unwrap();
+    let keys = dir.path().join("keys");
+    let store = xrelay::keys::Keystore::new(&keys);
+    let pass = "operator passphrase";
+    let account = anvil.key(1).unwrap();
+    let attester = xrelay_light_client::SigningKey::from_seed("cli-deploy-attester", 0);
+    store
+        .add("evm-account", Some(account.secret_bytes()), pass)
+        .unwrap();
+    store
+        .add("attester", Some(attester.secret_bytes()), pass)
+        .unwrap();
+    store
+        .add(
+            "gov",
+            Some(xrelay::devnet::governance_key().secret_bytes()),
+            pass,
+        )
+        .unwrap();
+    let evm_section = |gateway: &str| {
+        format!(
+            r#"
+[[chains]]
+id = "evm-1"
+kind = "evm"
+rpc = ["{url}"]
+block_time_ms = 1000
+
+[chains.evm]
+chain_id = {chain_id}
+gateway = "{gateway}"
+consensus = "attestation"
+attesters = ["{attester}"]
+account_key = "evm-account"
+attester_key = "attester"
+keys_dir = "{keys}"
+
+[[links]]
+chains = ["{home}", "evm-1"]
+"#,
+            url = anvil.url(),
+            chain_id = anvil.chain_id(),
+            attester = attester.address(),
+            keys = keys.display(),
+        )
+    };
+    let base = std::fs::read_to_string(net.relayer_config()).unwrap();
+    let config = dir.path().join("relayer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{base}{}",
+            evm_section("0x0000000000000000000000000000000000000000")
+        ),
+    )
+    .unwrap();
+    let out = Command::new(xrelay_bin())
+        .args(["evm", "deploy", "--config"])
+        .arg(&config)
+        .args(["--chain", "evm-1", "--devchain-governance-key", "gov"])
+        .env("XRELAY_KEY_PASSPHRASE", pass)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "evm deploy failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!("client of {home} created on evm-1")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("client of evm-1 created on {home}")),
+        "{text}"
+    );
+    let gateway = text
+        .lines()
+        .find_map(|l| l.strip_prefix("gateway = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("no gateway line in:\n{text}"))
+        .to_string();
+    std::fs::write(&config, format!("{base}{}", evm_section(&gateway))).unwrap();
+
+    let relayer = Relayer::start(&config, &[("XRELAY_KEY_PASSPHRASE", pass)]);
+    let away: ChainId = "evm-1".parse().unwrap();
+    let mut sender = Sender::default();
+    let sent = vec![
+        sender
+            .send(
+                &net.nodes[0],
+                &home,
+                &user(1),
+                echo(&away, b"deployed by the CLI"),
+            )
+            .await,
+    ];
+    let settled = wait_settled(&net, &sent, Duration::from_secs(90)).await;
+    assert_eq!(settled[&sent[0]], "acknowledged");
+    relayer.proc.terminate();
+}
