@@ -143,9 +143,10 @@ pub struct MeshMetrics {
     /// verified and went to the board.
     pub attestations_received: IntCounter,
     /// `xrelay_mesh_attestations_dropped_total{reason}`: attester signatures from members
-    /// that were dropped: `malformed` (the payload does not decode strictly) or
-    /// `bad_signature` (it does not recover to the attester it names, or the attestation
-    /// has too many signers).
+    /// that were dropped: `malformed` (the payload does not decode strictly),
+    /// `unknown_chain` (no committee of the attested chain is configured here),
+    /// `not_member` (the attester is not in that committee), `bad_signature` (it does not
+    /// recover to the attester it names) or `full` (the attestation has the most signers).
     pub attestations_dropped: IntCounterVec,
 }
 
@@ -408,14 +409,16 @@ fn accept_attestation(
     match decode_payload(data) {
         Ok((attestation, signature)) => {
             let height = attestation.height;
-            if board.offer(attestation, signature) {
-                metrics.attestations_received.inc();
-            } else {
-                metrics
-                    .attestations_dropped
-                    .with_label_values(&["bad_signature"])
-                    .inc();
-                tracing::warn!(peer = %source, attester = %signature.attester, height, "attester signature from a member does not verify: dropped");
+            let chain = attestation.chain_id.clone();
+            match board.offer(attestation, signature) {
+                Ok(()) => metrics.attestations_received.inc(),
+                Err(refused) => {
+                    metrics
+                        .attestations_dropped
+                        .with_label_values(&[refused.label()])
+                        .inc();
+                    tracing::warn!(peer = %source, attester = %signature.attester, %chain, height, reason = %refused, "attester signature from a member refused: dropped");
+                }
             }
         }
         Err(e) => {
@@ -508,6 +511,7 @@ mod tests {
             SigningKey::from_seed("mesh-attest", 1),
         ];
         let committee = Committee::new(keys.iter().map(SigningKey::address).collect(), 2).unwrap();
+        board_a.admit(ChainId::new("anvil").unwrap(), &committee);
         let attestation = Attestation {
             chain_id: ChainId::new("anvil").unwrap(),
             height: 12,
@@ -516,10 +520,13 @@ mod tests {
             time_ms: 1_700_000_012_000,
         };
         // A publishes before B even exists: B, a late joiner, gets it from the re-publication.
-        assert!(board_a.publish_own(attestation.clone(), attestation.sign(&keys[0])));
+        board_a
+            .publish_own(attestation.clone(), attestation.sign(&keys[0]))
+            .unwrap();
 
         let metrics_b = test_metrics();
         let board_b = AttestationBoard::new();
+        board_b.admit(attestation.chain_id.clone(), &committee);
         let mesh_b = Mesh::start(&cfg_b, metrics_b.clone(), board_b.clone())
             .await
             .unwrap();
@@ -532,7 +539,9 @@ mod tests {
         .await
         .expect("the meshes connect")
         .unwrap();
-        assert!(board_b.publish_own(attestation.clone(), attestation.sign(&keys[1])));
+        board_b
+            .publish_own(attestation.clone(), attestation.sign(&keys[1]))
+            .unwrap();
 
         let wait = Duration::from_secs(20);
         let (got_a, got_b) = tokio::join!(
@@ -554,8 +563,8 @@ mod tests {
             0
         );
 
-        // A member's malformed payload or forged signature is dropped and counted, never
-        // stored.
+        // A member's malformed payload, forged signature, an outsider's signature or one
+        // over a chain with no committee here is dropped and counted, never stored.
         let before = board_a.len();
         let mut forged = attestation.sign(&keys[0]);
         forged.attester = keys[1].address();
@@ -566,6 +575,21 @@ mod tests {
         let mut trailing = encode_payload(&other, &other.sign(&keys[1]));
         trailing.push(0);
         accept_attestation(&board_a, &metrics_a, b_id, &trailing);
+        let outsider = SigningKey::from_seed("mesh-attest", 9);
+        accept_attestation(
+            &board_a,
+            &metrics_a,
+            b_id,
+            &encode_payload(&other, &other.sign(&outsider)),
+        );
+        let mut elsewhere = other.clone();
+        elsewhere.chain_id = ChainId::new("unknown").unwrap();
+        accept_attestation(
+            &board_a,
+            &metrics_a,
+            b_id,
+            &encode_payload(&elsewhere, &elsewhere.sign(&keys[0])),
+        );
         let dropped = |reason| {
             metrics_a
                 .attestations_dropped
@@ -574,6 +598,8 @@ mod tests {
         };
         assert_eq!(dropped("malformed"), 2);
         assert_eq!(dropped("bad_signature"), 1);
+        assert_eq!(dropped("not_member"), 1);
+        assert_eq!(dropped("unknown_chain"), 1);
         assert_eq!(board_a.len(), before);
         drop((mesh_a, mesh_b));
     }

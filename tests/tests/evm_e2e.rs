@@ -324,3 +324,110 @@ chains = ["{home}", "evm-1"]
     assert_eq!(settled[&sent[0]], "acknowledged");
     relayer.proc.terminate();
 }
+
+/// A committee of two relayers, quorum two, attests the EVM chain over the mesh: one relayer
+/// alone gets nothing from the EVM chain accepted (its signature is half a quorum, on its
+/// own client and on the devchain's); once the second joins, each co-signs what the other
+/// needs after checking it against its own node, and both lanes settle exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_of_two_attester_committee_relays_over_the_mesh_and_one_alone_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = Devnet::up(&dir.path().join("devnet"), 2, 200, &["--relayers", "2"]);
+    let home = net.ids[0].clone();
+    let away: ChainId = EVM_CHAIN.parse().unwrap();
+    let configs = [
+        net.dir.join("relayer-1.toml"),
+        net.dir.join("relayer-2.toml"),
+    ];
+    let evm = EvmDevnet::up_with_committee(
+        dir.path(),
+        &[configs[0].as_path(), configs[1].as_path()],
+        &net.nodes[0],
+        1,
+    )
+    .await
+    .expect("anvil with the contracts and a committee of two");
+
+    let first = Relayer::start(&configs[0], &[]);
+    let provider = signing_provider(&evm.anvil.url(), &evm.user).unwrap();
+    let gateway = Gateway::new(evm.deployment.gateway, provider.clone());
+    for i in 0..2 {
+        let receipt = gateway
+            .sendMessage(
+                Bytes::copy_from_slice(home.as_str().as_bytes()),
+                Bytes::copy_from_slice(b"echo"),
+                0,
+                u64::MAX / 2,
+                Bytes::from(format!("attested by two {i}").into_bytes()),
+            )
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        assert!(receipt.status());
+    }
+    let mut sender = Sender::default();
+    let mut sent = Vec::new();
+    for i in 0..2 {
+        sent.push(
+            sender
+                .send(
+                    &net.nodes[0],
+                    &home,
+                    &user(2),
+                    echo(&away, format!("to the committee {i}").as_bytes()),
+                )
+                .await,
+        );
+    }
+    // Alone for a while (several attestation waits): nothing from the EVM chain is taken.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    assert!(
+        received_from(&net.nodes[0], &away).await.is_empty(),
+        "one of two attesters got an EVM message accepted"
+    );
+    assert!(acknowledged_on_evm(&provider, &evm).await.is_empty());
+    for m in &sent {
+        assert_eq!(
+            source_status(&net.nodes[0], m).await,
+            "pending",
+            "an ack proven on the EVM chain was accepted with one attester"
+        );
+    }
+
+    // The second member joins: the quorum forms and everything settles once.
+    let second = Relayer::start(&configs[1], &[]);
+    wait_for(
+        "the EVM chain's messages acknowledged",
+        Duration::from_secs(120),
+        || async { acknowledged_on_evm(&provider, &evm).await == [1, 2] },
+    )
+    .await;
+    let settled = wait_settled(&net, &sent, Duration::from_secs(120)).await;
+    for m in &sent {
+        assert_eq!(
+            settled.get(m).map(String::as_str),
+            Some("acknowledged"),
+            "{m:?}"
+        );
+    }
+    assert_eq!(received_from(&net.nodes[0], &away).await, [1, 2]);
+    assert_eq!(duplicates(&net).await, 0);
+    for r in [&first, &second] {
+        assert!(
+            r.metric("xrelay_mesh_attestations_received_total") > 0.0,
+            "each relayer took the other's signatures from the mesh"
+        );
+        assert_eq!(
+            r.metric_sum(
+                "xrelay_verification_failures_total",
+                &["reason=\"attestation_conflict\""]
+            ),
+            0.0
+        );
+    }
+    first.proc.terminate();
+    second.proc.terminate();
+}

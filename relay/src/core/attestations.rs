@@ -3,9 +3,13 @@
 //!
 //! Signatures arrive from this relayer's own attester key ([`AttestationBoard::publish_own`])
 //! and from its mesh peers (the mesh offers everything it receives on
-//! `xrelay/mesh/attest/v1`, PROTOCOL.md §10). Each is checked on arrival (it must recover to
-//! the attester it names) and kept per attestation digest. [`AttestationBoard::gather`]
-//! waits until members of a given committee signed exactly the wanted attestation.
+//! `xrelay/mesh/attest/v1`, PROTOCOL.md §10). Each is checked on arrival: the attestation
+//! must name a chain whose committee was admitted ([`AttestationBoard::admit`]), the
+//! attester must be a member of it, and the signature must recover to that attester. Only
+//! then is it kept, per attestation digest, so outsiders cannot fill the board.
+//! [`AttestationBoard::gather`] waits until a quorum signed exactly the wanted attestation;
+//! [`AttestationBoard::subscribe_seen`] tells the co-signer of attestations it has not seen
+//! before, so that it can check them against its own node and sign them too.
 //!
 //! Memory is bounded: at most [`MAX_ATTESTATIONS`] attestations (the least recently first
 //! seen is forgotten first), at most [`MAX_ATTESTERS`] signatures each, and the newest
@@ -14,7 +18,7 @@
 
 pub mod payload;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -22,7 +26,7 @@ use tokio::sync::{broadcast, watch};
 use xrelay_light_client::evm::attest::{
     Attestation, Attested, AttesterSignature, Committee, MAX_ATTESTERS,
 };
-use xrelay_light_client::{Address, Hash32, Signature65};
+use xrelay_light_client::{Address, ChainId, Hash32, Signature65};
 
 /// Most attestations kept: a relayer attests a few blocks per lane at a time, so this holds
 /// minutes of attestations of many chains while bounding what a flooding peer can cost.
@@ -35,6 +39,41 @@ pub const OWN_REPUBLISHED: usize = 16;
 /// Own signatures queued for the mesh before it takes them; a slower mesh loses the
 /// oldest, which the periodic re-publication covers.
 const OUTBOUND_CAPACITY: usize = 256;
+
+/// New attestations announced to the co-signer before it takes them; a slower co-signer
+/// loses the oldest (their owners re-publish, which announces nothing new, so it then
+/// relies on the owner's retry).
+const SEEN_CAPACITY: usize = 256;
+
+/// Why the board refused a signature (nothing was stored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// No committee of the attested chain was admitted: this relayer follows no such
+    /// chain in attestation mode.
+    #[error("no committee is known for the attested chain")]
+    UnknownChain,
+    /// The attester is not a member of the chain's committee.
+    #[error("the attester is not in the chain's committee")]
+    NotMember,
+    /// The signature does not recover to the attester it names.
+    #[error("the signature does not recover to the attester it names")]
+    BadSignature,
+    /// The attestation already has [`MAX_ATTESTERS`] other signers.
+    #[error("the attestation already has the most signers kept")]
+    Full,
+}
+
+impl Refused {
+    /// The `reason` label of `xrelay_mesh_attestations_dropped_total`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Refused::UnknownChain => "unknown_chain",
+            Refused::NotMember => "not_member",
+            Refused::BadSignature => "bad_signature",
+            Refused::Full => "full",
+        }
+    }
+}
 
 /// One attestation and the valid signatures seen for it.
 struct Entry {
@@ -50,6 +89,8 @@ struct Inner {
     order: VecDeque<Hash32>,
     /// This relayer's own newest signatures (oldest first).
     own: VecDeque<(Attestation, AttesterSignature)>,
+    /// The committee members whose signatures are kept, per attested chain.
+    members: HashMap<ChainId, BTreeSet<Address>>,
 }
 
 /// Collects attester signatures per attestation; shared by the mesh (which offers what it
@@ -62,6 +103,17 @@ pub struct AttestationBoard {
     stored: watch::Sender<u64>,
     /// This relayer's own signatures, for the mesh to publish.
     outbound: broadcast::Sender<(Attestation, AttesterSignature)>,
+    /// Attestations stored for the first time, for the co-signer.
+    seen: broadcast::Sender<Attestation>,
+}
+
+impl std::fmt::Debug for AttestationBoard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AttestationBoard")
+            .field("attestations", &self.len())
+            .field("max_attestations", &self.max_attestations)
+            .finish()
+    }
 }
 
 impl AttestationBoard {
@@ -74,16 +126,27 @@ impl AttestationBoard {
     pub fn with_capacity(max_attestations: usize) -> Arc<AttestationBoard> {
         let (stored, _) = watch::channel(0);
         let (outbound, _) = broadcast::channel(OUTBOUND_CAPACITY);
+        let (seen, _) = broadcast::channel(SEEN_CAPACITY);
         Arc::new(AttestationBoard {
             inner: Mutex::new(Inner {
                 entries: HashMap::new(),
                 order: VecDeque::new(),
                 own: VecDeque::new(),
+                members: HashMap::new(),
             }),
             max_attestations: max_attestations.max(1),
             stored,
             outbound,
+            seen,
         })
+    }
+
+    /// Keeps signatures of `committee`'s members over attestations of `chain` from now on
+    /// (replacing an earlier committee of the chain). Signatures for chains never admitted,
+    /// or by anyone else, are refused.
+    pub fn admit(&self, chain: ChainId, committee: &Committee) {
+        let members = committee.attesters().iter().copied().collect();
+        self.lock().members.insert(chain, members);
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -92,31 +155,38 @@ impl AttestationBoard {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Stores `signature` for `attestation` if it recovers to `signature.attester` over
-    /// `attestation.digest()` (PROTOCOL.md §4 rules). Returns false, storing nothing, when it
-    /// does not verify or the attestation already has [`MAX_ATTESTERS`] other signers. The
-    /// same signature offered again is accepted without being checked again.
-    pub fn offer(&self, attestation: Attestation, signature: AttesterSignature) -> bool {
+    /// Stores `signature` for `attestation` if the attester is a member of the admitted
+    /// committee of the attested chain and the signature recovers to it over
+    /// `attestation.digest()` (PROTOCOL.md §4 rules). Refused, storing nothing, otherwise.
+    /// The same signature offered again is accepted without being checked again.
+    pub fn offer(
+        &self,
+        attestation: Attestation,
+        signature: AttesterSignature,
+    ) -> Result<(), Refused> {
         let digest = attestation.digest();
         {
             let inner = self.lock();
+            let members = inner
+                .members
+                .get(&attestation.chain_id)
+                .ok_or(Refused::UnknownChain)?;
+            if !members.contains(&signature.attester) {
+                return Err(Refused::NotMember);
+            }
             if let Some(entry) = inner.entries.get(&digest) {
                 if entry.signatures.get(&signature.attester) == Some(&signature.signature) {
-                    return true;
-                }
-                if entry.signatures.len() >= MAX_ATTESTERS
-                    && !entry.signatures.contains_key(&signature.attester)
-                {
-                    return false;
+                    return Ok(());
                 }
             }
         }
         // Recovery is the expensive part: done without holding the lock.
         match signature.signature.recover_address(&digest) {
             Ok(signer) if signer == signature.attester => {}
-            _ => return false,
+            _ => return Err(Refused::BadSignature),
         }
         let mut inner = self.lock();
+        let mut first_seen = false;
         if !inner.entries.contains_key(&digest) {
             while inner.order.len() >= self.max_attestations {
                 if let Some(old) = inner.order.pop_front() {
@@ -127,34 +197,55 @@ impl AttestationBoard {
             inner.entries.insert(
                 digest,
                 Entry {
-                    attestation,
+                    attestation: attestation.clone(),
                     signatures: BTreeMap::new(),
                 },
             );
+            first_seen = true;
         }
         let Some(entry) = inner.entries.get_mut(&digest) else {
-            return false;
+            return Err(Refused::Full);
         };
         if entry.signatures.len() >= MAX_ATTESTERS
             && !entry.signatures.contains_key(&signature.attester)
         {
-            return false;
+            return Err(Refused::Full);
         }
         entry
             .signatures
             .insert(signature.attester, signature.signature);
         drop(inner);
         self.stored.send_modify(|n| *n = n.wrapping_add(1));
-        true
+        if first_seen {
+            // Nobody co-signing (no attester key here) is normal.
+            let _ = self.seen.send(attestation);
+        }
+        Ok(())
+    }
+
+    /// Attestations as they are first stored (from peers or from this relayer), for the
+    /// co-signer that checks and signs what its peers attested.
+    pub fn subscribe_seen(&self) -> broadcast::Receiver<Attestation> {
+        self.seen.subscribe()
+    }
+
+    /// Whether `attester` signed exactly `attestation` (as stored here).
+    pub fn signed_by(&self, attestation: &Attestation, attester: &Address) -> bool {
+        self.lock()
+            .entries
+            .get(&attestation.digest())
+            .is_some_and(|e| e.attestation == *attestation && e.signatures.contains_key(attester))
     }
 
     /// Stores this relayer's own signature and hands it to the mesh (now, and again with
-    /// each heartbeat while it is among the newest [`OWN_REPUBLISHED`]). Returns false,
-    /// publishing nothing, when the signature does not verify.
-    pub fn publish_own(&self, attestation: Attestation, signature: AttesterSignature) -> bool {
-        if !self.offer(attestation.clone(), signature) {
-            return false;
-        }
+    /// each heartbeat while it is among the newest [`OWN_REPUBLISHED`]). Refused, publishing
+    /// nothing, on the same grounds as [`Self::offer`].
+    pub fn publish_own(
+        &self,
+        attestation: Attestation,
+        signature: AttesterSignature,
+    ) -> Result<(), Refused> {
+        self.offer(attestation.clone(), signature)?;
         {
             let mut inner = self.lock();
             inner
@@ -167,7 +258,7 @@ impl AttestationBoard {
         }
         // No subscriber (mesh off) is normal: the signature is stored all the same.
         let _ = self.outbound.send((attestation, signature));
-        true
+        Ok(())
     }
 
     /// Own signatures as they are published, for the mesh to gossip. A receiver that falls
@@ -272,6 +363,13 @@ mod tests {
         Committee::new(keys.iter().map(SigningKey::address).collect(), quorum).unwrap()
     }
 
+    /// A board keeping the signatures of `c`'s members over the test chain.
+    fn board_of(c: &Committee) -> Arc<AttestationBoard> {
+        let board = AttestationBoard::new();
+        board.admit(ChainId::new("anvil").unwrap(), c);
+        board
+    }
+
     fn attestation(height: u64) -> Attestation {
         Attestation {
             chain_id: ChainId::new("anvil").unwrap(),
@@ -286,14 +384,14 @@ mod tests {
     async fn two_of_three_reach_the_quorum_and_the_committee_accepts_it() {
         let ks = keys(3);
         let c = committee(&ks, 2);
-        let board = AttestationBoard::new();
+        let board = board_of(&c);
         let a = attestation(7);
-        assert!(board.offer(a.clone(), a.sign(&ks[2])));
+        assert!(board.offer(a.clone(), a.sign(&ks[2])).is_ok());
         assert_eq!(board.attested(&a, &c), None, "one of two");
         // Duplicates are harmless and do not count twice.
-        assert!(board.offer(a.clone(), a.sign(&ks[2])));
+        assert!(board.offer(a.clone(), a.sign(&ks[2])).is_ok());
         assert_eq!(board.attested(&a, &c), None);
-        assert!(board.offer(a.clone(), a.sign(&ks[0])));
+        assert!(board.offer(a.clone(), a.sign(&ks[0])).is_ok());
         let attested = board
             .gather(&a, &c, Duration::from_millis(10))
             .await
@@ -311,16 +409,16 @@ mod tests {
     async fn gather_wakes_when_the_last_signature_arrives() {
         let ks = keys(3);
         let c = committee(&ks, 3);
-        let board = AttestationBoard::new();
+        let board = board_of(&c);
         let a = attestation(9);
-        board.offer(a.clone(), a.sign(&ks[0]));
+        board.offer(a.clone(), a.sign(&ks[0])).unwrap();
         let late = {
             let (board, a, k1, k2) = (board.clone(), a.clone(), ks[1].clone(), ks[2].clone());
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(30)).await;
-                board.offer(a.clone(), a.sign(&k1));
+                board.offer(a.clone(), a.sign(&k1)).unwrap();
                 tokio::time::sleep(Duration::from_millis(30)).await;
-                board.offer(a.clone(), a.sign(&k2));
+                board.offer(a.clone(), a.sign(&k2)).unwrap();
             })
         };
         let started = std::time::Instant::now();
@@ -336,36 +434,92 @@ mod tests {
     #[test]
     fn a_bad_signature_is_refused_and_nothing_is_stored() {
         let ks = keys(2);
-        let board = AttestationBoard::new();
+        let board = board_of(&committee(&ks, 2));
         let a = attestation(1);
         // Signed by key 0 but naming key 1.
         let mut forged = a.sign(&ks[0]);
         forged.attester = ks[1].address();
-        assert!(!board.offer(a.clone(), forged));
+        assert_eq!(board.offer(a.clone(), forged), Err(Refused::BadSignature));
         // Malformed bytes (r = 0).
         let mut zero = a.sign(&ks[0]);
         let mut raw = zero.signature.encode();
         raw[..32].fill(0);
         zero.signature = xrelay_light_client::Decode::decode(&raw).unwrap();
-        assert!(!board.offer(a.clone(), zero));
+        assert_eq!(board.offer(a.clone(), zero), Err(Refused::BadSignature));
         assert!(board.is_empty());
         assert!(board.recent_own().is_empty());
-        assert!(!board.publish_own(a.clone(), forged));
+        assert!(board.publish_own(a.clone(), forged).is_err());
         assert!(board.is_empty() && board.recent_own().is_empty());
+    }
+
+    #[test]
+    fn only_members_of_an_admitted_committee_are_kept() {
+        let ks = keys(2);
+        let board = AttestationBoard::new();
+        let a = attestation(4);
+        // No committee of the chain yet: even a member's valid signature is refused.
+        assert_eq!(
+            board.offer(a.clone(), a.sign(&ks[0])),
+            Err(Refused::UnknownChain)
+        );
+        board.admit(a.chain_id.clone(), &committee(&ks, 2));
+        let mut seen = board.subscribe_seen();
+        // Outsiders with valid signatures cannot take room or announce attestations, so
+        // they cannot crowd out the members.
+        for i in 0..(MAX_ATTESTERS as u32 + 10) {
+            let outsider = SigningKey::from_seed("outsider", i);
+            assert_eq!(
+                board.offer(a.clone(), a.sign(&outsider)),
+                Err(Refused::NotMember)
+            );
+        }
+        assert!(board.is_empty());
+        assert!(seen.try_recv().is_err(), "nothing announced");
+        // Another chain's attestation, signed by a member, is still refused.
+        let mut elsewhere = a.clone();
+        elsewhere.chain_id = ChainId::new("other").unwrap();
+        assert_eq!(
+            board.offer(elsewhere.clone(), elsewhere.sign(&ks[0])),
+            Err(Refused::UnknownChain)
+        );
+        // Members are kept; the first signature of an attestation announces it, once.
+        assert_eq!(board.offer(a.clone(), a.sign(&ks[1])), Ok(()));
+        assert_eq!(seen.try_recv().unwrap(), a);
+        assert!(board.signed_by(&a, &ks[1].address()));
+        assert!(!board.signed_by(&a, &ks[0].address()));
+        assert_eq!(board.offer(a.clone(), a.sign(&ks[0])), Ok(()));
+        assert!(seen.try_recv().is_err(), "announced once");
+        assert!(board.attested(&a, &committee(&ks, 2)).is_some());
+        // A new committee of the chain replaces the old one.
+        let newer = keys(3);
+        board.admit(a.chain_id.clone(), &committee(&newer[2..], 1));
+        assert_eq!(
+            board.offer(a.clone(), a.sign(&ks[0])),
+            Err(Refused::NotMember),
+            "a former member, even with a signature stored before"
+        );
+        let b = attestation(5);
+        assert_eq!(
+            board.offer(b.clone(), b.sign(&ks[0])),
+            Err(Refused::NotMember)
+        );
+        assert_eq!(board.offer(b.clone(), b.sign(&newer[2])), Ok(()));
     }
 
     #[tokio::test]
     async fn a_signature_over_another_attestation_does_not_count() {
         let ks = keys(3);
         let c = committee(&ks, 2);
-        let board = AttestationBoard::new();
+        let board = board_of(&c);
         let a = attestation(5);
         let mut other_root = a.clone();
         other_root.state_root = Hash32([0xcd; 32]);
-        assert!(board.offer(a.clone(), a.sign(&ks[0])));
-        assert!(board.offer(other_root.clone(), other_root.sign(&ks[1])));
+        assert!(board.offer(a.clone(), a.sign(&ks[0])).is_ok());
+        assert!(board
+            .offer(other_root.clone(), other_root.sign(&ks[1]))
+            .is_ok());
         // A signature over other_root presented as one over a: it does not recover to ks[1].
-        assert!(!board.offer(a.clone(), other_root.sign(&ks[1])));
+        assert!(board.offer(a.clone(), other_root.sign(&ks[1])).is_err());
         assert_eq!(board.gather(&a, &c, Duration::from_millis(20)).await, None);
         assert_eq!(
             board
@@ -373,25 +527,20 @@ mod tests {
                 .await,
             None
         );
-        // Non-members do not count either.
-        let outsider = SigningKey::from_seed("outsider", 0);
-        assert!(board.offer(a.clone(), a.sign(&outsider)));
-        assert_eq!(board.attested(&a, &c), None);
-        assert!(board.offer(a.clone(), a.sign(&ks[2])));
-        let attested = board.attested(&a, &c).unwrap();
-        assert!(attested
-            .signatures
-            .iter()
-            .all(|s| s.attester != outsider.address()));
+        // A member of the admitted committee outside the one asked for does not count.
+        let smaller = committee(&ks[..2], 2);
+        assert!(board.offer(a.clone(), a.sign(&ks[2])).is_ok());
+        assert_eq!(board.attested(&a, &smaller), None);
+        assert!(board.attested(&a, &c).is_some());
     }
 
     #[tokio::test]
     async fn gather_times_out_with_none() {
         let ks = keys(2);
         let c = committee(&ks, 2);
-        let board = AttestationBoard::new();
+        let board = board_of(&c);
         let a = attestation(3);
-        board.offer(a.clone(), a.sign(&ks[0]));
+        board.offer(a.clone(), a.sign(&ks[0])).unwrap();
         let started = std::time::Instant::now();
         assert_eq!(board.gather(&a, &c, Duration::from_millis(100)).await, None);
         let waited = started.elapsed();
@@ -402,35 +551,39 @@ mod tests {
     #[test]
     fn memory_is_bounded() {
         let ks = keys(1);
+        let c = committee(&ks, 1);
         let board = AttestationBoard::with_capacity(8);
+        board.admit(ChainId::new("anvil").unwrap(), &c);
         for h in 0..20 {
             let a = attestation(h);
-            assert!(board.offer(a.clone(), a.sign(&ks[0])));
+            assert!(board.offer(a.clone(), a.sign(&ks[0])).is_ok());
             assert!(board.len() <= 8);
         }
         assert_eq!(board.len(), 8);
-        let c = committee(&ks, 1);
         // The oldest are forgotten, the newest kept.
         assert!(board.attested(&attestation(0), &c).is_none());
         assert!(board.attested(&attestation(19), &c).is_some());
         assert_eq!(AttestationBoard::new().max_attestations, MAX_ATTESTATIONS);
 
-        // Signatures per attestation stop at MAX_ATTESTERS distinct signers.
-        let board = AttestationBoard::new();
+        // A committee is at most MAX_ATTESTERS, so signatures per attestation are too.
+        let many: Vec<SigningKey> = (0..MAX_ATTESTERS as u32)
+            .map(|i| SigningKey::from_seed("many", i))
+            .collect();
+        let board = board_of(&committee(&many, MAX_ATTESTERS));
         let a = attestation(1);
-        for i in 0..MAX_ATTESTERS as u32 {
-            assert!(board.offer(a.clone(), a.sign(&SigningKey::from_seed("many", i))));
+        for k in &many {
+            assert!(board.offer(a.clone(), a.sign(k)).is_ok());
         }
         let one_more = a.sign(&SigningKey::from_seed("many", MAX_ATTESTERS as u32));
-        assert!(!board.offer(a.clone(), one_more));
+        assert_eq!(board.offer(a.clone(), one_more), Err(Refused::NotMember));
         // An existing signer offering again is still fine.
-        assert!(board.offer(a.clone(), a.sign(&SigningKey::from_seed("many", 0))));
+        assert!(board.offer(a.clone(), a.sign(&many[0])).is_ok());
 
         // Own signatures kept for re-publication stop at OWN_REPUBLISHED, newest kept.
-        let board = AttestationBoard::new();
+        let board = board_of(&c);
         for h in 0..(OWN_REPUBLISHED as u64 + 5) {
             let a = attestation(h);
-            assert!(board.publish_own(a.clone(), a.sign(&ks[0])));
+            assert!(board.publish_own(a.clone(), a.sign(&ks[0])).is_ok());
         }
         let own = board.recent_own();
         assert_eq!(own.len(), OWN_REPUBLISHED);
@@ -441,15 +594,15 @@ mod tests {
     #[test]
     fn publish_own_stores_and_queues_for_the_mesh() {
         let ks = keys(1);
-        let board = AttestationBoard::new();
+        let board = board_of(&committee(&ks, 1));
         let mut outbound = board.subscribe_outbound();
         let a = attestation(11);
         let s = a.sign(&ks[0]);
-        assert!(board.publish_own(a.clone(), s));
+        assert!(board.publish_own(a.clone(), s).is_ok());
         assert_eq!(outbound.try_recv().unwrap(), (a.clone(), s));
         assert!(board.attested(&a, &committee(&ks, 1)).is_some());
         // Publishing the same again does not grow the re-publication list.
-        assert!(board.publish_own(a.clone(), s));
+        assert!(board.publish_own(a.clone(), s).is_ok());
         assert_eq!(board.recent_own(), vec![(a, s)]);
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use xrelay_adapters::{AdapterError, ChainAdapter, ChainProof};
-use xrelay_light_client::evm::attest::{Attestation, Attested};
+use xrelay_light_client::evm::attest::{Attestation, Attested, Committee};
 use xrelay_light_client::evm::client::{
     EvmClientState, EvmConsensusState, EvmUpdate, FinalityMode, MAX_UPDATE_HEADERS,
 };
@@ -158,6 +158,25 @@ pub struct ChainHandle {
 
 /// Attestations a relayer keeps of its own (for the on-chain clients that need them).
 const KEPT_ATTESTATIONS: usize = 256;
+
+/// How long a relayer waits for the committee's quorum on a block, in block times
+/// (clamped to [`ATTESTATION_WAIT_MIN`, `ATTESTATION_WAIT_MAX`]): long enough for peers
+/// whose nodes are a block behind, short enough that a missing peer stalls a lane briefly
+/// before the next try.
+const ATTESTATION_WAIT_BLOCKS: u32 = 10;
+const ATTESTATION_WAIT_MIN: Duration = Duration::from_secs(2);
+const ATTESTATION_WAIT_MAX: Duration = Duration::from_secs(30);
+
+/// What [`ChainHandle::cosign`] did with a peer's attestation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cosigned {
+    /// This relayer is no attester of the chain (or it is not in attestation mode).
+    NotAttester,
+    /// It had signed the attestation already.
+    AlreadySigned,
+    /// It checked the attestation against its own node, signed and published it.
+    Signed,
+}
 
 /// The block hash a chain's own header at `height` has under `mode`'s rules.
 fn evm_block_hash(mode: &FinalityMode, header: &EvmHeader) -> Result<Hash32, String> {
@@ -422,7 +441,7 @@ impl ChainHandle {
         };
         match &follow.mode {
             FinalityMode::Attestation(committee) => {
-                let attested = self.attest(height, follow, committee.quorum()).await?;
+                let attested = self.attest(height, follow, committee).await?;
                 Ok(vec![EvmUpdate::Attested(attested)])
             }
             _ => {
@@ -438,12 +457,16 @@ impl ChainHandle {
         }
     }
 
-    /// This relayer's attestation of the chain's block at `height`, made once and kept.
+    /// The committee's attestation of the chain's block at `height`, gathered once and
+    /// kept: this relayer signs it and publishes its signature to the mesh, then waits
+    /// (a bounded time) for the other members' signatures until a quorum signed. Members
+    /// sign what their own nodes say ([`Self::cosign`]), so a quorum exists only if enough
+    /// of them see the same block.
     async fn attest(
         &self,
         height: Height,
         follow: &EvmFollow,
-        quorum: usize,
+        committee: &Committee,
     ) -> Result<Attested, RelayError> {
         if let Some(a) = self.attested.lock().await.get(&height) {
             return Ok(a.clone());
@@ -457,30 +480,93 @@ impl ChainHandle {
                         .into(),
             });
         };
-        if quorum > 1 {
-            return Err(RelayError::Verification {
+        let attestation = self.own_attestation(height).await?;
+        follow
+            .board
+            .publish_own(attestation.clone(), attestation.sign(key))
+            .map_err(|e| RelayError::Verification {
                 chain: self.id.clone(),
-                reason: "attestation_quorum",
-                detail: format!(
-                    "the committee needs {quorum} attestations per block; this relayer signs one"
-                ),
-            });
-        }
-        let header = self.adapter.evm_header(height).await?;
-        let attestation = Attestation {
-            chain_id: self.id.clone(),
-            height,
-            block_hash: header.hash(),
-            state_root: header.state_root,
-            time_ms: header.timestamp.saturating_mul(1_000),
-        };
-        let attested = Attested::sign(attestation, std::slice::from_ref(key));
+                reason: "attestation_refused",
+                detail: format!("this relayer's own signature: {e}"),
+            })?;
+        let wait = (self.block_time * ATTESTATION_WAIT_BLOCKS)
+            .clamp(ATTESTATION_WAIT_MIN, ATTESTATION_WAIT_MAX);
+        let attested = follow
+            .board
+            .gather(&attestation, committee, wait)
+            .await
+            .ok_or_else(|| {
+                RelayError::Retry(format!(
+                    "{} height {height}: {} of the committee's attester signatures needed, not \
+                     all arrived within {wait:?} (peers down, or their nodes see another block)",
+                    self.id,
+                    committee.quorum()
+                ))
+            })?;
         let mut kept = self.attested.lock().await;
         kept.insert(height, attested.clone());
         while kept.len() > KEPT_ATTESTATIONS {
             kept.pop_first();
         }
         Ok(attested)
+    }
+
+    /// What this relayer attests of the chain's block at `height`: its own node's header.
+    async fn own_attestation(&self, height: Height) -> Result<Attestation, RelayError> {
+        let header = self.adapter.evm_header(height).await?;
+        Ok(Attestation {
+            chain_id: self.id.clone(),
+            height,
+            block_hash: header.hash(),
+            state_root: header.state_root,
+            time_ms: header.timestamp.saturating_mul(1_000),
+        })
+    }
+
+    /// Signs a peer's `attestation` of this chain if it is what this relayer's own node
+    /// says of that block, and publishes the signature: how the other members of the
+    /// committee help a relayer reach the quorum for a block it needs. An attestation of
+    /// a block this relayer's node does not have yet is an [`RelayError::Adapter`] error
+    /// (worth retrying); one that differs from its own node's block is a verification
+    /// failure and is never signed.
+    pub async fn cosign(&self, attestation: &Attestation) -> Result<Cosigned, RelayError> {
+        let Some(follow) = &self.evm else {
+            return Ok(Cosigned::NotAttester);
+        };
+        let (FinalityMode::Attestation(_), Some(key)) = (&follow.mode, &follow.attester) else {
+            return Ok(Cosigned::NotAttester);
+        };
+        if attestation.chain_id != self.id {
+            return Ok(Cosigned::NotAttester);
+        }
+        if follow.board.signed_by(attestation, &key.address()) {
+            return Ok(Cosigned::AlreadySigned);
+        }
+        let own = self.own_attestation(attestation.height).await?;
+        if own != *attestation {
+            return Err(self.fail(Failure {
+                reason: "attestation_conflict",
+                detail: format!(
+                    "a peer attested height {} as block {} (state root {}), this relayer's \
+                     node has block {} (state root {}): not co-signed",
+                    attestation.height,
+                    attestation.block_hash,
+                    attestation.state_root,
+                    own.block_hash,
+                    own.state_root
+                ),
+                source_unavailable: false,
+            }));
+        }
+        follow
+            .board
+            .publish_own(own.clone(), own.sign(key))
+            .map_err(|e| RelayError::Verification {
+                chain: self.id.clone(),
+                reason: "attestation_refused",
+                detail: format!("this relayer's own signature: {e}"),
+            })?;
+        Ok(Cosigned::Signed)
     }
 
     /// The chain's own header hash at `height` (what on-chain clients name it by).

@@ -10,6 +10,7 @@ use xrelay_light_client::evm::attest::Committee;
 use xrelay_light_client::evm::client::FinalityMode;
 use xrelay_light_client::{Address, ChainId};
 
+use super::attestations::AttestationBoard;
 use super::followed::EvmFollow;
 use crate::config::{parse_address, ChainSection, EvmSection};
 use crate::keys::{passphrase, Keystore};
@@ -42,12 +43,15 @@ pub fn finality_mode(e: &EvmSection) -> anyhow::Result<FinalityMode> {
     })
 }
 
-/// The adapter settings and the light-client settings of one EVM chain.
+/// The adapter settings and the light-client settings of one EVM chain. A chain in
+/// attestation mode admits its committee to `board`, which then keeps its members'
+/// signatures (and nobody else's) for the chain.
 pub fn settings(
     id: &ChainId,
     c: &ChainSection,
     e: &EvmSection,
     policy: EndpointPolicy,
+    board: &std::sync::Arc<AttestationBoard>,
 ) -> anyhow::Result<(EvmSettings, EvmFollow)> {
     let keystore = Keystore::new(e.keys_dir.clone().unwrap_or_else(Keystore::default_dir));
     let pass = match &e.passphrase_file {
@@ -77,6 +81,9 @@ pub fn settings(
             );
         }
     }
+    if let FinalityMode::Attestation(committee) = &mode {
+        board.admit(id.clone(), committee);
+    }
     let gateway = address(&e.gateway, "gateway")?;
     let settings = EvmSettings {
         chain: id.clone(),
@@ -100,6 +107,7 @@ pub fn settings(
             mode,
             gateway,
             attester,
+            board: board.clone(),
         },
     ))
 }

@@ -46,6 +46,9 @@ pub struct EvmFollow {
     pub gateway: xrelay_light_client::Address,
     /// This relayer's attester key (attestation mode).
     pub attester: Option<SigningKey>,
+    /// Where the committee's signatures meet (attestation mode): this relayer's and its
+    /// mesh peers'.
+    pub board: std::sync::Arc<crate::core::attestations::AttestationBoard>,
 }
 
 /// Why a verification failed: a stable reason label and the details.

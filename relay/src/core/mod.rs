@@ -107,6 +107,7 @@ impl Relay {
             partners.entry(a.clone()).or_default().push(b.clone());
             partners.entry(b).or_default().push(a);
         }
+        let attestations = attestations::AttestationBoard::new();
         let mut chains = BTreeMap::new();
         for c in &cfg.chains {
             let id: ChainId = c.id.parse()?;
@@ -125,7 +126,7 @@ impl Relay {
             let started = std::time::Instant::now();
             let mut backoff = Duration::from_millis(250);
             let evm = match &c.evm {
-                Some(e) => Some(evm::settings(&id, c, e, policy)?),
+                Some(e) => Some(evm::settings(&id, c, e, policy, &attestations)?),
                 None => None,
             };
             let poll = (block_time / 2).max(Duration::from_millis(20));
@@ -186,7 +187,6 @@ impl Relay {
             metrics.clone(),
             lanes.iter().cloned().collect::<BTreeSet<_>>(),
         )?;
-        let attestations = attestations::AttestationBoard::new();
         let mesh = if cfg.mesh.enabled {
             crate::mesh::Mesh::start(&cfg.mesh, metrics.mesh.clone(), attestations.clone()).await?
         } else {
@@ -214,8 +214,71 @@ impl Relay {
             let (src, dst) = (self.chains[src].clone(), self.chains[dst].clone());
             tasks.spawn(lane_loop(self.clone(), src, dst, stop.clone()));
         }
+        tasks.spawn(cosign_loop(self.clone(), stop.clone()));
         while tasks.join_next().await.is_some() {}
     }
+}
+
+/// Co-signings in flight at once: each costs a header request and a signature.
+const COSIGN_CONCURRENCY: usize = 8;
+
+/// Tries per attestation of a block this relayer's node does not have yet, a block time
+/// apart: a peer's node may be a few blocks ahead.
+const COSIGN_TRIES: u32 = 5;
+
+/// Checks and signs the attestations the committee's other members publish, for the
+/// chains this relayer attests (docs/PROTOCOL.md §12): without it a quorum above one
+/// would form only for blocks every member needed by itself.
+async fn cosign_loop(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
+    let mut seen = relay.attestations.subscribe_seen();
+    let mut running = JoinSet::new();
+    loop {
+        let attestation = tokio::select! {
+            _ = stop.changed() => {
+                if *stop.borrow() {
+                    break;
+                }
+                continue;
+            }
+            got = seen.recv() => match got {
+                Ok(a) => a,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(skipped = n, "co-signer fell behind; the skipped attestations' owners retry");
+                    continue;
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+            },
+        };
+        let Some(chain) = relay.chains.get(&attestation.chain_id).cloned() else {
+            continue;
+        };
+        while running.len() >= COSIGN_CONCURRENCY {
+            running.join_next().await;
+        }
+        running.spawn(async move {
+            for attempt in 1..=COSIGN_TRIES {
+                match chain.cosign(&attestation).await {
+                    Ok(done) => {
+                        if done == chain::Cosigned::Signed {
+                            tracing::debug!(chain = %chain.id, height = attestation.height, "co-signed a peer's attestation");
+                        }
+                        return;
+                    }
+                    Err(RelayError::Adapter(e)) if attempt < COSIGN_TRIES => {
+                        tracing::debug!(chain = %chain.id, height = attestation.height, error = %e, "block not readable yet; co-signing later");
+                        tokio::time::sleep(chain.block_time).await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(chain = %chain.id, height = attestation.height, error = %e, "peer's attestation not co-signed");
+                        return;
+                    }
+                }
+            }
+        });
+        // Reap what finished so the set does not grow with idle handles.
+        while running.try_join_next().is_some() {}
+    }
+    running.abort_all();
 }
 
 /// Waits for `d`, a change of `heads`, or stop; returns false on stop.

@@ -231,84 +231,92 @@ impl EvmDevnet {
     /// Starts anvil (a block every `block_time_s`), deploys the contracts, creates the
     /// clients between it and `partner` (a devnet chain, whose governance is the devnet's),
     /// and appends the chain and the link to the relayer configuration at `relayer_config`.
+    /// One relayer attests the chain alone (a committee of one).
     pub async fn up(
         dir: &std::path::Path,
         relayer_config: &std::path::Path,
         partner: &NodeClient,
         block_time_s: u64,
     ) -> anyhow::Result<EvmDevnet> {
+        Self::up_with_committee(dir, &[relayer_config], partner, block_time_s).await
+    }
+
+    /// [`Self::up`] for several relayers (a mesh): relayer `i` (its configuration at
+    /// `relayer_configs[i]`) gets its own EVM account and attester key, and the committee
+    /// of the chain is all of them with a quorum of all, so no block is attested unless
+    /// every relayer's node agrees.
+    pub async fn up_with_committee(
+        dir: &std::path::Path,
+        relayer_configs: &[&std::path::Path],
+        partner: &NodeClient,
+        block_time_s: u64,
+    ) -> anyhow::Result<EvmDevnet> {
+        // Anvil's accounts 0 (governance) and 2 (the user) are taken; 1 and 3..=9 remain.
+        const ACCOUNTS: [usize; 8] = [1, 3, 4, 5, 6, 7, 8, 9];
+        if relayer_configs.is_empty() || relayer_configs.len() > ACCOUNTS.len() {
+            bail!(
+                "between 1 and {} relayers can share an anvil devnet",
+                ACCOUNTS.len()
+            );
+        }
         let anvil = Anvil::start(block_time_s)?;
         let url = anvil.url();
         let chain: ChainId = EVM_CHAIN.parse()?;
         let governance = anvil.key(0)?;
-        let account = anvil.key(1)?;
         let user = anvil.key(2)?;
-        let attester = SigningKey::from_seed("xrelay.devnet.attester", 0);
+        let attesters: Vec<SigningKey> = (0..relayer_configs.len() as u32)
+            .map(|i| SigningKey::from_seed("xrelay.devnet.attester", i))
+            .collect();
         let deployment = deploy(&url, &governance, &chain).await?;
         create_client_on_evm(&url, &governance, deployment.light_client, partner).await?;
-        let committee =
-            Committee::new(vec![attester.address()], 1).map_err(|e| anyhow!("committee: {e}"))?;
+        let committee = Committee::new(
+            attesters.iter().map(SigningKey::address).collect(),
+            attesters.len(),
+        )
+        .map_err(|e| anyhow!("committee: {e}"))?;
         let state = attested_client_state(&url, &chain, deployment.gateway, committee).await?;
         create_client_on_devchain(partner, &super::governance_key(), state).await?;
 
         let keys_dir = dir.join("keys");
         let keystore = crate::keys::Keystore::new(&keys_dir);
-        for (name, key) in [("evm-account", &account), ("evm-attester", &attester)] {
-            if keystore.load(name, DEV_PASSPHRASE).is_err() {
-                keystore.add(name, Some(key.secret_bytes()), DEV_PASSPHRASE)?;
-            }
-        }
         let passphrase_file = keys_dir.join("passphrase");
-        std::fs::write(&passphrase_file, DEV_PASSPHRASE)?;
-
-        let text = std::fs::read_to_string(relayer_config)
-            .with_context(|| format!("{}", relayer_config.display()))?;
-        let mut root: toml::Table = toml::from_str(&text)?;
         let partner_id = partner.status().await?.chain_id;
-        let mut evm = toml::Table::new();
-        evm.insert("chain_id".into(), (anvil.chain_id() as i64).into());
-        evm.insert("gateway".into(), deployment.gateway.to_string().into());
-        evm.insert("consensus".into(), "attestation".into());
-        evm.insert(
-            "attesters".into(),
-            vec![toml::Value::from(attester.address().to_string())].into(),
-        );
-        evm.insert("account_key".into(), "evm-account".into());
-        evm.insert("attester_key".into(), "evm-attester".into());
-        evm.insert("keys_dir".into(), path_str(&keys_dir)?.into());
-        evm.insert("passphrase_file".into(), path_str(&passphrase_file)?.into());
-        let mut c = toml::Table::new();
-        c.insert("id".into(), EVM_CHAIN.into());
-        c.insert("kind".into(), "evm".into());
-        c.insert("rpc".into(), vec![toml::Value::from(url.clone())].into());
-        c.insert(
-            "block_time_ms".into(),
-            ((block_time_s * 1_000) as i64).into(),
-        );
-        c.insert("evm".into(), evm.into());
-        let chains = root
-            .entry("chains")
-            .or_insert_with(|| toml::Value::Array(Vec::new()));
-        if let toml::Value::Array(a) = chains {
-            a.push(c.into());
+        for (i, config) in relayer_configs.iter().enumerate() {
+            let suffix = if i == 0 {
+                String::new()
+            } else {
+                format!("-{i}")
+            };
+            let (account_name, attester_name) = (
+                format!("evm-account{suffix}"),
+                format!("evm-attester{suffix}"),
+            );
+            let account = anvil.key(ACCOUNTS[i])?;
+            for (name, key) in [(&account_name, &account), (&attester_name, &attesters[i])] {
+                if keystore.load(name, DEV_PASSPHRASE).is_err() {
+                    keystore.add(name, Some(key.secret_bytes()), DEV_PASSPHRASE)?;
+                }
+            }
+            std::fs::write(&passphrase_file, DEV_PASSPHRASE)?;
+            let mut evm = toml::Table::new();
+            evm.insert("chain_id".into(), (anvil.chain_id() as i64).into());
+            evm.insert("gateway".into(), deployment.gateway.to_string().into());
+            evm.insert("consensus".into(), "attestation".into());
+            evm.insert(
+                "attesters".into(),
+                attesters
+                    .iter()
+                    .map(|a| toml::Value::from(a.address().to_string()))
+                    .collect::<Vec<_>>()
+                    .into(),
+            );
+            evm.insert("quorum".into(), (attesters.len() as i64).into());
+            evm.insert("account_key".into(), account_name.into());
+            evm.insert("attester_key".into(), attester_name.into());
+            evm.insert("keys_dir".into(), path_str(&keys_dir)?.into());
+            evm.insert("passphrase_file".into(), path_str(&passphrase_file)?.into());
+            add_chain(config, &url, block_time_s, evm, &partner_id)?;
         }
-        let mut link = toml::Table::new();
-        link.insert(
-            "chains".into(),
-            vec![
-                toml::Value::from(partner_id.to_string()),
-                toml::Value::from(EVM_CHAIN),
-            ]
-            .into(),
-        );
-        let links = root
-            .entry("links")
-            .or_insert_with(|| toml::Value::Array(Vec::new()));
-        if let toml::Value::Array(a) = links {
-            a.push(link.into());
-        }
-        std::fs::write(relayer_config, toml::to_string_pretty(&root)?)
-            .with_context(|| format!("{}", relayer_config.display()))?;
         Ok(EvmDevnet {
             anvil,
             chain,
@@ -317,6 +325,51 @@ impl EvmDevnet {
             user,
         })
     }
+}
+
+/// Appends the EVM chain (its `[chains.evm]` section `evm`) and its link with `partner`
+/// to the relayer configuration at `config`.
+fn add_chain(
+    config: &std::path::Path,
+    url: &str,
+    block_time_s: u64,
+    evm: toml::Table,
+    partner: &ChainId,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(config).with_context(|| format!("{}", config.display()))?;
+    let mut root: toml::Table = toml::from_str(&text)?;
+    let mut c = toml::Table::new();
+    c.insert("id".into(), EVM_CHAIN.into());
+    c.insert("kind".into(), "evm".into());
+    c.insert("rpc".into(), vec![toml::Value::from(url)].into());
+    c.insert(
+        "block_time_ms".into(),
+        ((block_time_s * 1_000) as i64).into(),
+    );
+    c.insert("evm".into(), evm.into());
+    let chains = root
+        .entry("chains")
+        .or_insert_with(|| toml::Value::Array(Vec::new()));
+    if let toml::Value::Array(a) = chains {
+        a.push(c.into());
+    }
+    let mut link = toml::Table::new();
+    link.insert(
+        "chains".into(),
+        vec![
+            toml::Value::from(partner.to_string()),
+            toml::Value::from(EVM_CHAIN),
+        ]
+        .into(),
+    );
+    let links = root
+        .entry("links")
+        .or_insert_with(|| toml::Value::Array(Vec::new()));
+    if let toml::Value::Array(a) = links {
+        a.push(link.into());
+    }
+    std::fs::write(config, toml::to_string_pretty(&root)?)
+        .with_context(|| format!("{}", config.display()))
 }
 
 fn path_str(p: &std::path::Path) -> anyhow::Result<String> {
