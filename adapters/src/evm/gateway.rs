@@ -3,53 +3,27 @@
 //! reads, decoded into the chain-agnostic [`ChainEvent`]s.
 
 use alloy::primitives::Log as PrimitiveLog;
-use alloy::sol;
 use alloy::sol_types::SolEvent;
 use xrelay_light_client::{Acknowledgement, ChainId, Decode, Hash32, Height, Message};
 
 use crate::{AdapterError, ChainEvent};
 
-sol! {
-    /// The relay-facing interface of `chains/evm/contracts/Gateway.sol`.
-    interface IGateway {
-        function updateClient(bytes calldata body) external;
-        function recv(bytes calldata body) external;
-        function acknowledge(bytes calldata body) external;
-        function timeout(bytes calldata body) external;
-        function submitMisbehaviour(bytes calldata body) external;
-        function lightClient() external view returns (address);
-
-        event Sent(bytes message);
-        event Received(bytes message, bytes ack);
-        event Expired(bytes message);
-        event Acknowledged(bytes message, bytes ack);
-        event TimedOut(bytes message);
-        event AlreadyDone(bytes32 messageId);
-        event ClientUpdated(bytes chainId, uint64[] heights, bytes32[] hashes);
-        event ClientFrozen(bytes chainId);
-    }
-}
-
-sol! {
-    /// The views of `chains/evm/contracts/BftLightClient.sol` the relayer reads.
-    interface IBftLightClientViews {
-        function clientState(bytes calldata chainId, uint64 height) external view returns (bytes memory);
-        error UnknownClient(bytes chainId);
-        error FrozenClient(bytes chainId);
-    }
-}
+/// The Gateway's and the light client's bindings, generated from the committed artifacts
+/// of `chains/evm`, so the adapter cannot drift from the contracts it calls.
+pub use xrelay_evm::gateway::Gateway;
+pub use xrelay_evm::light_client::BftLightClient;
 
 /// The topics the adapter filters the Gateway's logs by.
 pub fn topics() -> Vec<alloy::primitives::B256> {
     vec![
-        IGateway::Sent::SIGNATURE_HASH,
-        IGateway::Received::SIGNATURE_HASH,
-        IGateway::Expired::SIGNATURE_HASH,
-        IGateway::Acknowledged::SIGNATURE_HASH,
-        IGateway::TimedOut::SIGNATURE_HASH,
-        IGateway::AlreadyDone::SIGNATURE_HASH,
-        IGateway::ClientUpdated::SIGNATURE_HASH,
-        IGateway::ClientFrozen::SIGNATURE_HASH,
+        Gateway::Sent::SIGNATURE_HASH,
+        Gateway::Received::SIGNATURE_HASH,
+        Gateway::Expired::SIGNATURE_HASH,
+        Gateway::Acknowledged::SIGNATURE_HASH,
+        Gateway::TimedOut::SIGNATURE_HASH,
+        Gateway::AlreadyDone::SIGNATURE_HASH,
+        Gateway::ClientUpdated::SIGNATURE_HASH,
+        Gateway::ClientFrozen::SIGNATURE_HASH,
     ]
 }
 
@@ -91,49 +65,49 @@ pub fn decode_log(
         .ok_or_else(|| bad(chain, "Gateway log without a topic".into()))?;
     let decoded = |e: alloy::sol_types::Error| bad(chain, format!("Gateway log: {e}"));
     let event = match topic {
-        IGateway::Sent::SIGNATURE_HASH => {
-            let e = IGateway::Sent::decode_log_data(&log.data).map_err(decoded)?;
+        Gateway::Sent::SIGNATURE_HASH => {
+            let e = Gateway::Sent::decode_log_data(&log.data).map_err(decoded)?;
             ChainEvent::Sent {
                 height,
                 message: message(chain, &e.message)?,
             }
         }
-        IGateway::Received::SIGNATURE_HASH => {
-            let e = IGateway::Received::decode_log_data(&log.data).map_err(decoded)?;
+        Gateway::Received::SIGNATURE_HASH => {
+            let e = Gateway::Received::decode_log_data(&log.data).map_err(decoded)?;
             ChainEvent::Received {
                 height,
                 message: message(chain, &e.message)?,
                 ack: ack(chain, &e.ack)?,
             }
         }
-        IGateway::Expired::SIGNATURE_HASH => {
-            let e = IGateway::Expired::decode_log_data(&log.data).map_err(decoded)?;
+        Gateway::Expired::SIGNATURE_HASH => {
+            let e = Gateway::Expired::decode_log_data(&log.data).map_err(decoded)?;
             ChainEvent::Expired {
                 height,
                 message: message(chain, &e.message)?,
             }
         }
-        IGateway::Acknowledged::SIGNATURE_HASH => {
-            let e = IGateway::Acknowledged::decode_log_data(&log.data).map_err(decoded)?;
+        Gateway::Acknowledged::SIGNATURE_HASH => {
+            let e = Gateway::Acknowledged::decode_log_data(&log.data).map_err(decoded)?;
             ChainEvent::Acknowledged {
                 height,
                 message: message(chain, &e.message)?,
                 ack: ack(chain, &e.ack)?,
             }
         }
-        IGateway::TimedOut::SIGNATURE_HASH => {
-            let e = IGateway::TimedOut::decode_log_data(&log.data).map_err(decoded)?;
+        Gateway::TimedOut::SIGNATURE_HASH => {
+            let e = Gateway::TimedOut::decode_log_data(&log.data).map_err(decoded)?;
             ChainEvent::TimedOut {
                 height,
                 message: message(chain, &e.message)?,
             }
         }
-        IGateway::AlreadyDone::SIGNATURE_HASH => {
-            IGateway::AlreadyDone::decode_log_data(&log.data).map_err(decoded)?;
+        Gateway::AlreadyDone::SIGNATURE_HASH => {
+            Gateway::AlreadyDone::decode_log_data(&log.data).map_err(decoded)?;
             return Ok(GatewayLog::AlreadyDone);
         }
-        IGateway::ClientUpdated::SIGNATURE_HASH => {
-            let e = IGateway::ClientUpdated::decode_log_data(&log.data).map_err(decoded)?;
+        Gateway::ClientUpdated::SIGNATURE_HASH => {
+            let e = Gateway::ClientUpdated::decode_log_data(&log.data).map_err(decoded)?;
             if e.heights.len() != e.hashes.len() {
                 return Err(bad(
                     chain,
@@ -151,8 +125,8 @@ pub fn decode_log(
                     .collect(),
             }
         }
-        IGateway::ClientFrozen::SIGNATURE_HASH => {
-            let e = IGateway::ClientFrozen::decode_log_data(&log.data).map_err(decoded)?;
+        Gateway::ClientFrozen::SIGNATURE_HASH => {
+            let e = Gateway::ClientFrozen::decode_log_data(&log.data).map_err(decoded)?;
             ChainEvent::ClientFrozen {
                 height,
                 of: ChainId::decode_str(chain, &e.chainId)?,

@@ -22,11 +22,10 @@ use alloy::transports::{RpcError, TransportError};
 use async_trait::async_trait;
 use tokio::sync::watch;
 use xrelay_devchain::tx::Tx;
+use xrelay_evm::gateway::{relay_call, relay_tx};
 use xrelay_light_client::evm::client::{provable_slot, EvmStorageProof};
 use xrelay_light_client::evm::header::EvmHeader;
-use xrelay_light_client::{
-    ChainId, ClientState, Decode, Encode, Hash32, Height, LightBlock, TimeMs,
-};
+use xrelay_light_client::{ChainId, ClientState, Decode, Hash32, Height, LightBlock, TimeMs};
 
 use crate::endpoints::{EndpointPolicy, Endpoints, RpcErrorCounter};
 use crate::types::Applied;
@@ -34,7 +33,7 @@ use crate::{
     AdapterError, ChainAdapter, ChainEvent, ChainFamily, ChainProof, ChainStatus, Confirmed,
     HostedClient, Proven, Submission,
 };
-use gateway::{GatewayLog, IBftLightClientViews, IGateway};
+use gateway::{BftLightClient, Gateway, GatewayLog};
 pub use sender::FeePolicy;
 use sender::Sender;
 
@@ -212,12 +211,12 @@ impl EvmAdapter {
             .call("eth_call lightClient", |p| {
                 let name = name.clone();
                 async move {
-                    let call = IGateway::lightClientCall {};
+                    let call = Gateway::lightClientCall {};
                     let tx = alloy::rpc::types::TransactionRequest::default()
                         .to(gateway)
                         .input(Bytes::from(call.abi_encode()).into());
                     let out = p.call(tx).await.map_err(|e| rpc_error(&name, e))?;
-                    IGateway::lightClientCall::abi_decode_returns(&out).map_err(|e| {
+                    Gateway::lightClientCall::abi_decode_returns(&out).map_err(|e| {
                         AdapterError::BadAnswer {
                             chain: name.clone(),
                             why: format!("Gateway.lightClient(): {e}"),
@@ -546,28 +545,13 @@ async fn follow_heads(
 /// refused here.
 fn gateway_input(chain: &ChainId, submission: Submission) -> Result<Bytes, AdapterError> {
     let tx = crate::devchain::to_tx(chain, submission)?;
-    let encoded = tx.encode();
-    let body = Bytes::copy_from_slice(encoded.get(1..).unwrap_or_default());
-    let call = match tx {
-        Tx::UpdateClient { .. } => {
-            IGateway::IGatewayCalls::updateClient(IGateway::updateClientCall { body })
-        }
-        Tx::Recv { .. } => IGateway::IGatewayCalls::recv(IGateway::recvCall { body }),
-        Tx::Ack { .. } => IGateway::IGatewayCalls::acknowledge(IGateway::acknowledgeCall { body }),
-        Tx::Timeout { .. } => IGateway::IGatewayCalls::timeout(IGateway::timeoutCall { body }),
-        Tx::SubmitMisbehaviour { .. } => {
-            IGateway::IGatewayCalls::submitMisbehaviour(IGateway::submitMisbehaviourCall { body })
-        }
-        other => {
-            return Err(AdapterError::Refused {
-                chain: chain.to_string(),
-                reason: format!(
-                    "an EVM Gateway follows BFT chains only; it cannot take {}",
-                    other.kind()
-                ),
-            })
-        }
-    };
+    let call = relay_call(&tx).ok_or_else(|| AdapterError::Refused {
+        chain: chain.to_string(),
+        reason: format!(
+            "an EVM Gateway follows BFT chains only; it cannot take {}",
+            tx.kind()
+        ),
+    })?;
     Ok(Bytes::from(call.abi_encode()))
 }
 
@@ -647,7 +631,7 @@ impl ChainAdapter for EvmAdapter {
         of: &ChainId,
         height: Height,
     ) -> Result<Option<HostedClient>, AdapterError> {
-        let call = IBftLightClientViews::clientStateCall {
+        let call = BftLightClient::clientStateCall {
             chainId: Bytes::copy_from_slice(of.as_str().as_bytes()),
             height,
         };
@@ -658,19 +642,18 @@ impl ChainAdapter for EvmAdapter {
             Ok(out) => out,
             Err(AdapterError::Refused { reason, .. })
                 if reason.contains("UnknownClient")
-                    || reason.contains(&hex_selector::<IBftLightClientViews::UnknownClient>()) =>
+                    || reason.contains(&hex_selector::<BftLightClient::UnknownClient>()) =>
             {
                 return Ok(None)
             }
             Err(e) => return Err(e),
         };
-        let bytes =
-            IBftLightClientViews::clientStateCall::abi_decode_returns(&out).map_err(|e| {
-                AdapterError::BadAnswer {
-                    chain: self.name(),
-                    why: format!("BftLightClient.clientState: {e}"),
-                }
-            })?;
+        let bytes = BftLightClient::clientStateCall::abi_decode_returns(&out).map_err(|e| {
+            AdapterError::BadAnswer {
+                chain: self.name(),
+                why: format!("BftLightClient.clientState: {e}"),
+            }
+        })?;
         let state = ClientState::decode(&bytes).map_err(|e| AdapterError::BadAnswer {
             chain: self.name(),
             why: format!("BftLightClient.clientState: {e}"),
@@ -706,15 +689,10 @@ impl ChainAdapter for EvmAdapter {
             if tx.to() != Some(self.gateway) {
                 continue;
             }
-            let Ok(IGateway::IGatewayCalls::updateClient(call)) =
-                IGateway::IGatewayCalls::abi_decode(tx.input())
-            else {
+            let Ok(call) = Gateway::GatewayCalls::abi_decode(tx.input()) else {
                 continue;
             };
-            let mut tagged = Vec::with_capacity(call.body.len() + 1);
-            tagged.push(1u8);
-            tagged.extend_from_slice(&call.body);
-            if let Ok(Tx::UpdateClient { chain, blocks }) = Tx::decode(&tagged) {
+            if let Some(Tx::UpdateClient { chain, blocks }) = relay_tx(&call) {
                 if chain == *of {
                     out.extend(blocks);
                 }

@@ -419,13 +419,7 @@ mod tests {
 
     /// A real anvil node from `XRELAY_ANVIL` or the project's tool folder.
     fn anvil() -> alloy::node_bindings::AnvilInstance {
-        let path = std::env::var("XRELAY_ANVIL").unwrap_or_else(|_| {
-            format!(
-                "{}/.cache/xrelay-tools/node_modules/.bin/anvil",
-                std::env::var("HOME").unwrap_or_default()
-            )
-        });
-        alloy::node_bindings::Anvil::at(path).spawn()
+        alloy::node_bindings::Anvil::at(xrelay_evm::node::anvil_path()).spawn()
     }
 
     fn sender_on(anvil: &alloy::node_bindings::AnvilInstance, policy: FeePolicy) -> Sender {

@@ -311,7 +311,9 @@ impl Tx {
     }
 }
 
-fn put_trusted(w: &mut Writer, t: &TrustedState) {
+/// Writes a `TrustedState` as the create-client and reset-client actions carry it (PROTOCOL.md
+/// §9.2); an EVM chain's light client takes the same bytes.
+pub fn put_trusted(w: &mut Writer, t: &TrustedState) {
     w.put(&t.chain_id)
         .u64(t.height)
         .u64(t.time_ms)
@@ -457,18 +459,43 @@ const MIN_EVM_PROOF_LEN: usize = 4 + 4;
 /// A header update without headers (`u8 0` ‖ `u32 0`).
 const MIN_EVM_UPDATE_LEN: usize = 1 + 4;
 
+/// The first byte of each transaction's encoding (PROTOCOL.md §9.2). An EVM Gateway's relay
+/// calls carry the body after it, so the tag is what turns a call back into a transaction.
+pub mod tag {
+    /// [`super::Tx::Signed`].
+    pub const SIGNED: u8 = 0;
+    /// [`super::Tx::UpdateClient`].
+    pub const UPDATE_CLIENT: u8 = 1;
+    /// [`super::Tx::Recv`].
+    pub const RECV: u8 = 2;
+    /// [`super::Tx::Ack`].
+    pub const ACK: u8 = 3;
+    /// [`super::Tx::Timeout`].
+    pub const TIMEOUT: u8 = 4;
+    /// [`super::Tx::SubmitMisbehaviour`].
+    pub const SUBMIT_MISBEHAVIOUR: u8 = 5;
+    /// [`super::Tx::UpdateEvmClient`].
+    pub const UPDATE_EVM_CLIENT: u8 = 6;
+    /// [`super::Tx::RecvEvm`].
+    pub const RECV_EVM: u8 = 7;
+    /// [`super::Tx::AckEvm`].
+    pub const ACK_EVM: u8 = 8;
+    /// [`super::Tx::TimeoutEvm`].
+    pub const TIMEOUT_EVM: u8 = 9;
+}
+
 impl Encode for Tx {
     fn encode_to(&self, w: &mut Writer) {
         match self {
             Tx::Signed(s) => {
-                w.u8(0)
+                w.u8(tag::SIGNED)
                     .put(&s.signer)
                     .u64(s.nonce)
                     .put(&s.action)
                     .put(&s.signature);
             }
             Tx::UpdateClient { chain, blocks } => {
-                w.u8(1).put(chain);
+                w.u8(tag::UPDATE_CLIENT).put(chain);
                 encode_seq(w, blocks);
             }
             Tx::Recv {
@@ -476,7 +503,7 @@ impl Encode for Tx {
                 proof_height,
                 messages,
             } => {
-                w.u8(2).put(source).u64(*proof_height);
+                w.u8(tag::RECV).put(source).u64(*proof_height);
                 encode_seq(w, messages);
             }
             Tx::Ack {
@@ -484,7 +511,7 @@ impl Encode for Tx {
                 proof_height,
                 acks,
             } => {
-                w.u8(3).put(destination).u64(*proof_height);
+                w.u8(tag::ACK).put(destination).u64(*proof_height);
                 encode_seq(w, acks);
             }
             Tx::Timeout {
@@ -492,14 +519,16 @@ impl Encode for Tx {
                 proof_height,
                 messages,
             } => {
-                w.u8(4).put(destination).u64(*proof_height);
+                w.u8(tag::TIMEOUT).put(destination).u64(*proof_height);
                 encode_seq(w, messages);
             }
             Tx::SubmitMisbehaviour { chain, evidence } => {
-                w.u8(5).put(chain).put(evidence.as_ref());
+                w.u8(tag::SUBMIT_MISBEHAVIOUR)
+                    .put(chain)
+                    .put(evidence.as_ref());
             }
             Tx::UpdateEvmClient { chain, updates } => {
-                w.u8(6).put(chain);
+                w.u8(tag::UPDATE_EVM_CLIENT).put(chain);
                 encode_seq(w, updates);
             }
             Tx::RecvEvm {
@@ -507,7 +536,7 @@ impl Encode for Tx {
                 proof_height,
                 messages,
             } => {
-                w.u8(7).put(source).u64(*proof_height);
+                w.u8(tag::RECV_EVM).put(source).u64(*proof_height);
                 encode_seq(w, messages);
             }
             Tx::AckEvm {
@@ -515,7 +544,7 @@ impl Encode for Tx {
                 proof_height,
                 acks,
             } => {
-                w.u8(8).put(destination).u64(*proof_height);
+                w.u8(tag::ACK_EVM).put(destination).u64(*proof_height);
                 encode_seq(w, acks);
             }
             Tx::TimeoutEvm {
@@ -523,7 +552,7 @@ impl Encode for Tx {
                 proof_height,
                 messages,
             } => {
-                w.u8(9).put(destination).u64(*proof_height);
+                w.u8(tag::TIMEOUT_EVM).put(destination).u64(*proof_height);
                 encode_seq(w, messages);
             }
         }
@@ -533,17 +562,17 @@ impl Encode for Tx {
 impl Decode for Tx {
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(match r.u8()? {
-            0 => Tx::Signed(Box::new(SignedAction {
+            tag::SIGNED => Tx::Signed(Box::new(SignedAction {
                 signer: r.get()?,
                 nonce: r.u64()?,
                 action: r.get()?,
                 signature: r.get()?,
             })),
-            1 => Tx::UpdateClient {
+            tag::UPDATE_CLIENT => Tx::UpdateClient {
                 chain: r.get()?,
                 blocks: decode_seq(r, "light blocks", MAX_UPDATE_BLOCKS, 64)?,
             },
-            2 => Tx::Recv {
+            tag::RECV => Tx::Recv {
                 source: r.get()?,
                 proof_height: r.u64()?,
                 messages: decode_seq(
@@ -553,25 +582,25 @@ impl Decode for Tx {
                     MIN_MESSAGE_LEN + 1 + MIN_PROOF_LEN,
                 )?,
             },
-            3 => Tx::Ack {
+            tag::ACK => Tx::Ack {
                 destination: r.get()?,
                 proof_height: r.u64()?,
                 acks: decode_seq(r, "acks", MAX_BATCH, MIN_MESSAGE_LEN + 5 + MIN_PROOF_LEN)?,
             },
-            4 => Tx::Timeout {
+            tag::TIMEOUT => Tx::Timeout {
                 destination: r.get()?,
                 proof_height: r.u64()?,
                 messages: decode_seq(r, "messages", MAX_BATCH, MIN_MESSAGE_LEN + MIN_PROOF_LEN)?,
             },
-            5 => Tx::SubmitMisbehaviour {
+            tag::SUBMIT_MISBEHAVIOUR => Tx::SubmitMisbehaviour {
                 chain: r.get()?,
                 evidence: Box::new(r.get()?),
             },
-            6 => Tx::UpdateEvmClient {
+            tag::UPDATE_EVM_CLIENT => Tx::UpdateEvmClient {
                 chain: r.get()?,
                 updates: decode_seq(r, "evm updates", MAX_EVM_UPDATES, MIN_EVM_UPDATE_LEN)?,
             },
-            7 => Tx::RecvEvm {
+            tag::RECV_EVM => Tx::RecvEvm {
                 source: r.get()?,
                 proof_height: r.u64()?,
                 messages: decode_seq(
@@ -581,7 +610,7 @@ impl Decode for Tx {
                     MIN_MESSAGE_LEN + 1 + MIN_EVM_PROOF_LEN,
                 )?,
             },
-            8 => Tx::AckEvm {
+            tag::ACK_EVM => Tx::AckEvm {
                 destination: r.get()?,
                 proof_height: r.u64()?,
                 acks: decode_seq(
@@ -591,7 +620,7 @@ impl Decode for Tx {
                     MIN_MESSAGE_LEN + 5 + MIN_EVM_PROOF_LEN,
                 )?,
             },
-            9 => Tx::TimeoutEvm {
+            tag::TIMEOUT_EVM => Tx::TimeoutEvm {
                 destination: r.get()?,
                 proof_height: r.u64()?,
                 messages: decode_seq(

@@ -6,8 +6,10 @@
 use alloy::primitives::{Address, Bytes};
 use alloy::providers::Provider;
 use alloy::sol_types::SolInterface;
-use xrelay_light_client::encoding::Writer;
-use xrelay_light_client::{Acknowledgement, ChainId, Height, Message, StateProof};
+use xrelay_devchain::apps::transfer::TransferPacket;
+pub use xrelay_devchain::tx::SourceProof;
+use xrelay_devchain::tx::{tag, InboundMessage, ProvenAck, ProvenMessage, Tx};
+use xrelay_light_client::{Acknowledgement, ChainId, Decode, Encode, Height, Message, StateProof};
 
 use crate::light_client::{deploy_light_client, LightClientError};
 
@@ -163,14 +165,11 @@ async fn deployed<N: alloy::network::Network>(
         .ok_or_else(|| GatewayError::Deploy("receipt has no contract address".into()))
 }
 
-/// What a receive item's proof shows about its message on the source (the `u8 shows` of
-/// an `InboundMessage`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shows {
-    /// Membership of `commitments/{destination}/{sequence}` = the message's commitment.
-    Committed = 0,
-    /// Membership of `outcomes/{destination}/{sequence}` = `0x03`: the source timed it out.
-    TimedOut = 1,
+/// The encoding of a devchain relay transaction without its tag byte (PROTOCOL.md §9.2):
+/// the argument of the matching Gateway call.
+pub fn relay_body(tx: &Tx) -> Bytes {
+    let encoded = tx.encode();
+    Bytes::copy_from_slice(encoded.get(1..).unwrap_or_default())
 }
 
 /// `recv` body: `ChainId source ‖ u64 proof_height ‖ seq<Message ‖ u8 shows ‖ StateProof>`
@@ -178,13 +177,20 @@ pub enum Shows {
 pub fn recv_body(
     source: &ChainId,
     proof_height: Height,
-    items: &[(Message, Shows, StateProof)],
+    items: &[(Message, SourceProof, StateProof)],
 ) -> Bytes {
-    let mut w = batch_header(source, proof_height, items.len());
-    for (message, shows, proof) in items {
-        w.put(message).u8(*shows as u8).put(proof);
-    }
-    w.into_vec().into()
+    relay_body(&Tx::Recv {
+        source: source.clone(),
+        proof_height,
+        messages: items
+            .iter()
+            .map(|(message, shows, proof)| InboundMessage {
+                message: message.clone(),
+                shows: *shows,
+                proof: proof.clone(),
+            })
+            .collect(),
+    })
 }
 
 /// `acknowledge` body: `ChainId destination ‖ u64 proof_height ‖ seq<Message ‖
@@ -194,11 +200,18 @@ pub fn ack_body(
     proof_height: Height,
     items: &[(Message, Acknowledgement, StateProof)],
 ) -> Bytes {
-    let mut w = batch_header(destination, proof_height, items.len());
-    for (message, ack, proof) in items {
-        w.put(message).put(ack).put(proof);
-    }
-    w.into_vec().into()
+    relay_body(&Tx::Ack {
+        destination: destination.clone(),
+        proof_height,
+        acks: items
+            .iter()
+            .map(|(message, ack, proof)| ProvenAck {
+                message: message.clone(),
+                ack: ack.clone(),
+                proof: proof.clone(),
+            })
+            .collect(),
+    })
 }
 
 /// `timeout` body: `ChainId destination ‖ u64 proof_height ‖ seq<Message ‖ StateProof>`
@@ -208,28 +221,68 @@ pub fn timeout_body(
     proof_height: Height,
     items: &[(Message, StateProof)],
 ) -> Bytes {
-    let mut w = batch_header(destination, proof_height, items.len());
-    for (message, proof) in items {
-        w.put(message).put(proof);
-    }
-    w.into_vec().into()
-}
-
-fn batch_header(chain: &ChainId, proof_height: Height, count: usize) -> Writer {
-    let mut w = Writer::default();
-    w.put(chain).u64(proof_height).len_prefix(count);
-    w
+    relay_body(&Tx::Timeout {
+        destination: destination.clone(),
+        proof_height,
+        messages: items
+            .iter()
+            .map(|(message, proof)| ProvenMessage {
+                message: message.clone(),
+                proof: proof.clone(),
+            })
+            .collect(),
+    })
 }
 
 /// A transfer app payload (`TransferPacket`, PROTOCOL.md §9.4): `bytes denom ‖ u128 amount ‖
 /// address sender ‖ address receiver`.
 pub fn transfer_packet(denom: &str, amount: u128, sender: Address, receiver: Address) -> Vec<u8> {
-    let mut w = Writer::default();
-    w.bytes(denom.as_bytes())
-        .fixed(&amount.to_be_bytes())
-        .fixed(sender.as_slice())
-        .fixed(receiver.as_slice());
-    w.into_vec()
+    TransferPacket {
+        denom: denom.to_string(),
+        amount,
+        sender: xrelay_light_client::Address(sender.0 .0),
+        receiver: xrelay_light_client::Address(receiver.0 .0),
+    }
+    .encode()
+}
+
+/// The Gateway call that carries a devchain relay transaction (client update, receive,
+/// acknowledge, timeout, misbehaviour): its argument is the transaction's encoding without
+/// the tag byte (PROTOCOL.md §9.2), so a relayer encodes once for either kind of chain.
+/// `None` for what a Gateway cannot take: signed account actions and EVM-proven items (a
+/// Gateway follows BFT chains only).
+pub fn relay_call(tx: &Tx) -> Option<Gateway::GatewayCalls> {
+    use Gateway::GatewayCalls as Call;
+    let body = || relay_body(tx);
+    Some(match tx {
+        Tx::UpdateClient { .. } => Call::updateClient(Gateway::updateClientCall { body: body() }),
+        Tx::Recv { .. } => Call::recv(Gateway::recvCall { body: body() }),
+        Tx::Ack { .. } => Call::acknowledge(Gateway::acknowledgeCall { body: body() }),
+        Tx::Timeout { .. } => Call::timeout(Gateway::timeoutCall { body: body() }),
+        Tx::SubmitMisbehaviour { .. } => {
+            Call::submitMisbehaviour(Gateway::submitMisbehaviourCall { body: body() })
+        }
+        _ => return None,
+    })
+}
+
+/// The devchain relay transaction a Gateway call carries, the inverse of [`relay_call`]:
+/// what an observer of the EVM chain reads back (e.g. the headers a client was given).
+/// `None` for other calls and for a body that does not decode as that transaction.
+pub fn relay_tx(call: &Gateway::GatewayCalls) -> Option<Tx> {
+    use Gateway::GatewayCalls as Call;
+    let (tag, body) = match call {
+        Call::updateClient(c) => (tag::UPDATE_CLIENT, &c.body),
+        Call::recv(c) => (tag::RECV, &c.body),
+        Call::acknowledge(c) => (tag::ACK, &c.body),
+        Call::timeout(c) => (tag::TIMEOUT, &c.body),
+        Call::submitMisbehaviour(c) => (tag::SUBMIT_MISBEHAVIOUR, &c.body),
+        _ => return None,
+    };
+    let mut tagged = Vec::with_capacity(body.len() + 1);
+    tagged.push(tag);
+    tagged.extend_from_slice(body);
+    Tx::decode(&tagged).ok()
 }
 
 /// The Gateway's storage key of protocol path `path`: `provable[sha256(path)]` lives at
@@ -239,4 +292,67 @@ pub fn provable_slot(path: &[u8]) -> alloy::primitives::B256 {
     let mut preimage = [0u8; 64];
     preimage[..32].copy_from_slice(&key.0);
     alloy::primitives::keccak256(preimage)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(s: &str) -> ChainId {
+        ChainId::new(s).unwrap()
+    }
+
+    #[test]
+    fn relay_calls_carry_the_devchain_body_and_read_back_as_the_same_transaction() {
+        let txs = [
+            Tx::UpdateClient {
+                chain: id("alpha"),
+                blocks: vec![],
+            },
+            Tx::Recv {
+                source: id("alpha"),
+                proof_height: 7,
+                messages: vec![],
+            },
+            Tx::Ack {
+                destination: id("beta"),
+                proof_height: 8,
+                acks: vec![],
+            },
+            Tx::Timeout {
+                destination: id("beta"),
+                proof_height: 9,
+                messages: vec![],
+            },
+        ];
+        for tx in txs {
+            let call = relay_call(&tx).expect("a relay transaction");
+            let encoded = tx.encode();
+            let body = match &call {
+                Gateway::GatewayCalls::updateClient(c) => &c.body,
+                Gateway::GatewayCalls::recv(c) => &c.body,
+                Gateway::GatewayCalls::acknowledge(c) => &c.body,
+                Gateway::GatewayCalls::timeout(c) => &c.body,
+                other => panic!("unexpected call {other:?}"),
+            };
+            assert_eq!(body.as_ref(), &encoded[1..], "{}", tx.kind());
+            assert_eq!(relay_tx(&call), Some(tx));
+        }
+    }
+
+    #[test]
+    fn what_a_gateway_cannot_take_has_no_call_and_a_bad_body_no_transaction() {
+        let evm = Tx::TimeoutEvm {
+            destination: id("evm"),
+            proof_height: 1,
+            messages: vec![],
+        };
+        assert!(relay_call(&evm).is_none());
+        let garbled = Gateway::GatewayCalls::recv(Gateway::recvCall {
+            body: Bytes::from_static(&[0xff; 3]),
+        });
+        assert_eq!(relay_tx(&garbled), None);
+        let other = Gateway::GatewayCalls::lightClient(Gateway::lightClientCall {});
+        assert_eq!(relay_tx(&other), None);
+    }
 }

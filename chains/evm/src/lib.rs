@@ -17,3 +17,4 @@ pub use light_client::{
     create_client_args, deploy_light_client, misbehaviour_body, update_body, LightClientError,
 };
 pub mod gateway;
+pub mod node;

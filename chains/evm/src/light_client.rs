@@ -3,7 +3,8 @@
 use alloy::primitives::{Address, Bytes};
 use alloy::providers::Provider;
 use alloy::sol_types::SolInterface;
-use xrelay_light_client::encoding::{encode_seq, Writer};
+use xrelay_devchain::tx::{put_trusted, Tx};
+use xrelay_light_client::encoding::Writer;
 use xrelay_light_client::{ChainId, LightBlock, Misbehaviour, TrustOptions, TrustedState};
 
 alloy::sol!(
@@ -65,30 +66,25 @@ pub async fn deploy_light_client<P: Provider>(provider: P) -> Result<Address, Li
 
 /// `updateClient` body: `ChainId ‖ seq<LightBlock>`, the devchain's tag-1 body.
 pub fn update_body(chain: &ChainId, blocks: &[LightBlock]) -> Bytes {
-    let mut w = Writer::default();
-    w.put(chain);
-    encode_seq(&mut w, blocks);
-    w.into_vec().into()
+    crate::gateway::relay_body(&Tx::UpdateClient {
+        chain: chain.clone(),
+        blocks: blocks.to_vec(),
+    })
 }
 
 /// `submitMisbehaviour` body: `ChainId ‖ Misbehaviour`, the devchain's tag-5 body.
 pub fn misbehaviour_body(chain: &ChainId, evidence: &Misbehaviour) -> Bytes {
-    let mut w = Writer::default();
-    w.put(chain).put(evidence);
-    w.into_vec().into()
+    crate::gateway::relay_body(&Tx::SubmitMisbehaviour {
+        chain: chain.clone(),
+        evidence: Box::new(evidence.clone()),
+    })
 }
 
-/// `createClient` / `resetClient` arguments: `TrustedState` (`ChainId ‖ u64 height ‖
-/// u64 time_ms ‖ hash32 header_hash ‖ hash32 state_root ‖ ValidatorSet next_validators`) and
-/// `TrustOptions`, the encodings of the devchain's create-client action (§9.2).
+/// `createClient` / `resetClient` arguments: `TrustedState` and `TrustOptions`, the
+/// encodings of the devchain's create-client action (§9.2).
 pub fn create_client_args(trusted: &TrustedState, options: &TrustOptions) -> (Bytes, Bytes) {
     let mut w = Writer::default();
-    w.put(&trusted.chain_id)
-        .u64(trusted.height)
-        .u64(trusted.time_ms)
-        .put(&trusted.header_hash)
-        .put(&trusted.state_root)
-        .put(&trusted.next_validators);
+    put_trusted(&mut w, trusted);
     let mut o = Writer::default();
     o.put(options);
     (w.into_vec().into(), o.into_vec().into())

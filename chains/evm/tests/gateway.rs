@@ -7,7 +7,6 @@
 //! (installed by scripts/lib.sh); each test starts its own node, killed when the test ends.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use alloy::contract::{CallBuilder, CallDecoder};
 use alloy::network::EthereumWallet;
@@ -19,9 +18,10 @@ use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolError, SolEvent, SolInterface};
 use xrelay_evm::gateway::{
     ack_body, deploy_all, provable_slot, recv_body, timeout_body, transfer_packet, Deployment,
-    Gateway, GatewayErrors, Shows, TransferApp,
+    Gateway, GatewayErrors, SourceProof, TransferApp,
 };
 use xrelay_evm::light_client::{BftLightClient, BftLightClientErrors};
+use xrelay_evm::node::anvil_path;
 use xrelay_evm::{create_client_args, misbehaviour_body, update_body};
 use xrelay_light_client::prover::{MemoryTreeStore, StateTree};
 use xrelay_light_client::{
@@ -162,14 +162,6 @@ fn outcome_path(destination: &ChainId, sequence: u64) -> Vec<u8> {
 }
 
 // ------------------------------------------------------------------ the EVM side
-
-fn anvil_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("XRELAY_ANVIL") {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var_os("HOME").expect("HOME is set");
-    PathBuf::from(home).join(".cache/xrelay-tools/node_modules/.bin/anvil")
-}
 
 /// Why a call reverted, decoded with the ABI that names it.
 #[derive(Debug)]
@@ -344,14 +336,14 @@ impl Env {
         self.alpha_block(writes).await.0
     }
 
-    fn inbound(&self, messages: &[Message], h: Height) -> Vec<(Message, Shows, StateProof)> {
+    fn inbound(&self, messages: &[Message], h: Height) -> Vec<(Message, SourceProof, StateProof)> {
         messages
             .iter()
             .map(|m| {
                 let proof = self
                     .alpha
                     .prove(&paths::commitment(&m.destination, m.sequence), h);
-                (m.clone(), Shows::Committed, proof)
+                (m.clone(), SourceProof::Committed, proof)
             })
             .collect()
     }
@@ -359,7 +351,7 @@ impl Env {
     async fn recv(
         &self,
         h: Height,
-        items: &[(Message, Shows, StateProof)],
+        items: &[(Message, SourceProof, StateProof)],
     ) -> Result<TransactionReceipt, Reverted> {
         submit(self.gateway().recv(recv_body(&self.alpha.id, h, items))).await
     }
@@ -644,7 +636,7 @@ async fn expired_messages_move_the_lane_without_running_the_app() {
     let (h2, _) = env.alpha_block(writes).await;
     let outcome_proof = env.alpha.prove(&outcome_path(&env.evm, live.sequence), h2);
     match env
-        .recv(h2, &[(live.clone(), Shows::TimedOut, outcome_proof)])
+        .recv(h2, &[(live.clone(), SourceProof::TimedOut, outcome_proof)])
         .await
     {
         Err(Reverted::Gateway(GatewayErrors::NotTimedOut(e))) => assert_eq!(e.sequence, 2),
@@ -674,7 +666,7 @@ async fn expired_messages_move_the_lane_without_running_the_app() {
     // the Gateway only needs it past its own timeout here.
     let proof = env.alpha.prove(&outcome_path(&env.evm, 2), h3);
     let receipt = env
-        .recv(h3, &[(gone, Shows::TimedOut, proof)])
+        .recv(h3, &[(gone, SourceProof::TimedOut, proof)])
         .await
         .expect("skipping a message the source timed out");
     assert_eq!(events::<Gateway::Expired>(&receipt, env.d.gateway).len(), 1);

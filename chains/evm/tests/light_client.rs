@@ -23,6 +23,7 @@ use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
 use serde_json::Value;
 use xrelay_evm::light_client::{BftLightClient, BftLightClientErrors};
+use xrelay_evm::node::anvil_path;
 use xrelay_evm::{create_client_args, misbehaviour_body, update_body};
 use xrelay_light_client::testkit::{fixed_set, rotating_set, ChainSpec, TestChain};
 use xrelay_light_client::{
@@ -34,14 +35,6 @@ use xrelay_light_client::{
 type LightClient = BftLightClient::BftLightClientInstance<DynProvider>;
 
 // ------------------------------------------------------------------ the node
-
-fn anvil_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("XRELAY_ANVIL") {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var_os("HOME").expect("HOME is set");
-    PathBuf::from(home).join(".cache/xrelay-tools/node_modules/.bin/anvil")
-}
 
 struct Node {
     _anvil: AnvilInstance,

@@ -2,7 +2,6 @@
 //! clients each side keeps of the other. Used by `xrelay evm deploy`, `xrelay demo
 //! --with-evm` and the end-to-end tests.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use alloy::network::EthereumWallet;
@@ -18,17 +17,7 @@ use xrelay_light_client::evm::attest::Committee;
 use xrelay_light_client::evm::client::{EvmClientState, EvmConsensusState, FinalityMode};
 use xrelay_light_client::{Address, ChainId, SigningKey, TrustOptions, TrustedState};
 
-/// The anvil binary: `$XRELAY_ANVIL`, or the one `scripts/lib.sh` installs from npm.
-pub fn anvil_path() -> PathBuf {
-    std::env::var_os("XRELAY_ANVIL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_default()
-                .join(".cache/xrelay-tools/node_modules/.bin/anvil")
-        })
-}
+pub use xrelay_evm::node::anvil_path;
 
 /// A running anvil node on loopback (stopped when dropped).
 pub struct Anvil {
