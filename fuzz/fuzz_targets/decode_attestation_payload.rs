@@ -70,7 +70,12 @@ fuzz_target!(|data: &[u8]| {
     let bytes = encode_payload(&attestation, &signature);
     assert!(bytes.len() <= MAX_PAYLOAD_LEN, "{} bytes", bytes.len());
     let decoded = decode_payload(&bytes).expect("a built payload decodes");
-    assert_eq!(decoded, (attestation, signature), "round trip of {}", hex(&bytes));
+    assert_eq!(
+        decoded,
+        (attestation, signature),
+        "round trip of {}",
+        hex(&bytes)
+    );
     assert!(decode_payload(&bytes[..bytes.len() - 1]).is_err());
     let mut longer = bytes;
     longer.push(take::<1>(&mut rest)[0]);
