@@ -1,6 +1,7 @@
 //! The relayer's Prometheus metrics (`/metrics`). Names and labels are a public interface:
 //! dashboards and alert rules depend on them.
 
+use prometheus::core::Collector;
 use prometheus::{
     CounterVec, Histogram, HistogramOpts, IntCounterVec, IntGaugeVec, Opts, Registry,
 };
@@ -40,47 +41,70 @@ pub struct Metrics {
     pub client_height: IntGaugeVec,
     /// `xrelay_misbehaviour_detected_total{chain}`.
     pub misbehaviour: IntCounterVec,
+    /// `xrelay_lane_lag_seconds{src_chain,dst_chain}`: how long the oldest message not yet
+    /// settled on the lane has waited since its send was committed (0 when none waits).
+    pub lane_lag: IntGaugeVec,
+    /// `xrelay_client_age_seconds{host,chain}`: age of the newest header a client of `chain`
+    /// trusts; `host` is `relayer` for the relayer's own client, else the chain hosting it.
+    pub client_age: IntGaugeVec,
+    /// `xrelay_client_trust_remaining_seconds{host,chain}`: how long until a BFT client of
+    /// `chain` on `host` expires if nobody updates it (negative once expired).
+    pub client_trust_remaining: IntGaugeVec,
+    /// `xrelay_client_frozen{host,chain}`: 1 when the client is frozen by misbehaviour.
+    pub client_frozen: IntGaugeVec,
+    /// `xrelay_mesh_expected_peers`: the other members on `mesh.allowed` (0 without a mesh).
+    pub mesh_expected_peers: prometheus::IntGauge,
+    /// `xrelay_build_info{version}`: always 1; which version runs.
+    pub build_info: IntGaugeVec,
+    names: Vec<String>,
     /// `xrelay_mesh_peers`, `xrelay_mesh_takeovers_total`, `xrelay_mesh_rejected_peers_total`,
     /// `xrelay_mesh_attestations_received_total`, `xrelay_mesh_attestations_dropped_total`.
     pub mesh: crate::mesh::MeshMetrics,
 }
 
-fn counter(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric definition");
-    registry
-        .register(Box::new(c.clone()))
-        .expect("metric registered once");
-    c
+/// A registry that remembers the name of every family registered in it: a labelled family
+/// renders nothing until its first sample, yet dashboards may already refer to it.
+struct Named {
+    registry: Registry,
+    names: std::cell::RefCell<Vec<String>>,
 }
 
-fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
-    let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric definition");
-    registry
-        .register(Box::new(g.clone()))
-        .expect("metric registered once");
-    g
+impl Named {
+    fn add<C: Collector + Clone + 'static>(&self, c: C) -> C {
+        self.names
+            .borrow_mut()
+            .extend(c.desc().iter().map(|d| d.fq_name.clone()));
+        self.registry
+            .register(Box::new(c.clone()))
+            .expect("metric registered once");
+        c
+    }
 }
 
-fn plain_counter(registry: &Registry, name: &str, help: &str) -> prometheus::IntCounter {
-    let c = prometheus::IntCounter::new(name, help).expect("valid metric definition");
+fn counter(registry: &Named, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     registry
-        .register(Box::new(c.clone()))
-        .expect("metric registered once");
-    c
+        .add(IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric definition"))
 }
 
-fn plain_gauge(registry: &Registry, name: &str, help: &str) -> prometheus::IntGauge {
-    let g = prometheus::IntGauge::new(name, help).expect("valid metric definition");
-    registry
-        .register(Box::new(g.clone()))
-        .expect("metric registered once");
-    g
+fn gauge(registry: &Named, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    registry.add(IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric definition"))
+}
+
+fn plain_counter(registry: &Named, name: &str, help: &str) -> prometheus::IntCounter {
+    registry.add(prometheus::IntCounter::new(name, help).expect("valid metric definition"))
+}
+
+fn plain_gauge(registry: &Named, name: &str, help: &str) -> prometheus::IntGauge {
+    registry.add(prometheus::IntGauge::new(name, help).expect("valid metric definition"))
 }
 
 impl Metrics {
     /// A fresh registry with every metric.
     pub fn new() -> Self {
-        let registry = Registry::new();
+        let registry = Named {
+            registry: Registry::new(),
+            names: Default::default(),
+        };
         let lane = &["src_chain", "dst_chain"];
         let latency = Histogram::with_opts(
             HistogramOpts::new(
@@ -92,10 +116,8 @@ impl Metrics {
             ]),
         )
         .expect("valid metric definition");
-        registry
-            .register(Box::new(latency.clone()))
-            .expect("metric registered once");
-        Metrics {
+        let latency = registry.add(latency);
+        let mut metrics = Metrics {
             delivered: counter(
                 &registry,
                 "xrelay_messages_delivered_total",
@@ -148,10 +170,7 @@ impl Metrics {
                     &["chain", "kind"],
                 )
                 .expect("valid metric definition");
-                registry
-                    .register(Box::new(c.clone()))
-                    .expect("metric registered once");
-                c
+                registry.add(c)
             },
             submissions: counter(
                 &registry,
@@ -177,6 +196,45 @@ impl Metrics {
                 "Conflicting headers detected.",
                 &["chain"],
             ),
+            lane_lag: gauge(
+                &registry,
+                "xrelay_lane_lag_seconds",
+                "Wait of the oldest message not yet settled on the lane.",
+                lane,
+            ),
+            client_age: gauge(
+                &registry,
+                "xrelay_client_age_seconds",
+                "Age of the newest header a light client trusts.",
+                &["host", "chain"],
+            ),
+            client_trust_remaining: gauge(
+                &registry,
+                "xrelay_client_trust_remaining_seconds",
+                "Time until a BFT light client expires without an update.",
+                &["host", "chain"],
+            ),
+            client_frozen: gauge(
+                &registry,
+                "xrelay_client_frozen",
+                "1 when the light client is frozen by misbehaviour evidence.",
+                &["host", "chain"],
+            ),
+            mesh_expected_peers: plain_gauge(
+                &registry,
+                "xrelay_mesh_expected_peers",
+                "Other members on mesh.allowed.",
+            ),
+            build_info: {
+                let g = gauge(
+                    &registry,
+                    "xrelay_build_info",
+                    "Always 1; the running version.",
+                    &["version"],
+                );
+                g.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+                g
+            },
             mesh: crate::mesh::MeshMetrics {
                 peers: plain_gauge(
                     &registry,
@@ -205,8 +263,18 @@ impl Metrics {
                     &["reason"],
                 ),
             },
-            registry,
-        }
+            registry: registry.registry.clone(),
+            names: Vec::new(),
+        };
+        metrics.names = registry.names.take();
+        metrics.names.sort();
+        metrics
+    }
+
+    /// The name of every metric family, labelled or not, whether or not it has a sample
+    /// yet: what dashboards and alert rules may refer to (checked by the deploy tests).
+    pub fn names(&self) -> &[String] {
+        &self.names
     }
 
     /// The text exposition format.
@@ -222,5 +290,36 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_is_named_even_before_its_first_sample() {
+        let m = Metrics::new();
+        let names = m.names();
+        for expected in [
+            "xrelay_messages_delivered_total",
+            "xrelay_relay_latency_seconds",
+            "xrelay_lane_lag_seconds",
+            "xrelay_client_trust_remaining_seconds",
+            "xrelay_mesh_peers",
+            "xrelay_mesh_expected_peers",
+            "xrelay_mesh_attestations_dropped_total",
+            "xrelay_build_info",
+        ] {
+            assert!(
+                names.iter().any(|n| n == expected),
+                "{expected} in {names:?}"
+            );
+        }
+        // Every registered family: the rendered ones are a subset of the names.
+        for line in m.render().lines().filter(|l| l.starts_with("# TYPE ")) {
+            let name = line.split_whitespace().nth(2).unwrap();
+            assert!(names.iter().any(|n| n == name), "{name}");
+        }
     }
 }
