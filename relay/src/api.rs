@@ -1,6 +1,6 @@
-//! The relayer's HTTP server (axum): `/healthz`, `/readyz`, `/metrics`, and the JSON API
-//! under `/api/v1`. Admin endpoints need `Authorization: Bearer <api.admin_token>`; with no
-//! token configured they are disabled.
+//! The relayer's HTTP server (axum): the status page at `/`, `/healthz`, `/readyz`,
+//! `/metrics`, and the JSON API under `/api/v1`. Admin endpoints need
+//! `Authorization: Bearer <api.admin_token>`; with no token configured they are disabled.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -29,6 +29,9 @@ pub struct ApiState {
 /// The router.
 pub fn router(state: ApiState) -> Router {
     Router::new()
+        .route("/", get(status_page))
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/admin/log-level", get(log_level).put(set_log_level))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -39,6 +42,61 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/admin/rescan/{chain}", post(rescan))
         .route("/api/v1/admin/mesh/isolate", post(isolate))
         .with_state(state)
+}
+
+/// The status page: one self-contained file (styles and script inline), so it works on an
+/// operator network with no way out; the policy header forbids loading anything else.
+const STATUS_PAGE: &str = include_str!("status_page.html");
+
+async fn status_page() -> Response {
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; connect-src 'self'; script-src 'unsafe-inline'; \
+                 style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; form-action 'none'",
+            ),
+            (axum::http::header::CACHE_CONTROL, "no-cache"),
+        ],
+        STATUS_PAGE,
+    )
+        .into_response()
+}
+
+/// The snapshot the page renders; 503 until the sampler's first round.
+async fn status(State(s): State<ApiState>) -> Response {
+    match s.relay.status.latest() {
+        Some(snapshot) => Json(&*snapshot).into_response(),
+        None => error(StatusCode::SERVICE_UNAVAILABLE, "no status sampled yet"),
+    }
+}
+
+async fn log_level(State(s): State<ApiState>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorized(&s, &headers) {
+        return *r;
+    }
+    match crate::logging::current() {
+        Some(filter) => Json(json!({"filter": filter})).into_response(),
+        None => error(StatusCode::CONFLICT, "logging is not set up by xrelay here"),
+    }
+}
+
+/// Replaces the log filter (`RUST_LOG` syntax, the request body as text) without a restart.
+async fn set_log_level(State(s): State<ApiState>, headers: HeaderMap, body: String) -> Response {
+    if let Err(r) = authorized(&s, &headers) {
+        return *r;
+    }
+    match crate::logging::set(body.trim()) {
+        Ok(filter) => {
+            tracing::info!(%filter, "log filter changed");
+            Json(json!({"filter": filter})).into_response()
+        }
+        Err(e @ crate::logging::LogLevelError::Invalid { .. }) => {
+            error(StatusCode::BAD_REQUEST, e.to_string())
+        }
+        Err(e) => error(StatusCode::CONFLICT, e.to_string()),
+    }
 }
 
 fn error(code: StatusCode, message: impl Into<String>) -> Response {

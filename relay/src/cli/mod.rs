@@ -64,18 +64,10 @@ pub enum Command {
     Verify(verify::VerifyCommand),
 }
 
-/// Sets up logging: `RUST_LOG` filters (default `info`), text or JSON lines on stderr.
+/// Sets up logging: `RUST_LOG` filters (default `info`, changeable at run time), text or
+/// JSON lines on stderr.
 pub fn init_logging(format: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+    crate::logging::init(format);
 }
 
 /// Runs a parsed command line.

@@ -356,6 +356,11 @@ impl ChainHandle {
         }
     }
 
+    /// Height, age and expiry of the relayer's own client of this chain.
+    pub async fn client_facts(&self) -> super::followed::ClientFacts {
+        self.light.lock().await.facts()
+    }
+
     /// The relayer's latest verified height of this chain.
     pub async fn verified_height(&self) -> Height {
         self.light.lock().await.latest_height()

@@ -13,6 +13,70 @@ use xrelay_light_client::{
 
 use crate::store::{RelayStore, Transition};
 
+/// What an operator needs to know of a light client, wherever it runs (the relayer's own,
+/// or one hosted on a chain): how far it is and how long it can wait for an update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ClientFacts {
+    /// `bft` or `evm`.
+    pub family: &'static str,
+    /// The newest height it verified.
+    pub height: Height,
+    /// That header's time (0 if the client holds no state for it).
+    pub header_time_ms: TimeMs,
+    /// A BFT client's trusting period; EVM clients have none.
+    pub trusting_period_ms: Option<u64>,
+    /// Whether evidence froze it.
+    pub frozen: bool,
+}
+
+impl ClientFacts {
+    /// The facts of a client held on a chain.
+    pub fn of_hosted(client: &xrelay_adapters::HostedClient) -> Self {
+        use xrelay_adapters::HostedClient;
+        match client {
+            HostedClient::Bft(c) => Self::of_bft(c),
+            HostedClient::Evm(c) => Self::of_evm(c),
+        }
+    }
+
+    fn of_bft(c: &ClientState) -> Self {
+        ClientFacts {
+            family: "bft",
+            height: c.latest_height(),
+            header_time_ms: c
+                .consensus_state(c.latest_height())
+                .map_or(0, |cs| cs.time_ms),
+            trusting_period_ms: Some(c.options().trusting_period_ms),
+            frozen: c.frozen().is_some(),
+        }
+    }
+
+    fn of_evm(c: &EvmClientState) -> Self {
+        ClientFacts {
+            family: "evm",
+            height: c.latest_height(),
+            header_time_ms: c
+                .consensus_state(c.latest_height())
+                .map_or(0, |cs| cs.time_ms),
+            trusting_period_ms: None,
+            frozen: c.is_frozen(),
+        }
+    }
+
+    /// Milliseconds since its newest header at `now_ms`.
+    pub fn age_ms(&self, now_ms: TimeMs) -> u64 {
+        now_ms.saturating_sub(self.header_time_ms)
+    }
+
+    /// Milliseconds left before it expires without an update (negative once expired);
+    /// `None` for clients that do not expire.
+    pub fn trust_remaining_ms(&self, now_ms: TimeMs) -> Option<i64> {
+        let age = i64::try_from(self.age_ms(now_ms)).unwrap_or(i64::MAX);
+        self.trusting_period_ms
+            .map(|p| i64::try_from(p).unwrap_or(i64::MAX).saturating_sub(age))
+    }
+}
+
 /// What the relayer verified of one header of a followed chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verified {
@@ -154,6 +218,14 @@ impl Followed {
         match self {
             Followed::Bft(c) => c.frozen().is_some(),
             Followed::Evm(c) => c.is_frozen(),
+        }
+    }
+
+    /// Height, age and expiry, for the status page and metrics.
+    pub fn facts(&self) -> ClientFacts {
+        match self {
+            Followed::Bft(c) => ClientFacts::of_bft(c),
+            Followed::Evm(c) => ClientFacts::of_evm(c),
         }
     }
 

@@ -180,6 +180,7 @@ async fn settle(
             return Err(e.into());
         }
     };
+    tracing::debug!(chain = %chain.id, items, outcome, "relay transaction settled");
     relay
         .metrics
         .submissions

@@ -43,6 +43,26 @@ fn rank(s: Status) -> u8 {
     }
 }
 
+/// One status change of a message, as the status page lists the latest ones.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RecentChange {
+    /// The message id (hex).
+    pub id: String,
+    /// Source chain.
+    pub src_chain: ChainId,
+    /// Destination chain.
+    pub dst_chain: ChainId,
+    /// Sequence on the lane.
+    pub sequence: u64,
+    /// The status it reached.
+    pub status: Status,
+    /// When this relayer recorded it (Unix ms).
+    pub at_ms: u64,
+}
+
+/// Status changes kept for the status page: enough for a screenful, bounded in memory.
+const RECENT: usize = 100;
+
 /// Applies events to the store, one writer at a time.
 pub struct Ledger {
     store: Arc<RelayStore>,
@@ -52,6 +72,8 @@ pub struct Ledger {
     /// Bumped after every commit that moved a message: lane workers wake on it, so a
     /// message is picked up as soon as the scanner recorded it, not at the next block.
     moved: tokio::sync::watch::Sender<u64>,
+    /// The latest status changes, newest last (since this process started).
+    recent: std::sync::Mutex<std::collections::VecDeque<RecentChange>>,
 }
 
 fn now_ms() -> u64 {
@@ -75,6 +97,7 @@ impl Ledger {
             lanes,
             counts: tokio::sync::Mutex::new(counts),
             moved: tokio::sync::watch::Sender::new(0),
+            recent: Default::default(),
         };
         ledger.publish_backlog(
             &ledger
@@ -94,6 +117,12 @@ impl Ledger {
     /// A receiver that sees a change whenever a commit moved some message.
     pub fn moved(&self) -> tokio::sync::watch::Receiver<u64> {
         self.moved.subscribe()
+    }
+
+    /// The latest status changes, newest first.
+    pub fn recent(&self) -> Vec<RecentChange> {
+        let recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+        recent.iter().rev().cloned().collect()
     }
 
     /// Lane counts by status.
@@ -191,6 +220,7 @@ impl Ledger {
         }
         let mut t = self.store.transition();
         let mut dirty_lanes = BTreeSet::new();
+        let mut changed = Vec::new();
         for ((src, dst, _), (record, stored)) in &touched {
             if stored.as_ref() == Some(record) {
                 continue;
@@ -198,6 +228,14 @@ impl Ledger {
             let previous = stored.as_ref().map(|r| r.status);
             self.store.put_message(&mut t, record, previous)?;
             if previous != Some(record.status) {
+                changed.push(RecentChange {
+                    id: record.id.0.to_string(),
+                    src_chain: src.clone(),
+                    dst_chain: dst.clone(),
+                    sequence: record.message.sequence,
+                    status: record.status,
+                    at_ms: record.timeline.last().map_or(now, |s| s.at_ms),
+                });
                 if let Some(p) = previous {
                     let c = counts.entry((src.clone(), dst.clone(), p)).or_default();
                     *c = c.saturating_sub(1);
@@ -222,6 +260,16 @@ impl Ledger {
         }
         self.store.commit(t)?;
         self.publish_backlog(&counts);
+        if !changed.is_empty() {
+            let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+            changed.sort_by_key(|c| c.at_ms);
+            for c in changed {
+                if recent.len() == RECENT {
+                    recent.pop_front();
+                }
+                recent.push_back(c);
+            }
+        }
         if !dirty_lanes.is_empty() {
             self.moved.send_modify(|n| *n = n.wrapping_add(1));
         }

@@ -48,6 +48,8 @@ pub struct Relay {
     pub mesh: crate::mesh::Mesh,
     /// Attester signatures of this relayer and its mesh peers (the mesh's board).
     pub attestations: Arc<attestations::AttestationBoard>,
+    /// What the status page and `/api/v1/status` show (refreshed by `status::run`).
+    pub status: crate::status::StatusBoard,
     /// Work items taken over from silent members, counted once each.
     taken_over: std::sync::Mutex<BTreeSet<Vec<u8>>>,
 }
@@ -200,6 +202,7 @@ impl Relay {
             max_batch: cfg.relayer.max_batch,
             mesh,
             attestations,
+            status: Default::default(),
             taken_over: std::sync::Mutex::new(BTreeSet::new()),
         }))
     }
@@ -215,6 +218,7 @@ impl Relay {
             tasks.spawn(lane_loop(self.clone(), src, dst, stop.clone()));
         }
         tasks.spawn(cosign_loop(self.clone(), stop.clone()));
+        tasks.spawn(crate::status::run(self.clone(), stop.clone()));
         while tasks.join_next().await.is_some() {}
     }
 }
