@@ -66,3 +66,26 @@ xrelay_ensure_evm_tools() {
     "$XRELAY_ANVIL_PACKAGE" "$XRELAY_SOLC_PACKAGE" >/dev/null
   export XRELAY_ANVIL="${XRELAY_ANVIL:-$bin/anvil}"
 }
+
+# The status page's browser test: Debian's Chromium, driven by playwright-core from the npm
+# registry (pinned; no browser download, it uses /usr/bin/chromium).
+XRELAY_PLAYWRIGHT_PACKAGE="playwright-core@1.65.1"
+
+xrelay_ensure_browser() {
+  if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "installing chromium ..." >&2
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+      echo "error: chromium missing (the status page test needs it): sudo apt-get install chromium" >&2
+      exit 1
+    fi
+  fi
+  local pkg="$XRELAY_TOOLS/node_modules/playwright-core/package.json"
+  if [ -f "$pkg" ] && grep -q "\"version\": \"${XRELAY_PLAYWRIGHT_PACKAGE##*@}\"" "$pkg"; then
+    return 0
+  fi
+  echo "installing $XRELAY_PLAYWRIGHT_PACKAGE into $XRELAY_TOOLS ..." >&2
+  mkdir -p "$XRELAY_TOOLS"
+  npm install --prefix "$XRELAY_TOOLS" --no-audit --no-fund --silent "$XRELAY_PLAYWRIGHT_PACKAGE" >/dev/null
+}
