@@ -237,7 +237,7 @@ struct RescanQuery {
 }
 
 /// Moves a chain's scan cursor back so its events from `from` are read again (events are
-/// idempotent: nothing is delivered twice).
+/// idempotent: nothing is delivered twice). Never forward: that would skip events.
 async fn rescan(
     State(s): State<ApiState>,
     headers: HeaderMap,
@@ -257,8 +257,22 @@ async fn rescan(
         );
     }
     let store = s.relay.ledger.store();
+    let cursor = match store.cursor(&chain) {
+        Ok(c) => c.unwrap_or(0),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    if q.from == 0 || q.from > cursor.saturating_add(1) {
+        // Moving the cursor forward would skip events nobody has read: refused.
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "from must be between 1 and {} (chain {chain} is scanned up to {cursor}); a rescan only goes back",
+                cursor.saturating_add(1)
+            ),
+        );
+    }
     let mut t = store.transition();
-    store.put_cursor(&mut t, &chain, q.from.saturating_sub(1));
+    store.put_cursor(&mut t, &chain, q.from - 1);
     match store.commit(t) {
         Ok(()) => Json(json!({"chain": chain, "rescan_from": q.from})).into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),

@@ -210,6 +210,15 @@ async fn operators_and_dapps_drive_the_relay_from_the_command_line() {
         ),
         200
     );
+    // Forward would skip events nobody read: refused.
+    assert_eq!(
+        post(
+            &relayer.api,
+            "/api/v1/admin/rescan/chain-1?from=100000000",
+            Some("s3cret")
+        ),
+        400
+    );
     // A rescan from genesis changes nothing: the events were seen.
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(duplicates(&net).await, 0);
