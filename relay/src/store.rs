@@ -574,6 +574,24 @@ impl RelayStore {
         t.make_durable();
     }
 
+    /// Lifts the misbehaviour flag of `chain` (the operator's decision, after the consortium
+    /// dealt with the incident).
+    pub fn clear_frozen(&self, t: &mut Transition, chain: &ChainId) {
+        let mut k = FROZEN_PREFIX.to_vec();
+        k.extend_from_slice(chain.as_str().as_bytes());
+        t.batch.delete_cf(self.cf(CF_META), k);
+        t.make_durable();
+    }
+
+    /// Forgets the relayer's light client of `chain` (either family), so the next start
+    /// creates it from the configured trust root.
+    pub fn delete_client(&self, t: &mut Transition, chain: &ChainId) {
+        t.batch.delete_cf(self.cf(CF_CLIENTS), chain.as_str());
+        t.batch
+            .delete_cf(self.cf(CF_CLIENTS), evm_client_key(chain));
+        t.make_durable();
+    }
+
     /// The height up to which `chain`'s events were scanned.
     pub fn cursor(&self, chain: &ChainId) -> Result<Option<Height>, StoreError> {
         self.db

@@ -6,8 +6,8 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use xrelay::devnet::coin;
 use xrelay_devchain::apps::transfer::voucher;
-use xrelay_devchain::tx::Tx;
-use xrelay_light_client::Timeout;
+use xrelay_devchain::tx::{Action, SignedAction, Tx};
+use xrelay_light_client::{Timeout, TrustOptions, TrustedState};
 use xrelay_tests::*;
 
 const BLOCK_MS: u64 = 150;
@@ -370,7 +370,73 @@ async fn a_conflicting_header_is_detected_and_every_client_frozen() {
     }
     let (_, lanes) = relayer.get("/api/v1/lanes");
     assert!(lanes.contains("\"frozen\":true"), "{lanes}");
-    let _ = b;
+    relayer.proc.terminate();
+
+    // Recovery: governance re-anchors every host's client of a on a header checked out of
+    // band, then the operator lifts the relayer's flag from the same anchor.
+    let anchor = net.nodes[0].status().await.unwrap().latest_height;
+    let block = net.nodes[0].light_block(anchor).await.unwrap();
+    let trusted = TrustedState::from_light_block(&block).unwrap();
+    let gov = xrelay::devnet::governance_key();
+    for (i, host) in net.ids.iter().enumerate().filter(|(_, id)| **id != a) {
+        let nonce = net.nodes[i].nonce(&gov.address()).await.unwrap();
+        let reset = Tx::Signed(Box::new(SignedAction::sign(
+            host,
+            &gov,
+            nonce,
+            Action::ResetClient {
+                trusted: trusted.clone(),
+                options: TrustOptions::default(),
+            },
+        )));
+        let included = net.nodes[i].submit(&reset, WAIT).await.unwrap();
+        assert!(included.outcome.is_ok(), "{host}: {:?}", included.outcome);
+    }
+    let config = net.relayer_config();
+    let unfreeze = |env: &[(&str, String)]| {
+        let mut cmd = std::process::Command::new(xrelay_bin());
+        cmd.args(["unfreeze", "--chain", a.as_str(), "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "error");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    // Without a pinned anchor it refuses: the node's word is not enough after an incident.
+    let refused = unfreeze(&[]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("trusted_height and trusted_hash"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let pinned = [
+        ("XRELAY_CHAINS__0__TRUSTED_HEIGHT", anchor.to_string()),
+        (
+            "XRELAY_CHAINS__0__TRUSTED_HASH",
+            trusted.header_hash.to_string(),
+        ),
+    ];
+    let done = unfreeze(&pinned);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    assert!(String::from_utf8_lossy(&done.stdout).contains("misbehaviour flag lifted"));
+    let env: Vec<(&str, &str)> = pinned.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let relayer = Relayer::start(&config, &env);
+    let mut tx = Sender::default();
+    let sent = vec![
+        tx.send(&net.nodes[0], &a, &user(0), echo(&b, b"after the incident"))
+            .await,
+    ];
+    let settled = wait_settled(&net, &sent, WAIT).await;
+    assert_eq!(settled[&sent[0]], "acknowledged", "{settled:?}");
+    let (_, lanes) = relayer.get("/api/v1/lanes");
+    assert!(!lanes.contains("\"frozen\":true"), "{lanes}");
+    assert_eq!(duplicates(&net).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -50,6 +50,9 @@ pub enum Command {
     HealthCheck(ops::ConfigArgs),
     /// Relay everything pending now, then exit (with the relayer stopped).
     Clear(ops::ClearArgs),
+    /// After a misbehaviour incident is resolved: relay a frozen chain again, from a new
+    /// pinned trust root (with the relayer stopped)
+    Unfreeze(ops::UnfreezeArgs),
     /// Configuration tools.
     #[command(subcommand)]
     Config(ops::ConfigCommand),
@@ -81,6 +84,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(cmd) => keys::run(cmd).await,
         Command::HealthCheck(args) => ops::health_check(args).await,
         Command::Clear(args) => ops::clear(args).await,
+        Command::Unfreeze(args) => ops::unfreeze(args).await,
         Command::Config(cmd) => ops::config(cmd).await,
         Command::Devnet(cmd) => devnet::run(cmd).await,
         Command::Evm(cmd) => evm::run(cmd).await,

@@ -1,4 +1,5 @@
-//! Operator commands: `xrelay config validate`, `xrelay health-check`, `xrelay clear`.
+//! Operator commands: `xrelay config validate`, `xrelay health-check`, `xrelay clear`,
+//! `xrelay unfreeze`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -26,6 +27,18 @@ pub struct ConfigArgs {
     /// The relayer config.
     #[arg(long)]
     pub config: PathBuf,
+}
+
+/// `xrelay unfreeze` flags.
+#[derive(Debug, Args)]
+pub struct UnfreezeArgs {
+    /// The relayer config; the chain's `trusted_height` and `trusted_hash` must name the
+    /// header the consortium re-anchored on after the incident.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// The chain to relay again.
+    #[arg(long)]
+    pub chain: String,
 }
 
 /// `xrelay clear` flags.
@@ -166,6 +179,43 @@ pub async fn clear(a: ClearArgs) -> anyhow::Result<()> {
             n(Status::Delivered),
             n(Status::TimedOut)
         );
+    }
+    Ok(())
+}
+
+/// `xrelay unfreeze`: after a misbehaviour incident is dealt with (the chain's validators
+/// replaced or the fork resolved, the on-chain clients reset by governance), lets the
+/// relayer relay the chain again: lifts its misbehaviour flag and forgets its own light
+/// client of the chain, which the next start re-creates from the configured trust root.
+/// Needs the relayer's store to itself (stop the relayer first) and a pinned trust root,
+/// so the new anchor is the consortium's decision, never whatever the node says next.
+pub async fn unfreeze(a: UnfreezeArgs) -> anyhow::Result<()> {
+    let cfg = RelayerConfig::load(&a.config, std::env::vars())?;
+    let chain: ChainId = a.chain.parse()?;
+    let Some(c) = cfg.chains.iter().find(|c| c.id == a.chain) else {
+        bail!("chain {chain} is not in {}", a.config.display());
+    };
+    let (Some(height), Some(hash)) = (c.trusted_height, c.trusted_hash.as_deref()) else {
+        bail!(
+            "chain {chain}: set trusted_height and trusted_hash to the header the consortium \
+             re-anchored on before unfreezing (the relayer's client restarts from it)"
+        );
+    };
+    let store = crate::store::RelayStore::open(&cfg.relayer.data_dir.join("db")).map_err(|e| {
+        anyhow::anyhow!("{e} (is a relayer running on this data_dir? stop it first)")
+    })?;
+    let was = store.frozen()?.into_iter().find(|(id, _)| *id == chain);
+    let mut t = store.transition();
+    store.clear_frozen(&mut t, &chain);
+    store.delete_client(&mut t, &chain);
+    store.commit(t)?;
+    match was {
+        Some((_, evidence)) => println!(
+            "{chain}: misbehaviour flag lifted (evidence {evidence}); the relayer's client restarts from height {height} ({hash}) at the next start"
+        ),
+        None => println!(
+            "{chain}: was not flagged; the relayer's client restarts from height {height} ({hash}) at the next start"
+        ),
     }
     Ok(())
 }
