@@ -16,25 +16,51 @@ XRELAY_APT_NEEDS=(
   "libclang-dev"
 )
 
+# Tools the deploy tests (relay/tests/deploy_artifacts.rs) run: promtool (package prometheus),
+# docker-compose (only `config`, no Docker engine) and PyYAML. Installed without recommends,
+# which would pull a Docker engine and the node exporter.
+XRELAY_APT_TOOLS=(
+  "promtool:prometheus"
+  "docker-compose:docker-compose"
+  "python3-yaml"
+)
+
+# Prints the packages of the given entries that are missing.
+xrelay_apt_missing() {
+  local entry
+  for entry in "$@"; do
+    if [[ "$entry" == *:* ]]; then
+      command -v "${entry%%:*}" >/dev/null 2>&1 || echo "${entry#*:}"
+    else
+      dpkg -s "$entry" >/dev/null 2>&1 || echo "$entry"
+    fi
+  done
+}
+
 xrelay_ensure_deps() {
   if ! command -v cargo >/dev/null 2>&1; then
     echo "error: cargo not found. Install Rust (https://rustup.rs) and run this again." >&2
     exit 1
   fi
-  local missing=() entry
-  for entry in "${XRELAY_APT_NEEDS[@]}"; do
-    if [[ "$entry" == *:* ]]; then
-      command -v "${entry%%:*}" >/dev/null 2>&1 || missing+=("${entry#*:}")
-    else
-      dpkg -s "$entry" >/dev/null 2>&1 || missing+=("$entry")
-    fi
-  done
-  if [ "${#missing[@]}" -gt 0 ]; then
+  local missing tools
+  mapfile -t missing < <(xrelay_apt_missing "${XRELAY_APT_NEEDS[@]}")
+  mapfile -t tools < <(xrelay_apt_missing "${XRELAY_APT_TOOLS[@]}")
+  local all=("${missing[@]}" "${tools[@]}")
+  if [ "${#all[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      echo "installing ${missing[*]} ..." >&2
-      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+      echo "installing ${all[*]} ..." >&2
+      apt-get update -qq
+      if [ "${#missing[@]}" -gt 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+      fi
+      if [ "${#tools[@]}" -gt 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${tools[@]}" >/dev/null
+      fi
     else
-      echo "error: missing packages: ${missing[*]}. Install them with: sudo apt-get install ${missing[*]}" >&2
+      local how=()
+      [ "${#missing[@]}" -eq 0 ] || how+=("sudo apt-get install ${missing[*]}")
+      [ "${#tools[@]}" -eq 0 ] || how+=("sudo apt-get install --no-install-recommends ${tools[*]}")
+      echo "error: missing packages: ${all[*]}. Install them with: ${how[0]}${how[1]:+ && ${how[1]}}" >&2
       exit 1
     fi
   fi
