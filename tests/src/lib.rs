@@ -232,10 +232,30 @@ impl Relayer {
 
 /// A plain HTTP/1.0 GET on loopback.
 pub fn http_get(addr: &str, path: &str) -> (u16, String) {
+    http_request(addr, "GET", path, None, "")
+}
+
+/// An HTTP/1.0 request on loopback with an optional bearer token and a text body:
+/// (status code, body).
+pub fn http_request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, String) {
     let mut s = std::net::TcpStream::connect(addr).expect("connect to the relayer api");
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .expect("timeout");
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").expect("request");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}Content-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("request");
     let mut text = String::new();
     s.read_to_string(&mut text).expect("response");
     let code = text

@@ -86,6 +86,30 @@ async fn acknowledged_on_evm(provider: &impl Provider, evm: &EvmDevnet) -> Vec<u
     out
 }
 
+/// Sends an echo message from the EVM chain's Gateway to `home` (never timing out) and
+/// waits for its receipt.
+async fn send_echo_from_evm<P: Provider>(
+    gateway: &Gateway::GatewayInstance<P>,
+    home: &ChainId,
+    payload: String,
+) {
+    let receipt = gateway
+        .sendMessage(
+            Bytes::copy_from_slice(home.as_str().as_bytes()),
+            Bytes::copy_from_slice(b"echo"),
+            0,
+            u64::MAX / 2,
+            Bytes::from(payload.into_bytes()),
+        )
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(receipt.status());
+}
+
 async fn wait_for<F, Fut>(what: &str, wait: Duration, mut done: F)
 where
     F: FnMut() -> Fut,
@@ -122,21 +146,7 @@ async fn forged_evm_proofs_are_refused_and_a_killed_relayer_resumes_on_both_lane
     let provider = signing_provider(&evm.anvil.url(), &evm.user).unwrap();
     let gateway = Gateway::new(evm.deployment.gateway, provider.clone());
     for i in 0..3 {
-        let receipt = gateway
-            .sendMessage(
-                Bytes::copy_from_slice(home.as_str().as_bytes()),
-                Bytes::copy_from_slice(b"echo"),
-                0,
-                u64::MAX / 2,
-                Bytes::from(format!("forged {i}").into_bytes()),
-            )
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
-        assert!(receipt.status());
+        send_echo_from_evm(&gateway, &home, format!("forged {i}")).await;
     }
     let failures = || {
         relayer.metric_sum(
@@ -352,21 +362,7 @@ async fn a_two_of_two_attester_committee_relays_over_the_mesh_and_one_alone_cann
     let provider = signing_provider(&evm.anvil.url(), &evm.user).unwrap();
     let gateway = Gateway::new(evm.deployment.gateway, provider.clone());
     for i in 0..2 {
-        let receipt = gateway
-            .sendMessage(
-                Bytes::copy_from_slice(home.as_str().as_bytes()),
-                Bytes::copy_from_slice(b"echo"),
-                0,
-                u64::MAX / 2,
-                Bytes::from(format!("attested by two {i}").into_bytes()),
-            )
-            .send()
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
-        assert!(receipt.status());
+        send_echo_from_evm(&gateway, &home, format!("attested by two {i}")).await;
     }
     let mut sender = Sender::default();
     let mut sent = Vec::new();

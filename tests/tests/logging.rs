@@ -2,40 +2,13 @@
 //! changed at run time through the admin API (no restart), refused when it does not parse
 //! or the bearer token is missing.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use xrelay_tests::*;
 
 const TOKEN: &str = "log-test-token";
-
-/// An HTTP/1.0 request with a text body: (status, body).
-fn request(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}Content-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let code = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (code, body)
-}
 
 /// JSON log lines of `path` at `level`.
 fn lines_at(path: &std::path::Path, level: &str) -> Vec<serde_json::Value> {
@@ -72,13 +45,13 @@ async fn json_logs_and_the_log_filter_changes_without_a_restart() {
     let api: serde_json::Value = serde_json::from_str(&line).unwrap();
     let api = api["api"].as_str().unwrap().to_string();
 
-    let (code, body) = request(&api, "GET", "/api/v1/admin/log-level", Some(TOKEN), "");
+    let (code, body) = http_request(&api, "GET", "/api/v1/admin/log-level", Some(TOKEN), "");
     assert_eq!(code, 200, "{body}");
     assert!(body.contains(r#""filter":"warn""#), "{body}");
     // Without the token, or with a filter that does not parse: refused, nothing changes.
-    let (code, _) = request(&api, "PUT", "/api/v1/admin/log-level", None, "debug");
+    let (code, _) = http_request(&api, "PUT", "/api/v1/admin/log-level", None, "debug");
     assert_eq!(code, 401);
-    let (code, body) = request(
+    let (code, body) = http_request(
         &api,
         "PUT",
         "/api/v1/admin/log-level",
@@ -92,7 +65,7 @@ async fn json_logs_and_the_log_filter_changes_without_a_restart() {
         "no debug lines under `warn`"
     );
 
-    let (code, body) = request(
+    let (code, body) = http_request(
         &api,
         "PUT",
         "/api/v1/admin/log-level",
@@ -124,8 +97,8 @@ async fn json_logs_and_the_log_filter_changes_without_a_restart() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // Back to warn: the change log line itself was at info, so it is there only as JSON.
-    let (code, _) = request(&api, "PUT", "/api/v1/admin/log-level", Some(TOKEN), "warn");
+    let (code, _) = http_request(&api, "PUT", "/api/v1/admin/log-level", Some(TOKEN), "warn");
     assert_eq!(code, 200);
-    let (_, body) = request(&api, "GET", "/api/v1/admin/log-level", Some(TOKEN), "");
+    let (_, body) = http_request(&api, "GET", "/api/v1/admin/log-level", Some(TOKEN), "");
     assert!(body.contains(r#""filter":"warn""#), "{body}");
 }

@@ -1,7 +1,6 @@
 //! The operator and dApp commands against a real devnet: `config validate`, `keys`,
 //! `tx send|transfer`, `clear`, `query`, `health-check`, and the admin API's token.
 
-use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -28,21 +27,7 @@ fn ok(out: &Output) -> String {
 }
 
 fn post(addr: &str, path: &str, token: Option<&str>) -> u16 {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "POST {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    text.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
+    http_request(addr, "POST", path, token, "").0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
