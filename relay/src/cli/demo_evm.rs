@@ -74,7 +74,10 @@ async fn drive(
         [("XRELAY_API__LISTEN".to_string(), "127.0.0.1:0".to_string())],
     )?;
     let relayer = crate::runner::start(&cfg).await?;
-    say(format!("relayer api on http://{}", relayer.api_addr));
+    say(format!(
+        "relayer api on http://{0} (status page: http://{0}/)",
+        relayer.api_addr
+    ));
     let ids = devnet.chain_ids()?;
     let home = ids[0].clone();
     let away = evm.chain.clone();
