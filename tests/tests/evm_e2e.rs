@@ -332,6 +332,32 @@ chains = ["{home}", "evm-1"]
     ];
     let settled = wait_settled(&net, &sent, Duration::from_secs(90)).await;
     assert_eq!(settled[&sent[0]], "acknowledged");
+    // The health check reads both families' chains and clients, with no keystore access.
+    let health = Command::new(xrelay_bin())
+        .args(["health-check", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "error")
+        .env_remove("XRELAY_KEY_PASSPHRASE")
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&health.stdout);
+    assert!(
+        health.status.success(),
+        "{report}{}",
+        String::from_utf8_lossy(&health.stderr)
+    );
+    assert!(
+        report.contains("chain evm-1            reachable"),
+        "{report}"
+    );
+    assert!(
+        report.contains("client of evm-1        on chain-1      fresh"),
+        "{report}"
+    );
+    assert!(
+        report.contains("client of chain-1      on evm-1        fresh"),
+        "{report}"
+    );
     relayer.proc.terminate();
 }
 

@@ -10,6 +10,7 @@ use xrelay_light_client::ChainId;
 
 use crate::config::RelayerConfig;
 use crate::core::chain::now_ms;
+use crate::core::followed::ClientFacts;
 use crate::core::{lane, scan_once, Relay};
 use crate::metrics::Metrics;
 use crate::store::Status;
@@ -65,33 +66,54 @@ pub async fn config(cmd: ConfigCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `xrelay health-check`: every chain reachable, every client of a linked chain present,
-/// not frozen and fresh (its latest header younger than a third of its trusting period).
-/// Exit 0 only if all are.
+/// `xrelay health-check`: every chain reachable (through any of its endpoints, the right
+/// chain), every client of a linked chain present, not frozen and fresh (a BFT client's
+/// latest header younger than a third of its trusting period), for devchains and EVM
+/// chains alike. Reads only: no keystore, runs beside a relayer. Exit 0 only if all are.
 pub async fn health_check(a: ConfigArgs) -> anyhow::Result<()> {
+    use std::sync::Arc;
+    use xrelay_adapters::{ChainAdapter, EndpointPolicy};
+
     let cfg = RelayerConfig::load(&a.config, std::env::vars())?;
     let mut healthy = true;
-    let mut clients = std::collections::BTreeMap::new();
+    let mut adapters: std::collections::BTreeMap<String, Arc<dyn ChainAdapter>> =
+        Default::default();
     for c in &cfg.chains {
-        let url = &c.rpc[0];
-        let node = xrelay_devchain::node::client::NodeClient::new(
-            url,
-            Duration::from_millis(c.request_timeout_ms),
-        )?;
-        match node.status().await {
-            Ok(s) if s.chain_id.as_str() == c.id => {
-                println!("chain {:<16} reachable   height {}", c.id, s.latest_height)
+        let id: ChainId = c.id.parse()?;
+        let policy = EndpointPolicy {
+            request_timeout: Duration::from_millis(c.request_timeout_ms),
+            ..EndpointPolicy::default()
+        };
+        let poll = Duration::from_millis(c.block_time_ms).max(Duration::from_millis(20));
+        let connected: Result<Arc<dyn ChainAdapter>, xrelay_adapters::AdapterError> = match &c.evm {
+            None => {
+                xrelay_adapters::devchain::DevchainAdapter::connect(id, &c.rpc, policy, None, poll)
+                    .await
+                    .map(|a| Arc::new(a) as Arc<dyn ChainAdapter>)
             }
-            Ok(s) => {
-                healthy = false;
-                println!("chain {:<16} WRONG CHAIN {url} serves {}", c.id, s.chain_id);
+            Some(e) => {
+                let settings = crate::core::evm::read_only_settings(&id, c, e, policy)?;
+                xrelay_adapters::evm::EvmAdapter::connect(settings, None)
+                    .await
+                    .map(|a| Arc::new(a) as Arc<dyn ChainAdapter>)
             }
+        };
+        match connected {
+            Ok(adapter) => match adapter.status().await {
+                Ok(s) => {
+                    println!("chain {:<16} reachable   height {}", c.id, s.height);
+                    adapters.insert(c.id.clone(), adapter);
+                }
+                Err(e) => {
+                    healthy = false;
+                    println!("chain {:<16} UNREACHABLE {e}", c.id);
+                }
+            },
             Err(e) => {
                 healthy = false;
-                println!("chain {:<16} UNREACHABLE {url}: {e}", c.id);
+                println!("chain {:<16} UNREACHABLE {e}", c.id);
             }
         }
-        clients.insert(c.id.clone(), node);
     }
     for link in &cfg.links {
         for (host, of) in [
@@ -99,24 +121,13 @@ pub async fn health_check(a: ConfigArgs) -> anyhow::Result<()> {
             (&link.chains[1], &link.chains[0]),
         ] {
             let of_id: ChainId = of.parse()?;
-            let verdict = match clients[host].client_state(&of_id).await {
-                Ok(None) => "MISSING".to_string(),
-                Ok(Some(s)) if s.frozen().is_some() => "FROZEN".to_string(),
-                Ok(Some(s)) => {
-                    let latest = s
-                        .consensus_state(s.latest_height())
-                        .map_or(0, |c| c.time_ms);
-                    let age = now_ms().saturating_sub(latest);
-                    let period = s.options().trusting_period_ms;
-                    if age >= period {
-                        "EXPIRED".to_string()
-                    } else if age >= period / 3 {
-                        format!("STALE (latest header {} s old)", age / 1000)
-                    } else {
-                        format!("fresh (height {}, {} s old)", s.latest_height(), age / 1000)
-                    }
-                }
-                Err(e) => format!("UNKNOWN ({e})"),
+            let verdict = match adapters.get(host.as_str()) {
+                None => "UNKNOWN (host unreachable)".to_string(),
+                Some(adapter) => match adapter.client_state(&of_id).await {
+                    Ok(None) => "MISSING".to_string(),
+                    Ok(Some(client)) => client_verdict(&ClientFacts::of_hosted(&client)),
+                    Err(e) => format!("UNKNOWN ({e})"),
+                },
             };
             healthy &= verdict.starts_with("fresh");
             println!("client of {of:<12} on {host:<12} {verdict}");
@@ -127,6 +138,26 @@ pub async fn health_check(a: ConfigArgs) -> anyhow::Result<()> {
     }
     println!("healthy");
     Ok(())
+}
+
+/// `FROZEN`, `EXPIRED`, `STALE (…)` or `fresh (…)`.
+fn client_verdict(facts: &ClientFacts) -> String {
+    let age = facts.age_ms(now_ms());
+    if facts.frozen {
+        return "FROZEN".to_string();
+    }
+    match facts.trusting_period_ms {
+        Some(period) if age >= period => "EXPIRED".to_string(),
+        Some(period) if age >= period / 3 => {
+            format!("STALE (latest header {} s old)", age / 1000)
+        }
+        Some(_) => format!("fresh (height {}, {} s old)", facts.height, age / 1000),
+        None => format!(
+            "fresh (height {}, {} s old, no trusting period)",
+            facts.height,
+            age / 1000
+        ),
+    }
 }
 
 /// `xrelay clear`: scan every chain to its head and relay everything pending now, then exit.

@@ -84,8 +84,40 @@ pub fn settings(
     if let FinalityMode::Attestation(committee) = &mode {
         board.admit(id.clone(), committee);
     }
+    let settings = adapter_settings(id, c, e, policy, account)?;
     let gateway = address(&e.gateway, "gateway")?;
-    let settings = EvmSettings {
+    Ok((
+        settings,
+        EvmFollow {
+            mode,
+            gateway,
+            attester,
+            board: board.clone(),
+        },
+    ))
+}
+
+/// Adapter settings for reading the chain only (`xrelay health-check`): no keystore, no
+/// passphrase. The account is a throwaway key: this process never sends a transaction.
+pub fn read_only_settings(
+    id: &ChainId,
+    c: &ChainSection,
+    e: &EvmSection,
+    policy: EndpointPolicy,
+) -> anyhow::Result<EvmSettings> {
+    let throwaway = xrelay_light_client::SigningKey::from_seed("xrelay.read-only", 0);
+    adapter_settings(id, c, e, policy, throwaway)
+}
+
+fn adapter_settings(
+    id: &ChainId,
+    c: &ChainSection,
+    e: &EvmSection,
+    policy: EndpointPolicy,
+    account: xrelay_light_client::SigningKey,
+) -> anyhow::Result<EvmSettings> {
+    let gateway = address(&e.gateway, "gateway")?;
+    Ok(EvmSettings {
         chain: id.clone(),
         urls: c.rpc.clone(),
         evm_chain_id: e.chain_id,
@@ -100,14 +132,5 @@ pub fn settings(
         },
         policy,
         poll: Duration::from_millis(c.block_time_ms / 2).max(Duration::from_millis(20)),
-    };
-    Ok((
-        settings,
-        EvmFollow {
-            mode,
-            gateway,
-            attester,
-            board: board.clone(),
-        },
-    ))
+    })
 }
