@@ -126,6 +126,14 @@ impl Keystore {
             name: name.into(),
             why: e.to_string(),
         })?;
+        #[cfg(unix)]
+        {
+            // Only the owner reads the encrypted key (its directory is 0700 too).
+            use std::os::unix::fs::PermissionsExt;
+            let file = self.dir.join(name);
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| io(&file, e))?;
+        }
         let address = key.address();
         std::fs::write(self.address_file(name), hex::encode(address.0))
             .map_err(|e| io(&self.address_file(name), e))?;
@@ -228,6 +236,19 @@ mod tests {
         let file = std::fs::read(dir.path().join("keys/ops-1")).unwrap();
         let secret_hex = hex::encode(known.secret_bytes());
         assert!(!String::from_utf8_lossy(&file).contains(&secret_hex));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &str| {
+                std::fs::metadata(dir.path().join(p))
+                    .unwrap()
+                    .permissions()
+                    .mode()
+                    & 0o777
+            };
+            assert_eq!(mode("keys/ops-1"), 0o600, "only the owner reads a key");
+            assert_eq!(mode("keys"), 0o700);
+        }
         assert_eq!(ks.load("ops-1", "pw").unwrap().address(), a);
         assert!(matches!(
             ks.load("ops-1", "wrong"),
