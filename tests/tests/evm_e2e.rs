@@ -250,6 +250,8 @@ async fn evm_deploy_from_the_cli_then_relay() {
             pass,
         )
         .unwrap();
+    let pass_file = dir.path().join("passphrase");
+    std::fs::write(&pass_file, format!("{pass}\n")).unwrap();
     let evm_section = |gateway: &str| {
         format!(
             r#"
@@ -267,6 +269,7 @@ attesters = ["{attester}"]
 account_key = "evm-account"
 attester_key = "attester"
 keys_dir = "{keys}"
+passphrase_file = "{pass_file}"
 
 [[links]]
 chains = ["{home}", "evm-1"]
@@ -275,6 +278,7 @@ chains = ["{home}", "evm-1"]
             chain_id = anvil.chain_id(),
             attester = attester.address(),
             keys = keys.display(),
+            pass_file = pass_file.display(),
         )
     };
     let base = std::fs::read_to_string(net.relayer_config()).unwrap();
@@ -291,7 +295,8 @@ chains = ["{home}", "evm-1"]
         .args(["evm", "deploy", "--config"])
         .arg(&config)
         .args(["--chain", "evm-1", "--devchain-governance-key", "gov"])
-        .env("XRELAY_KEY_PASSPHRASE", pass)
+        // The keys' passphrase comes from `passphrase_file`, as under a supervisor.
+        .env_remove("XRELAY_KEY_PASSPHRASE")
         .env("RUST_LOG", "warn")
         .output()
         .unwrap();
@@ -317,7 +322,7 @@ chains = ["{home}", "evm-1"]
         .to_string();
     std::fs::write(&config, format!("{base}{}", evm_section(&gateway))).unwrap();
 
-    let relayer = Relayer::start(&config, &[("XRELAY_KEY_PASSPHRASE", pass)]);
+    let relayer = Relayer::start(&config, &[]);
     let away: ChainId = "evm-1".parse().unwrap();
     let mut sender = Sender::default();
     let sent = vec![

@@ -10,7 +10,7 @@ use crate::core::evm::finality_mode;
 use crate::devnet::evm::{
     attested_client_state, create_client_on_devchain, create_client_on_evm, deploy,
 };
-use crate::keys::{passphrase, Keystore};
+use crate::keys::Keystore;
 
 /// `xrelay evm …`.
 #[derive(Debug, Subcommand)]
@@ -62,7 +62,7 @@ async fn deploy_cmd(args: DeployArgs) -> anyhow::Result<()> {
         .ok_or_else(|| anyhow!("chain {} has no rpc", chain.id))?;
     let id: ChainId = chain.id.parse()?;
     let keystore = Keystore::new(evm.keys_dir.clone().unwrap_or_else(Keystore::default_dir));
-    let pass = passphrase(&format!("passphrase of {}: ", evm.account_key))?;
+    let pass = crate::core::evm::keys_passphrase(&id, evm)?;
     let deployer = keystore
         .load(&evm.account_key, &pass)
         .with_context(|| format!("account key {:?}", evm.account_key))?;

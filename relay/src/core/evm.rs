@@ -43,6 +43,18 @@ pub fn finality_mode(e: &EvmSection) -> anyhow::Result<FinalityMode> {
     })
 }
 
+/// The passphrase of a chain's keystore keys: `passphrase_file` when set, else
+/// `XRELAY_KEY_PASSPHRASE` or a prompt.
+pub fn keys_passphrase(id: &ChainId, e: &EvmSection) -> anyhow::Result<String> {
+    Ok(match &e.passphrase_file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("chain {id}: passphrase file {}", path.display()))?
+            .trim_end_matches(['\n', '\r'])
+            .to_string(),
+        None => passphrase(&format!("passphrase of the keys of {id}: "))?,
+    })
+}
+
 /// The adapter settings and the light-client settings of one EVM chain. A chain in
 /// attestation mode admits its committee to `board`, which then keeps its members'
 /// signatures (and nobody else's) for the chain.
@@ -54,13 +66,7 @@ pub fn settings(
     board: &std::sync::Arc<AttestationBoard>,
 ) -> anyhow::Result<(EvmSettings, EvmFollow)> {
     let keystore = Keystore::new(e.keys_dir.clone().unwrap_or_else(Keystore::default_dir));
-    let pass = match &e.passphrase_file {
-        Some(path) => std::fs::read_to_string(path)
-            .with_context(|| format!("chain {id}: passphrase file {}", path.display()))?
-            .trim_end_matches(['\n', '\r'])
-            .to_string(),
-        None => passphrase(&format!("passphrase of the keys of {id}: "))?,
-    };
+    let pass = keys_passphrase(id, e)?;
     let account = keystore
         .load(&e.account_key, &pass)
         .with_context(|| format!("chain {id}: account key {:?}", e.account_key))?;
