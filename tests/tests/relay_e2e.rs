@@ -436,6 +436,30 @@ async fn a_conflicting_header_is_detected_and_every_client_frozen() {
     assert_eq!(settled[&sent[0]], "acknowledged", "{settled:?}");
     let (_, lanes) = relayer.get("/api/v1/lanes");
     assert!(!lanes.contains("\"frozen\":true"), "{lanes}");
+    relayer.proc.terminate();
+
+    // A new relayer on an empty data directory rescans the hosts from height 1 and meets
+    // the old conflicting update again: nothing confirms it any more (its own client is
+    // anchored above it, the hosts' clients were reset), so it keeps relaying.
+    let fresh = dir.path().join("fresh-relayer");
+    let fresh = fresh.to_str().unwrap();
+    let mut env2 = env.clone();
+    env2.push(("XRELAY_RELAYER__DATA_DIR", fresh));
+    let relayer = Relayer::start(&config, &env2);
+    let sent = vec![
+        tx.send(&net.nodes[0], &a, &user(0), echo(&b, b"new relayer"))
+            .await,
+    ];
+    let settled = wait_settled(&net, &sent, WAIT).await;
+    assert_eq!(settled[&sent[0]], "acknowledged", "{settled:?}");
+    let (_, lanes) = relayer.get("/api/v1/lanes");
+    assert!(!lanes.contains("\"frozen\":true"), "{lanes}");
+    assert_eq!(
+        relayer.metric(&format!(
+            "xrelay_misbehaviour_detected_total{{chain=\"{a}\"}}"
+        )),
+        0.0
+    );
     assert_eq!(duplicates(&net).await, 0);
 }
 

@@ -624,6 +624,43 @@ impl ChainHandle {
         }
     }
 
+    /// Whether the relayer's own light client confirms that `first` and `second`, two
+    /// different headers of this BFT chain at one height, were both committed by its
+    /// validators: checked from a header the relayer verified itself below them, so neither
+    /// this chain's node nor a host's can make a conflict up. `false` when the client holds
+    /// no verified header below them (it was anchored later) or does not verify both.
+    pub async fn confirms_conflict(
+        &self,
+        first: &LightBlock,
+        second: &LightBlock,
+    ) -> Result<bool, RelayError> {
+        let below = {
+            let light = self.light.lock().await;
+            let Followed::Bft(client) = &*light else {
+                return Ok(false);
+            };
+            client.heights().filter(|h| *h < first.height()).max()
+        };
+        let Some(trusted_height) = below else {
+            return Ok(false);
+        };
+        // The set comes from the node, but the client checks it against the hash it
+        // verified at `trusted_height`.
+        let trusted = self.adapter.light_block(trusted_height).await?;
+        let evidence = xrelay_light_client::Misbehaviour {
+            trusted_height,
+            trusted_next_validators: trusted.next_validators,
+            first: first.clone(),
+            second: second.clone(),
+        };
+        let light = self.light.lock().await;
+        let Followed::Bft(client) = &*light else {
+            return Ok(false);
+        };
+        let mut probe = client.as_ref().clone();
+        Ok(probe.submit_misbehaviour(&evidence, now_ms()).is_ok())
+    }
+
     /// The light block at `height` as the chain serves it (unverified).
     pub async fn light_block(&self, height: Height) -> Result<LightBlock, RelayError> {
         Ok(self.adapter.light_block(height).await?)

@@ -2,7 +2,9 @@
 //! `ClientUpdated` events) is compared with `of`'s own header at that height. Two different
 //! headers at one height, both committed by `of`'s validators, are evidence: it is
 //! submitted to every chain that hosts a client of `of` (they freeze it), and the relayer
-//! stops relaying `of` (persisted) until an operator resolves it.
+//! stops relaying `of` (persisted) until an operator resolves it (`xrelay unfreeze`) — but
+//! only once the conflict is confirmed by its own light client or a host's, never on
+//! nodes' answers alone.
 
 use xrelay_adapters::{HostedClient, Submission};
 use xrelay_light_client::{ChainId, Hash32, Height, LightBlock, Misbehaviour, TrustedState};
@@ -104,11 +106,10 @@ async fn report(
                 host.id
             ))
         })?;
-    relay
-        .metrics
-        .misbehaviour
-        .with_label_values(&[of.id.as_str()])
-        .inc();
+    // Whether the conflict is real: the relayer's own client verifies both headers, or a
+    // host's client accepted the evidence (or froze already). Otherwise it rests on nodes'
+    // answers alone, and a lying endpoint must not stop the relayer.
+    let mut confirmed = of.confirms_conflict(&forged, &own).await.unwrap_or(false);
     let mut evidence_hash = None;
     for (hosts_id, hosting) in &relay.chains {
         if *hosts_id == of.id {
@@ -118,6 +119,7 @@ async fn report(
             continue;
         };
         if state.frozen().is_some() {
+            confirmed = true;
             continue;
         }
         // The evidence is checked from the host's own trusted header below the conflict.
@@ -143,6 +145,7 @@ async fn report(
         {
             Ok(c) => match c.outcome {
                 Ok(_) => {
+                    confirmed = true;
                     tracing::warn!(host = %hosts_id, chain = %of.id, "evidence accepted: client frozen")
                 }
                 Err(why) => {
@@ -154,6 +157,21 @@ async fn report(
             }
         }
     }
+    if !confirmed {
+        return Err(RelayError::Verification {
+            chain: of.id.clone(),
+            reason: "unconfirmed_conflict",
+            detail: format!(
+                "a client on {} accepted header {accepted} at {height}, but neither this relayer's own client nor any host confirms a conflict (anchored later, or a node answered falsely); still relaying {}",
+                host.id, of.id
+            ),
+        });
+    }
+    relay
+        .metrics
+        .misbehaviour
+        .with_label_values(&[of.id.as_str()])
+        .inc();
     of.freeze();
     let store = relay.ledger.store();
     let mut t = store.transition();
