@@ -152,7 +152,7 @@ async fn lanes(State(s): State<ApiState>) -> Json<Value> {
             "src_chain": src,
             "dst_chain": dst,
             "messages": by_status,
-            "backlog": n(Status::Pending) + n(Status::Delivered) + n(Status::TimedOut),
+            "backlog": Status::UNSETTLED.iter().map(|st| n(*st)).sum::<u64>(),
             "src_verified_height": s.relay.chains[src].verified_height().await,
             "dst_verified_height": s.relay.chains[dst].verified_height().await,
             "frozen": s.relay.chains[src].is_frozen() || s.relay.chains[dst].is_frozen(),

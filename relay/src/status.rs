@@ -215,7 +215,7 @@ async fn sample(relay: &Relay, hosted: &Hosted) -> Snapshot {
         let messages = Status::ALL.iter().map(|s| (s.name(), n(*s))).collect();
         // The lowest sequence of each open status is the oldest message in it.
         let mut oldest: Option<(u64, String)> = None;
-        for st in [Status::Pending, Status::Delivered, Status::TimedOut] {
+        for st in Status::UNSETTLED {
             if n(st) == 0 {
                 continue;
             }
@@ -238,7 +238,7 @@ async fn sample(relay: &Relay, hosted: &Hosted) -> Snapshot {
             src_chain: src.clone(),
             dst_chain: dst.clone(),
             messages,
-            backlog: n(Status::Pending) + n(Status::Delivered) + n(Status::TimedOut),
+            backlog: Status::UNSETTLED.iter().map(|st| n(*st)).sum(),
             lag_s,
             oldest_waiting: oldest.map(|(_, id)| id),
         });

@@ -63,6 +63,9 @@ impl Status {
         Status::Closed,
     ];
 
+    /// Not settled yet: what a lane's backlog counts and its lag is measured on.
+    pub const UNSETTLED: [Status; 3] = [Status::Pending, Status::Delivered, Status::TimedOut];
+
     /// Whether nothing more will happen to the message.
     pub fn is_final(self) -> bool {
         matches!(self, Status::Acknowledged | Status::Closed)

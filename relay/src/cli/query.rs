@@ -88,7 +88,7 @@ pub async fn run(cmd: QueryCommand) -> anyhow::Result<()> {
         QueryCommand::Pending(a) => {
             let store = open(&a.config)?;
             let mut open_records = Vec::new();
-            for status in [Status::Pending, Status::Delivered, Status::TimedOut] {
+            for status in Status::UNSETTLED {
                 open_records.extend(store.all_by_status(status, 10_000)?);
             }
             if a.json {

@@ -132,7 +132,7 @@ impl Ledger {
 
     fn publish_backlog(&self, counts: &BTreeMap<(ChainId, ChainId, Status), u64>) {
         for (src, dst) in &self.lanes {
-            let open: u64 = [Status::Pending, Status::Delivered, Status::TimedOut]
+            let open: u64 = Status::UNSETTLED
                 .iter()
                 .map(|s| {
                     counts
