@@ -19,6 +19,7 @@ use xrelay_light_client::evm::client::EvmStorageProof;
 use xrelay_light_client::{ChainId, Hash32, Height, LightBlock, StateProof};
 
 use crate::endpoints::{EndpointPolicy, Endpoints, RpcErrorCounter};
+use crate::screen::{screen_events, Head, HeadGuard, Refusals};
 use crate::types::Applied;
 use crate::{
     AdapterError, ChainAdapter, ChainEvent, ChainFamily, ChainProof, ChainStatus, ClientUpdate,
@@ -34,6 +35,7 @@ pub struct DevchainAdapter {
     endpoints: Arc<Endpoints<NodeClient>>,
     heads: watch::Receiver<Height>,
     head_task: tokio::task::JoinHandle<()>,
+    refused: Refusals,
 }
 
 impl Drop for DevchainAdapter {
@@ -110,13 +112,30 @@ impl DevchainAdapter {
             });
         }
         let (tx, heads) = watch::channel(status.latest_height);
-        let head_task = tokio::spawn(follow_heads(chain.clone(), endpoints.clone(), tx, poll));
+        let refused = Refusals::default();
+        let guard = HeadGuard::new(status.latest_height, poll * 2);
+        let head_task = tokio::spawn(follow_heads(
+            chain.clone(),
+            endpoints.clone(),
+            tx,
+            poll,
+            guard,
+            refused.clone(),
+        ));
         Ok(DevchainAdapter {
             chain,
             endpoints,
             heads,
             head_task,
+            refused,
         })
+    }
+
+    /// Counts what this adapter refuses from its nodes (events that cannot be true, heads
+    /// too far ahead) in `xrelay_claims_refused_total{chain,reason}`.
+    pub fn with_refusals(self, counter: prometheus::IntCounterVec) -> Self {
+        self.refused.install(counter);
+        self
     }
 
     /// The chain's client of the EVM chain `of`, if it hosts one.
@@ -152,15 +171,24 @@ async fn follow_heads(
     endpoints: Arc<Endpoints<NodeClient>>,
     tx: watch::Sender<Height>,
     poll: Duration,
+    mut guard: HeadGuard,
+    refused: Refusals,
 ) {
-    let publish = |h: Height| {
-        tx.send_if_modified(|cur| {
-            let newer = h > *cur;
-            if newer {
-                *cur = h;
+    // Publishes a plausible newer head; says false for one too far ahead (a lying or broken
+    // endpoint: the caller moves to another).
+    let mut publish = |h: Height, endpoint: &str| -> bool {
+        match guard.admit(h) {
+            Head::Moved(h) => {
+                tx.send_replace(h);
+                true
             }
-            newer
-        });
+            Head::Known => true,
+            Head::Suspect { allowed } => {
+                tracing::warn!(%chain, endpoint, reported = h, allowed, "head further ahead than elapsed time allows; ignored");
+                refused.count(&chain, "suspect_head");
+                false
+            }
+        }
     };
     loop {
         if tx.is_closed() {
@@ -185,7 +213,9 @@ async fn follow_heads(
                 tokio::time::timeout(poll * 20 + Duration::from_secs(5), sub.next()).await
             {
                 if let Some(h) = notice["height"].as_u64() {
-                    publish(h);
+                    if !publish(h, &ws_url) {
+                        break;
+                    }
                 }
                 if tx.is_closed() {
                     return;
@@ -202,7 +232,10 @@ async fn follow_heads(
                 })
                 .await;
             if let Ok(s) = status {
-                publish(s.latest_height);
+                let endpoint = endpoints.preferred_url();
+                if !publish(s.latest_height, &endpoint) {
+                    endpoints.demote(&endpoint);
+                }
             }
             if tx.is_closed() {
                 return;
@@ -449,10 +482,11 @@ impl ChainAdapter for DevchainAdapter {
         let events = self
             .call("events", |c| async move { c.events(from, to).await })
             .await?;
-        Ok(events
+        let events = events
             .into_iter()
             .filter_map(|e| chain_event(e.height, e.event))
-            .collect())
+            .collect();
+        Ok(screen_events(&self.chain, from, to, events, &self.refused))
     }
 
     fn max_event_range(&self) -> u64 {
@@ -484,6 +518,12 @@ impl ChainAdapter for DevchainAdapter {
             let proven = self
                 .call("proofs", |c| async move { c.proofs(chunk, height).await })
                 .await?;
+            if proven.len() != chunk.len() {
+                return Err(AdapterError::BadAnswer {
+                    chain: self.chain.to_string(),
+                    why: format!("proofs: {} answers to {} keys", proven.len(), chunk.len()),
+                });
+            }
             out.extend(proven.into_iter().map(|p| Proven {
                 height: p.height,
                 value: p.value,

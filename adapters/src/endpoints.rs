@@ -80,6 +80,24 @@ impl<C: Clone> Endpoints<C> {
             .collect()
     }
 
+    /// The endpoint calls go to first (the one that answered last).
+    pub(crate) fn preferred_url(&self) -> String {
+        let i = self.preferred.load(Ordering::Relaxed) % self.clients.len().max(1);
+        self.clients.get(i).map(|c| c.0.clone()).unwrap_or_default()
+    }
+
+    /// Moves calls off `url` (it answered something that cannot be true) to the next
+    /// endpoint, and counts it against `url`. With one endpoint there is nowhere to go.
+    pub(crate) fn demote(&self, url: &str) {
+        if let Some(i) = self.clients.iter().position(|c| c.0 == url) {
+            self.count(url);
+            let next = (i + 1) % self.clients.len();
+            let _ = self
+                .preferred
+                .compare_exchange(i, next, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+
     fn count(&self, url: &str) {
         if let Some(c) = &self.errors {
             c.with_label_values(&[self.chain.as_str(), url]).inc();

@@ -15,6 +15,7 @@
 pub mod devchain;
 mod endpoints;
 pub mod evm;
+pub mod screen;
 mod types;
 
 pub use endpoints::{EndpointPolicy, RpcErrorCounter};
@@ -81,6 +82,26 @@ pub trait ChainAdapter: Send + Sync + 'static {
             out.push(self.prove(key, height).await?);
         }
         Ok(out)
+    }
+
+    /// The next sequence this chain's lane from `source` expects, at `height` (unverified:
+    /// the relayer proves it with [`Self::prove`] at `paths::next_receive`). Chains whose
+    /// proofs carry the value itself read it from there; others ask.
+    async fn next_receive(&self, source: &ChainId, height: Height) -> Result<u64, AdapterError> {
+        let proven = self
+            .prove(&xrelay_light_client::paths::next_receive(source), height)
+            .await?;
+        match proven.value {
+            None => Ok(1),
+            Some(v) => v
+                .as_slice()
+                .try_into()
+                .map(u64::from_be_bytes)
+                .map_err(|_| AdapterError::BadAnswer {
+                    chain: self.chain_id().to_string(),
+                    why: format!("next_recv/{source} holds {} bytes, not 8", v.len()),
+                }),
+        }
     }
 
     /// The state of this chain's client of `of`, if it has one.

@@ -37,6 +37,11 @@ pub struct Metrics {
     pub submissions: IntCounterVec,
     /// `xrelay_rpc_errors_total{chain,endpoint}`.
     pub rpc_errors: IntCounterVec,
+    /// `xrelay_claims_refused_total{chain,reason}`: what a node of `chain` said that the
+    /// relayer did not believe (an event in another chain's role, a message content or a
+    /// settlement its proof contradicts, a head too far ahead…): each is a lie or a broken
+    /// node, and none of them reached the ledger.
+    pub claims_refused: IntCounterVec,
     /// `xrelay_light_client_height{chain}`.
     pub client_height: IntGaugeVec,
     /// `xrelay_misbehaviour_detected_total{chain}`.
@@ -183,6 +188,12 @@ impl Metrics {
                 "xrelay_rpc_errors_total",
                 "Failed RPC calls by endpoint.",
                 &["chain", "endpoint"],
+            ),
+            claims_refused: counter(
+                &registry,
+                "xrelay_claims_refused_total",
+                "Node answers refused as untrue (wrong role, contradicted by a proof, implausible).",
+                &["chain", "reason"],
             ),
             client_height: gauge(
                 &registry,

@@ -24,8 +24,10 @@ use xrelay_light_client::{
 };
 
 /// Bumped when the layout changes; a store of another version is refused, except
-/// version 1 (JSON message records), which opening migrates in place.
-pub const SCHEMA_VERSION: u32 = 2;
+/// version 1 (JSON message records), which opening migrates in place, and version 2, whose
+/// records are version-3 records without the content-proven flag (only the version key is
+/// rewritten).
+pub const SCHEMA_VERSION: u32 = 3;
 
 const CF_META: &str = "meta";
 const CF_MESSAGES: &str = "messages";
@@ -120,6 +122,10 @@ pub struct MessageRecord {
     /// its timeout): only a timeout on the source is left to do.
     #[serde(default)]
     pub lane_skipped: bool,
+    /// The message's content matched its commitment on the source at a height the
+    /// relayer verified: until then it is only what a node said.
+    #[serde(default)]
+    pub content_proven: bool,
     /// Every transition, oldest first.
     pub timeline: Vec<Step>,
 }
@@ -139,6 +145,7 @@ impl MessageRecord {
             status: Status::Pending,
             ack: None,
             lane_skipped: false,
+            content_proven: false,
         }
     }
 
@@ -281,6 +288,11 @@ impl RelayStore {
                 })?);
                 if found == 1 {
                     store.migrate_json_records()?;
+                } else if found == 2 {
+                    store
+                        .db
+                        .put_cf(store.cf(CF_META), SCHEMA_KEY, SCHEMA_VERSION.to_be_bytes())?;
+                    tracing::info!("store migrated from schema 2 to 3 (no record rewritten)");
                 } else if found != SCHEMA_VERSION {
                     return Err(StoreError::Schema {
                         found,
@@ -296,7 +308,7 @@ impl RelayStore {
     }
 
     /// Rewrites the JSON message records of a schema-1 store in the binary layout, in
-    /// batches, then records schema 2 (durably). Killed half-way, it starts again: a record
+    /// batches, then records the current schema (durably). Killed half-way, it starts again: a record
     /// already rewritten is recognised and left alone.
     fn migrate_json_records(&self) -> Result<(), StoreError> {
         let mut batch = WriteBatch::default();
@@ -324,7 +336,10 @@ impl RelayStore {
         let mut opts = rocksdb::WriteOptions::default();
         opts.set_sync(true);
         self.db.write_opt(batch, &opts)?;
-        tracing::info!(records = n, "store migrated from schema 1 to 2");
+        tracing::info!(
+            records = n,
+            "store migrated from schema 1 to {SCHEMA_VERSION}"
+        );
         Ok(())
     }
 
@@ -690,6 +705,21 @@ impl RelayStore {
         Ok(())
     }
 
+    /// Forgets `record` (a claim its proof contradicted): the record, its id and its index
+    /// entry. Counters are the caller's.
+    pub fn delete_message(&self, t: &mut Transition, record: &MessageRecord) {
+        let m = &record.message;
+        t.batch.delete_cf(
+            self.cf(CF_BY_STATUS),
+            status_key(record.status, &m.source, &m.destination, m.sequence),
+        );
+        t.batch.delete_cf(self.cf(CF_IDS), record.id.0 .0);
+        t.batch.delete_cf(
+            self.cf(CF_MESSAGES),
+            message_key(&m.source, &m.destination, m.sequence),
+        );
+    }
+
     /// Moves `chain`'s scan cursor.
     pub fn put_cursor(&self, t: &mut Transition, chain: &ChainId, height: Height) {
         t.batch
@@ -753,9 +783,10 @@ impl Decode for Step {
     }
 }
 
-/// The stored layout of a record (schema 2), in the protocol's strict encoding: the
-/// message, its id, the status tag, the ack (0 or 1, then the ack), the skipped flag and
-/// the timeline. About a tenth of the JSON's cost to read and write.
+/// The stored layout of a record (schema 3), in the protocol's strict encoding: the
+/// message, its id, the status tag, the ack (0 or 1, then the ack), a flags byte (bit 0:
+/// the lane skipped it; bit 1: its content is proven; schema 2 had only bit 0) and the
+/// timeline. About a tenth of the JSON's cost to read and write.
 impl Encode for MessageRecord {
     fn encode_to(&self, w: &mut Writer) {
         w.put(&self.message)
@@ -765,7 +796,7 @@ impl Encode for MessageRecord {
             Some(a) => w.u8(1).put(a),
             None => w.u8(0),
         };
-        w.u8(u8::from(self.lane_skipped));
+        w.u8(u8::from(self.lane_skipped) | (u8::from(self.content_proven) << 1));
         encode_seq(w, &self.timeline);
     }
 }
@@ -780,11 +811,14 @@ impl Decode for MessageRecord {
             1 => Some(r.get::<Acknowledgement>()?),
             t => return Err(DecodeError::invalid("ack flag", format!("{t}"))),
         };
-        let lane_skipped = match r.u8()? {
-            0 => false,
-            1 => true,
-            t => return Err(DecodeError::invalid("lane_skipped", format!("{t}"))),
-        };
+        let flags = r.u8()?;
+        if flags > 0b11 {
+            return Err(DecodeError::invalid(
+                "record flags",
+                format!("{flags:#04x}"),
+            ));
+        }
+        let (lane_skipped, content_proven) = (flags & 1 != 0, flags & 2 != 0);
         // A step is at least a tag, two u64s and a non-empty chain id.
         let timeline = decode_seq(r, "timeline", MAX_TIMELINE, 18)?;
         Ok(MessageRecord {
@@ -793,6 +827,7 @@ impl Decode for MessageRecord {
             status,
             ack,
             lane_skipped,
+            content_proven,
             timeline,
         })
     }

@@ -7,6 +7,7 @@
 
 pub mod gateway;
 pub mod sender;
+pub mod transport;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,7 @@ use xrelay_light_client::evm::header::EvmHeader;
 use xrelay_light_client::{ChainId, ClientState, Decode, Hash32, Height, LightBlock, TimeMs};
 
 use crate::endpoints::{EndpointPolicy, Endpoints, RpcErrorCounter};
+use crate::screen::{screen_events, Head, HeadGuard, Refusals};
 use crate::types::Applied;
 use crate::{
     AdapterError, ChainAdapter, ChainEvent, ChainFamily, ChainProof, ChainStatus, Confirmed,
@@ -71,6 +73,7 @@ pub struct EvmAdapter {
     sender: Sender,
     heads: watch::Receiver<Height>,
     head_task: tokio::task::JoinHandle<()>,
+    refused: Refusals,
 }
 
 impl Drop for EvmAdapter {
@@ -166,7 +169,13 @@ impl EvmAdapter {
                 chain: chain.to_string(),
                 message: format!("{url}: {e}"),
             })?;
-            clients.push((url.clone(), RootProvider::new_http(parsed)));
+            clients.push((
+                url.clone(),
+                RootProvider::new(alloy::rpc::client::RpcClient::new(
+                    transport::CappedHttp::new(parsed, transport::MAX_RESPONSE_BYTES),
+                    alloy::transports::utils::guess_local_url(url),
+                )),
+            ));
         }
         let endpoints = Arc::new(Endpoints::new(
             chain.to_string(),
@@ -240,12 +249,15 @@ impl EvmAdapter {
         );
         let first = final_head(&endpoints, &name, settings.confirmations).await?;
         let (tx, heads) = watch::channel(first);
+        let refused = Refusals::default();
         let head_task = tokio::spawn(follow_heads(
-            name,
+            chain.clone(),
             endpoints.clone(),
             settings.confirmations,
             settings.poll,
             tx,
+            HeadGuard::new(first, settings.poll * 2),
+            refused.clone(),
         ));
         Ok(EvmAdapter {
             chain,
@@ -256,7 +268,15 @@ impl EvmAdapter {
             sender,
             heads,
             head_task,
+            refused,
         })
+    }
+
+    /// Counts what this adapter refuses from its nodes (events that cannot be true, heads
+    /// too far ahead) in `xrelay_claims_refused_total{chain,reason}`.
+    pub fn with_refusals(self, counter: prometheus::IntCounterVec) -> Self {
+        self.refused.install(counter);
+        self
     }
 
     fn name(&self) -> String {
@@ -514,26 +534,35 @@ async fn final_head(
     Ok(head.saturating_sub(confirmations))
 }
 
-/// Keeps `tx` at the chain's latest final height by polling.
+/// Keeps `tx` at the chain's latest final height by polling; a head further ahead than
+/// elapsed time allows is ignored, counted, and the next poll asks another endpoint.
 async fn follow_heads(
-    name: String,
+    chain: ChainId,
     endpoints: Arc<Endpoints<RootProvider>>,
     confirmations: u64,
     poll: Duration,
     tx: watch::Sender<Height>,
+    mut guard: HeadGuard,
+    refused: Refusals,
 ) {
+    let name = chain.to_string();
     loop {
         if tx.is_closed() {
             return;
         }
         if let Ok(h) = final_head(&endpoints, &name, confirmations).await {
-            tx.send_if_modified(|cur| {
-                let newer = h > *cur;
-                if newer {
-                    *cur = h;
+            match guard.admit(h) {
+                Head::Moved(h) => {
+                    tx.send_replace(h);
                 }
-                newer
-            });
+                Head::Known => {}
+                Head::Suspect { allowed } => {
+                    let endpoint = endpoints.preferred_url();
+                    tracing::warn!(%chain, %endpoint, reported = h, allowed, "head further ahead than elapsed time allows; ignored");
+                    refused.count(&chain, "suspect_head");
+                    endpoints.demote(&endpoint);
+                }
+            }
         }
         tokio::time::sleep(poll).await;
     }
@@ -581,7 +610,8 @@ impl ChainAdapter for EvmAdapter {
     }
 
     async fn events(&self, from: Height, to: Height) -> Result<Vec<ChainEvent>, AdapterError> {
-        self.gateway_events(from, to).await
+        let events = self.gateway_events(from, to).await?;
+        Ok(screen_events(&self.chain, from, to, events, &self.refused))
     }
 
     fn max_event_range(&self) -> u64 {
@@ -624,6 +654,39 @@ impl ChainAdapter for EvmAdapter {
 
     async fn client_state(&self, of: &ChainId) -> Result<Option<HostedClient>, AdapterError> {
         self.client_state_for(of, 0).await
+    }
+
+    async fn next_receive(&self, source: &ChainId, height: Height) -> Result<u64, AdapterError> {
+        let name = self.name();
+        let gateway = self.gateway;
+        let input = Bytes::from(
+            Gateway::nextRecvCall {
+                source: Bytes::copy_from_slice(source.as_str().as_bytes()),
+            }
+            .abi_encode(),
+        );
+        let input = &input;
+        self.endpoints
+            .call("eth_call nextRecv", |p| {
+                let name = name.clone();
+                async move {
+                    let tx = alloy::rpc::types::TransactionRequest::default()
+                        .to(gateway)
+                        .input(input.clone().into());
+                    let out = p
+                        .call(tx)
+                        .block(height.into())
+                        .await
+                        .map_err(|e| rpc_error(&name, e))?;
+                    Gateway::nextRecvCall::abi_decode_returns(&out).map_err(|e| {
+                        AdapterError::BadAnswer {
+                            chain: name.clone(),
+                            why: format!("Gateway.nextRecv(): {e}"),
+                        }
+                    })
+                }
+            })
+            .await
     }
 
     async fn client_state_for(

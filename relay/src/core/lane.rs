@@ -7,7 +7,10 @@ use xrelay_adapters::{Confirmed, HostedClient, Submission};
 use xrelay_devchain::tx::{InboundMessage, ProvenAck, ProvenMessage, SourceProof};
 use xrelay_light_client::{paths, Height};
 
+use xrelay_devchain::module::keys::{self, Outcome};
+
 use super::chain::{ChainHandle, RelayError};
+use super::claims::{judge_content, Judged};
 use super::followed::Expect;
 use super::remote::{ensure_client_at, UpdateWait};
 use super::Relay;
@@ -16,9 +19,9 @@ use crate::store::{MessageRecord, Status};
 
 /// `outcomes/{destination}/{sequence}` on the source, and the value a timeout leaves there.
 fn outcome_key(m: &xrelay_light_client::Message) -> Vec<u8> {
-    format!("outcomes/{}/{}", m.destination, m.sequence).into_bytes()
+    keys::outcome(&m.destination, m.sequence)
 }
-const OUTCOME_TIMED_OUT: u8 = 3;
+const OUTCOME_TIMED_OUT: u8 = Outcome::TimedOut as u8;
 
 /// What a pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -127,8 +130,21 @@ async fn proof_height(chain: &ChainHandle, at_least: Height) -> Result<Height, R
         head = chain.adapter.status().await?.height;
     }
     let height = head.max(at_least);
-    chain.verified(height).await?;
-    Ok(height)
+    match chain.verified(height).await {
+        Ok(_) => Ok(height),
+        // The head is a node's word and may be a lie (a height the chain has not
+        // produced): the latest verified height will do if it covers the work.
+        Err(e) if height > at_least => {
+            let fallback = at_least.max(chain.verified_height().await);
+            if fallback >= height {
+                return Err(e);
+            }
+            tracing::debug!(chain = %chain.id, head = height, fallback, error = %e, "head not verifiable; proving at a verified height");
+            chain.verified(fallback).await?;
+            Ok(fallback)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The highest block height at which any of `records` reached `status` on `chain`.
@@ -159,7 +175,11 @@ async fn settle(
     let outcome = match confirmed {
         Ok(c) => match c.outcome {
             Ok(applied) => {
-                relay.ledger.apply(&chain.id, &applied.events, None).await?;
+                // The node's account of what the transaction did is a claim like any
+                // other answer: proven before the ledger believes it.
+                let events =
+                    super::claims::prove_events(relay, chain, applied.events, c.height).await?;
+                relay.ledger.apply(&chain.id, &events, None).await?;
                 if applied.already_done >= items {
                     "already_delivered"
                 } else {
@@ -221,39 +241,56 @@ async fn deliver_batch(
     // land in the same block.
     ensure_client_at(dst, src, height, &relay.metrics, UpdateWait::Accepted).await?;
     let mut messages = Vec::with_capacity(items.len());
+    let mut proven_now = Vec::new();
     for (((r, shows), (key, value)), proven) in items.into_iter().zip(claims).zip(proofs) {
-        let m = r.message;
-        if proven.value.is_none() && shows == SourceProof::Committed {
-            // No commitment: either the message was settled on the source already (by
-            // another relayer, or before a restart; its events are still to be scanned),
-            // which its recorded outcome proves, or it was never sent (a node made it up),
-            // which the membership check below refuses and counts. The lane is ordered:
-            // it stops here either way.
-            let outcome = outcome_key(&m);
-            let settled = src.adapter.prove(&outcome, height).await?;
-            if let Some(v) = &settled.value {
-                src.check_proof(height, &outcome, Expect::Stored(v), &settled.proof)
-                    .await?;
-                tracing::debug!(src = %src.id, dst = %dst.id, sequence = m.sequence, "already settled on the source; waiting for its events");
-                break;
+        match shows {
+            SourceProof::Committed => {
+                // The content is a node's claim until its commitment matches: a false one
+                // is dropped (and re-read), a settled one recorded; either way the ordered
+                // lane stops here for this pass.
+                match judge_content(relay, src, &r, height, &proven).await {
+                    Ok(Judged::Matches) => {
+                        if !r.content_proven {
+                            proven_now.push(r.clone());
+                        }
+                    }
+                    Ok(Judged::Settled) => break,
+                    Ok(Judged::Dropped) if messages.is_empty() => {
+                        // Back off a little: the re-read needs a scan, and a node that
+                        // keeps lying must not make the relayer spin.
+                        return Err(RelayError::Retry(format!(
+                            "{} claim of {}/{} dropped; re-reading",
+                            src.id, dst.id, r.message.sequence
+                        )));
+                    }
+                    Ok(Judged::Dropped) => break,
+                    Err(e) if messages.is_empty() => return Err(e),
+                    Err(_) => break,
+                }
             }
-        }
-        if let Err(e) = src
-            .check_proof(height, &key, Expect::Value(&value), &proven.proof)
-            .await
-        {
-            // Verify before forward: the lane stops here (it is ordered) and nothing
-            // unverified is submitted.
-            if messages.is_empty() {
-                return Err(e);
+            SourceProof::TimedOut => {
+                if let Err(e) = src
+                    .check_proof(height, &key, Expect::Value(&value), &proven.proof)
+                    .await
+                {
+                    // Verify before forward: the lane stops here (it is ordered) and
+                    // nothing unverified is submitted.
+                    if messages.is_empty() {
+                        return Err(e);
+                    }
+                    break;
+                }
             }
-            break;
         }
         messages.push(InboundMessage {
-            message: m,
+            message: r.message,
             shows,
             proof: proven.proof,
         });
+    }
+    if !proven_now.is_empty() {
+        let refs: Vec<&MessageRecord> = proven_now.iter().collect();
+        relay.ledger.mark_content_proven(&refs).await?;
     }
     if messages.is_empty() {
         return Ok(0);
@@ -271,12 +308,51 @@ async fn deliver_batch(
     Ok(1)
 }
 
+/// The records among `records` whose content the source's commitment confirms, checked
+/// at a verified height of `src` for those not proven yet; the others are dropped as false
+/// claims or recorded as settled (`claims::judge_content`). What is sent back to the source
+/// (a timeout, an ack) names the message by its content, which the source checks.
+async fn with_proven_content(
+    relay: &Relay,
+    src: &ChainHandle,
+    records: Vec<MessageRecord>,
+) -> Result<Vec<MessageRecord>, RelayError> {
+    if records.iter().all(|r| r.content_proven) {
+        return Ok(records);
+    }
+    let refs: Vec<&MessageRecord> = records.iter().collect();
+    let height = proof_height(src, reached_at(&refs, Status::Pending, &src.id)).await?;
+    let unproven: Vec<&MessageRecord> = records.iter().filter(|r| !r.content_proven).collect();
+    let keys: Vec<Vec<u8>> = unproven
+        .iter()
+        .map(|r| paths::commitment(&r.message.destination, r.message.sequence))
+        .collect();
+    let proofs = src.adapter.prove_many(&keys, height).await?;
+    let mut confirmed = std::collections::BTreeSet::new();
+    let mut proven_now = Vec::new();
+    for (r, proven) in unproven.into_iter().zip(proofs) {
+        if judge_content(relay, src, r, height, &proven).await? == Judged::Matches {
+            confirmed.insert(r.message.sequence);
+            proven_now.push(r);
+        }
+    }
+    relay.ledger.mark_content_proven(&proven_now).await?;
+    Ok(records
+        .into_iter()
+        .filter(|r| r.content_proven || confirmed.contains(&r.message.sequence))
+        .collect())
+}
+
 async fn timeout_batch(
     relay: &Relay,
     src: &ChainHandle,
     dst: &ChainHandle,
     items: Vec<MessageRecord>,
 ) -> Result<usize, RelayError> {
+    let items = with_proven_content(relay, src, items).await?;
+    if items.is_empty() {
+        return Ok(0);
+    }
     let height = proof_height(dst, 0).await?;
     let header = dst.verified(height).await?;
     let passed: Vec<MessageRecord> = items
@@ -327,6 +403,10 @@ async fn ack_batch(
     dst: &ChainHandle,
     items: Vec<MessageRecord>,
 ) -> Result<usize, RelayError> {
+    let items = with_proven_content(relay, src, items).await?;
+    if items.is_empty() {
+        return Ok(0);
+    }
     let records: Vec<&MessageRecord> = items.iter().collect();
     let height = proof_height(dst, reached_at(&records, Status::Delivered, &dst.id)).await?;
     let items: Vec<MessageRecord> = items.into_iter().filter(|r| r.ack.is_some()).collect();

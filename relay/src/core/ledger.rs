@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use xrelay_adapters::ChainEvent;
-use xrelay_light_client::{ChainId, Height, Message};
+use xrelay_devchain::module::keys::Outcome;
+use xrelay_light_client::{Acknowledgement, ChainId, Height, Message};
 
 use crate::metrics::Metrics;
 use crate::store::{MessageRecord, RelayStore, Status, StoreError};
@@ -74,6 +75,9 @@ pub struct Ledger {
     moved: tokio::sync::watch::Sender<u64>,
     /// The latest status changes, newest last (since this process started).
     recent: std::sync::Mutex<std::collections::VecDeque<RecentChange>>,
+    /// Per chain, the height a dropped claim asked the scanner to re-read from, until the
+    /// scanner's next commit takes it into account (its cursor never passes it).
+    rewinds: std::sync::Mutex<HashMap<ChainId, Height>>,
 }
 
 fn now_ms() -> u64 {
@@ -98,6 +102,7 @@ impl Ledger {
             counts: tokio::sync::Mutex::new(counts),
             moved: tokio::sync::watch::Sender::new(0),
             recent: Default::default(),
+            rewinds: Default::default(),
         };
         ledger.publish_backlog(
             &ledger
@@ -149,11 +154,141 @@ impl Ledger {
     }
 
     /// Applies `events` that happened on `chain` and, in the same transition, moves
-    /// `chain`'s scan cursor to `cursor` (if given).
+    /// `chain`'s scan cursor to `cursor` (if given; never past a rewind asked for since).
+    ///
+    /// Only what `chain` can have emitted is taken: a message's sending and settlement
+    /// from its source, its reception from its destination (others are refused and
+    /// counted). A message's content is the first one seen: a different content claimed
+    /// later for the same sequence is refused and counted, and the record remembers the
+    /// lowest height any claim named, where a re-read starts if the content turns out
+    /// false. Settlement and reception events must have been proven by the caller
+    /// (`core::claims`); sending is proven when the message is relayed.
     pub async fn apply(
         &self,
         chain: &ChainId,
         events: &[ChainEvent],
+        cursor: Option<Height>,
+    ) -> Result<Changes, StoreError> {
+        let facts: Vec<(&Message, Height, Fact<'_>)> = events
+            .iter()
+            .filter_map(|e| {
+                let fact = Fact::of(e)?;
+                if !e.emitted_by(chain) {
+                    self.refuse(chain, "role");
+                    return None;
+                }
+                let (message, height) = fact.1;
+                Some((message, height, fact.0))
+            })
+            .collect();
+        self.apply_facts(chain, &facts, cursor).await
+    }
+
+    /// Records what the relayer proved itself on `source`: `message` ended with `outcome`
+    /// there (its outcome key at a verified `height`), whatever events were or were not
+    /// seen. Used when a settlement's events were never served.
+    pub async fn apply_outcome(
+        &self,
+        source: &ChainId,
+        message: &Message,
+        outcome: Outcome,
+        height: Height,
+    ) -> Result<Changes, StoreError> {
+        let fact = match outcome {
+            Outcome::TimedOut => Fact::TimedOut,
+            Outcome::Acknowledged | Outcome::Refused => Fact::Acknowledged(None),
+        };
+        self.apply_facts(source, &[(message, height, fact)], None)
+            .await
+    }
+
+    /// Marks the contents of `records` proven: their commitments on the source matched at a
+    /// height the relayer verified. A later claim of other content is refused outright.
+    pub async fn mark_content_proven(&self, records: &[&MessageRecord]) -> Result<(), StoreError> {
+        let _counts = self.counts.lock().await;
+        let mut t = self.store.transition();
+        let mut any = false;
+        for r in records {
+            let m = &r.message;
+            let Some(mut stored) = self.store.message(&m.source, &m.destination, m.sequence)?
+            else {
+                continue;
+            };
+            if stored.content_proven || stored.message != *m {
+                continue;
+            }
+            stored.content_proven = true;
+            self.store
+                .put_message(&mut t, &stored, Some(stored.status))?;
+            any = true;
+        }
+        if any {
+            self.store.commit(t)?;
+        }
+        Ok(())
+    }
+
+    /// Drops `record`, a claim its proof contradicted (`reason`), unless it changed since
+    /// it was read, and has the chains named in its timeline re-read from just below the
+    /// heights where it was claimed, so the true content (if any) is found again. Returns
+    /// whether it was dropped.
+    pub async fn drop_claim(
+        &self,
+        record: &MessageRecord,
+        reason: &'static str,
+    ) -> Result<bool, StoreError> {
+        let mut counts = self.counts.lock().await;
+        let m = &record.message;
+        let Some(stored) = self.store.message(&m.source, &m.destination, m.sequence)? else {
+            return Ok(false);
+        };
+        if stored != *record || stored.content_proven {
+            return Ok(false);
+        }
+        self.refuse(&m.source, reason);
+        let mut t = self.store.transition();
+        self.store.delete_message(&mut t, &stored);
+        let lane = (m.source.clone(), m.destination.clone());
+        let c = counts
+            .entry((lane.0.clone(), lane.1.clone(), stored.status))
+            .or_default();
+        *c = c.saturating_sub(1);
+        self.store
+            .put_count(&mut t, &lane.0, &lane.1, stored.status, *c);
+        let mut rewinds = self.rewinds.lock().unwrap_or_else(|e| e.into_inner());
+        for step in &stored.timeline {
+            // Height 0: the claim came from the other end before any sending was seen;
+            // the sending, if real, is still ahead of the cursor.
+            if step.height == 0 {
+                continue;
+            }
+            let to = step.height - 1;
+            let current = self.store.cursor(&step.chain)?.unwrap_or(0);
+            if to < current {
+                self.store.put_cursor(&mut t, &step.chain, to);
+            }
+            let r = rewinds.entry(step.chain.clone()).or_insert(to);
+            *r = (*r).min(to);
+        }
+        drop(rewinds);
+        self.store.commit(t)?;
+        tracing::warn!(src = %m.source, dst = %m.destination, sequence = m.sequence, reason, "a node's claim about this message was false: dropped, re-reading");
+        self.publish_backlog(&counts);
+        self.moved.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(true)
+    }
+
+    fn refuse(&self, chain: &ChainId, reason: &str) {
+        self.metrics
+            .claims_refused
+            .with_label_values(&[chain.as_str(), reason])
+            .inc();
+    }
+
+    async fn apply_facts(
+        &self,
+        chain: &ChainId,
+        facts: &[(&Message, Height, Fact<'_>)],
         cursor: Option<Height>,
     ) -> Result<Changes, StoreError> {
         let mut counts = self.counts.lock().await;
@@ -161,19 +296,7 @@ impl Ledger {
             HashMap::new();
         let mut changes = Changes::default();
         let now = now_ms();
-        for event in events {
-            let (message, height) = match event {
-                ChainEvent::Sent { message, height }
-                | ChainEvent::Received {
-                    message, height, ..
-                }
-                | ChainEvent::Expired { message, height }
-                | ChainEvent::Acknowledged {
-                    message, height, ..
-                }
-                | ChainEvent::TimedOut { message, height } => (message, *height),
-                ChainEvent::ClientUpdated { .. } | ChainEvent::ClientFrozen { .. } => continue,
-            };
+        for &(message, height, fact) in facts {
             if !self
                 .lanes
                 .contains(&(message.source.clone(), message.destination.clone()))
@@ -195,7 +318,7 @@ impl Ledger {
                         changes.sent += 1;
                         MessageRecord::sent(
                             message.clone(),
-                            if matches!(event, ChainEvent::Sent { .. }) {
+                            if matches!(fact, Fact::Sent) {
                                 height
                             } else {
                                 0
@@ -207,15 +330,38 @@ impl Ledger {
                 touched.insert(key.clone(), (record, stored));
             }
             let (record, _) = touched.get_mut(&key).expect("inserted above");
+            if record.message != *message {
+                match fact {
+                    Fact::Sent => {
+                        // Another content for a sequence already claimed: keep the first
+                        // (its proof decides), remember the lowest height either named.
+                        if record.status == Status::Pending && !record.content_proven {
+                            if let Some(step) = record.timeline.first_mut() {
+                                if step.height == 0 || height < step.height {
+                                    step.height = height;
+                                }
+                            }
+                        }
+                        self.refuse(chain, "conflicting_sent");
+                        continue;
+                    }
+                    // The other end's events are proven by their keys, which do not cover
+                    // the content: an unproven record takes the content the destination
+                    // verified on chain when it received the message.
+                    Fact::Received(_) if !record.content_proven => {
+                        record.message = message.clone();
+                    }
+                    _ => self.refuse(chain, "conflicting_content"),
+                }
+            }
             advance(
                 record,
-                event,
-                message,
+                fact,
                 chain,
                 height,
                 now,
                 &mut changes,
-                &self.metrics,
+                Some(&self.metrics),
             );
         }
         let mut t = self.store.transition();
@@ -256,7 +402,14 @@ impl Ledger {
             }
         }
         if let Some(h) = cursor {
-            self.store.put_cursor(&mut t, chain, h);
+            // A claim dropped while this batch was read asked for a re-read from below it.
+            let rewind = self
+                .rewinds
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(chain);
+            self.store
+                .put_cursor(&mut t, chain, rewind.map_or(h, |r| r.min(h)));
         }
         self.store.commit(t)?;
         self.publish_backlog(&counts);
@@ -275,20 +428,89 @@ impl Ledger {
         }
         Ok(changes)
     }
+
+    /// Whether applying `event` (from `chain`) would move its message: what needs a proof
+    /// before it is applied. Repeats of what the ledger already holds need none.
+    pub fn would_move(&self, chain: &ChainId, event: &ChainEvent) -> Result<bool, StoreError> {
+        let Some((fact, (message, height))) = Fact::of(event) else {
+            return Ok(false);
+        };
+        if !event.emitted_by(chain)
+            || !self
+                .lanes
+                .contains(&(message.source.clone(), message.destination.clone()))
+        {
+            return Ok(false);
+        }
+        let Some(stored) =
+            self.store
+                .message(&message.source, &message.destination, message.sequence)?
+        else {
+            return Ok(true);
+        };
+        let mut record = stored.clone();
+        advance(
+            &mut record,
+            fact,
+            chain,
+            height,
+            0,
+            &mut Changes::default(),
+            None,
+        );
+        Ok(record.status != stored.status || record.lane_skipped != stored.lane_skipped)
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What an event (or the relayer's own proof) says happened to a message.
+#[derive(Debug, Clone, Copy)]
+enum Fact<'a> {
+    Sent,
+    Received(&'a Acknowledgement),
+    Expired,
+    /// Settled by an ack (its content, when an event carried it).
+    Acknowledged(Option<&'a Acknowledgement>),
+    TimedOut,
+}
+
+impl<'a> Fact<'a> {
+    fn of(event: &'a ChainEvent) -> Option<(Fact<'a>, (&'a Message, Height))> {
+        Some(match event {
+            ChainEvent::Sent { message, height } => (Fact::Sent, (message, *height)),
+            ChainEvent::Received {
+                message,
+                height,
+                ack,
+            } => (Fact::Received(ack), (message, *height)),
+            ChainEvent::Expired { message, height } => (Fact::Expired, (message, *height)),
+            ChainEvent::Acknowledged {
+                message,
+                height,
+                ack,
+            } => (Fact::Acknowledged(Some(ack)), (message, *height)),
+            ChainEvent::TimedOut { message, height } => (Fact::TimedOut, (message, *height)),
+            ChainEvent::ClientUpdated { .. } | ChainEvent::ClientFrozen { .. } => return None,
+        })
+    }
+}
+
 fn advance(
     record: &mut MessageRecord,
-    event: &ChainEvent,
-    message: &Message,
+    fact: Fact<'_>,
     chain: &ChainId,
     height: Height,
     now: u64,
     changes: &mut Changes,
-    metrics: &Metrics,
+    metrics: Option<&Metrics>,
 ) {
-    let lane = [message.source.as_str(), message.destination.as_str()];
+    let lane = [
+        record.message.source.clone(),
+        record.message.destination.clone(),
+    ];
+    let lane = [lane[0].as_str(), lane[1].as_str()];
+    let latency = record
+        .reached(Status::Pending)
+        .map(|sent| now.saturating_sub(sent.at_ms) as f64 / 1000.0);
     let to = |record: &mut MessageRecord, status: Status| -> bool {
         if rank(status) <= rank(record.status) {
             return false;
@@ -296,27 +518,29 @@ fn advance(
         record.advance(status, chain, height, now);
         true
     };
-    match event {
-        ChainEvent::Sent { .. } => {
+    match fact {
+        Fact::Sent => {
             if let Some(step) = record.timeline.first_mut() {
                 if step.height == 0 {
                     step.height = height;
                 }
             }
         }
-        ChainEvent::Received { ack, .. } => {
-            record.ack = Some(ack.clone());
+        Fact::Received(ack) => {
             if to(record, Status::Delivered) {
+                record.ack = Some(ack.clone());
                 changes.delivered += 1;
-                metrics.delivered.with_label_values(&lane).inc();
-                if let Some(sent) = record.reached(Status::Pending) {
-                    metrics
-                        .latency
-                        .observe(now.saturating_sub(sent.at_ms) as f64 / 1000.0);
+                if let Some(m) = metrics {
+                    m.delivered.with_label_values(&lane).inc();
+                    if let Some(l) = latency {
+                        m.latency.observe(l);
+                    }
                 }
+            } else if record.ack.is_none() {
+                record.ack = Some(ack.clone());
             }
         }
-        ChainEvent::Expired { .. } => {
+        Fact::Expired => {
             if record.status == Status::TimedOut {
                 if to(record, Status::Closed) {
                     changes.closed += 1;
@@ -325,31 +549,36 @@ fn advance(
                 record.lane_skipped = true;
             }
         }
-        ChainEvent::Acknowledged { ack, .. } => {
-            record.ack.get_or_insert_with(|| ack.clone());
+        Fact::Acknowledged(ack) => {
+            if record.ack.is_none() {
+                record.ack = ack.cloned();
+            }
             if to(record, Status::Acknowledged) {
                 changes.acknowledged += 1;
-                metrics.acks.with_label_values(&lane).inc();
+                if let Some(m) = metrics {
+                    m.acks.with_label_values(&lane).inc();
+                }
             }
         }
-        ChainEvent::TimedOut { .. } => {
+        Fact::TimedOut => {
             let skipped = record.lane_skipped;
             if to(record, Status::TimedOut) {
                 changes.timed_out += 1;
-                metrics.timeouts.with_label_values(&lane).inc();
+                if let Some(m) = metrics {
+                    m.timeouts.with_label_values(&lane).inc();
+                }
                 if skipped && to(record, Status::Closed) {
                     changes.closed += 1;
                 }
             }
         }
-        ChainEvent::ClientUpdated { .. } | ChainEvent::ClientFrozen { .. } => {}
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use xrelay_light_client::{Acknowledgement, Timeout};
+    use xrelay_light_client::Timeout;
 
     fn msg(seq: u64) -> Message {
         Message {
@@ -463,5 +692,195 @@ mod tests {
             Some(&0)
         );
         assert_eq!(counts.get(&(a, b, Status::Closed)), Some(&1));
+    }
+
+    fn id(s: &str) -> ChainId {
+        s.parse().unwrap()
+    }
+
+    fn refused(l: &Ledger, chain: &str, reason: &str) -> u64 {
+        l.metrics
+            .claims_refused
+            .with_label_values(&[chain, reason])
+            .get()
+    }
+
+    fn sent(seq: u64, height: Height, payload: &[u8]) -> ChainEvent {
+        let mut message = msg(seq);
+        message.payload = payload.to_vec();
+        ChainEvent::Sent { height, message }
+    }
+
+    #[tokio::test]
+    async fn events_are_taken_only_from_the_end_of_the_lane_they_describe() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = ledger(dir.path());
+        let (a, b) = (id("a"), id("b"));
+        // b cannot send, acknowledge or time out a message of lane a → b.
+        let c = l.apply(&b, &[sent(1, 5, b"x")], Some(5)).await.unwrap();
+        assert_eq!(c, Changes::default());
+        assert_eq!(l.store().message(&a, &b, 1).unwrap(), None);
+        let ack = Acknowledgement::Success(vec![]);
+        l.apply(&a, &[sent(1, 5, b"x")], Some(5)).await.unwrap();
+        // a cannot receive its own message; b cannot settle it.
+        let lies = [
+            ChainEvent::Received {
+                height: 6,
+                message: msg_with(1, b"x"),
+                ack: ack.clone(),
+            },
+            ChainEvent::Expired {
+                height: 6,
+                message: msg_with(1, b"x"),
+            },
+        ];
+        assert_eq!(l.apply(&a, &lies, None).await.unwrap(), Changes::default());
+        let lies = [
+            ChainEvent::Acknowledged {
+                height: 6,
+                message: msg_with(1, b"x"),
+                ack,
+            },
+            ChainEvent::TimedOut {
+                height: 6,
+                message: msg_with(1, b"x"),
+            },
+        ];
+        assert_eq!(l.apply(&b, &lies, None).await.unwrap(), Changes::default());
+        let r = l.store().message(&a, &b, 1).unwrap().unwrap();
+        assert_eq!((r.status, r.lane_skipped), (Status::Pending, false));
+        assert_eq!(refused(&l, "b", "role"), 3);
+        assert_eq!(refused(&l, "a", "role"), 2);
+    }
+
+    fn msg_with(seq: u64, payload: &[u8]) -> Message {
+        let mut m = msg(seq);
+        m.payload = payload.to_vec();
+        m
+    }
+
+    #[tokio::test]
+    async fn a_second_content_for_a_sequence_is_refused_and_a_dropped_claim_is_reread() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = ledger(dir.path());
+        let (a, b) = (id("a"), id("b"));
+        // A lie first (height 20), the real message later (height 30), with a scan
+        // cursor at 40.
+        l.apply(&a, &[sent(1, 20, b"lie")], Some(25)).await.unwrap();
+        l.apply(&a, &[sent(1, 30, b"real")], Some(40))
+            .await
+            .unwrap();
+        let r = l.store().message(&a, &b, 1).unwrap().unwrap();
+        assert_eq!(
+            r.message.payload, b"lie",
+            "the first claim stays until proven"
+        );
+        assert_eq!(refused(&l, "a", "conflicting_sent"), 1);
+        assert_eq!(r.timeline[0].height, 20);
+        // Its proof contradicts it: dropped, and a is re-read from just below the claim.
+        assert!(l.drop_claim(&r, "content_mismatch").await.unwrap());
+        assert_eq!(l.store().message(&a, &b, 1).unwrap(), None);
+        assert_eq!(l.store().cursor(&a).unwrap(), Some(19));
+        assert_eq!(
+            l.counts()
+                .await
+                .get(&(a.clone(), b.clone(), Status::Pending)),
+            Some(&0)
+        );
+        assert!(
+            !l.drop_claim(&r, "content_mismatch").await.unwrap(),
+            "dropped once"
+        );
+        // A scan that read past the claim before the drop commits: its cursor stops at
+        // the rewind.
+        l.apply(&a, &[], Some(45)).await.unwrap();
+        assert_eq!(l.store().cursor(&a).unwrap(), Some(19));
+        // The re-read finds the real message.
+        l.apply(&a, &[sent(1, 30, b"real")], Some(45))
+            .await
+            .unwrap();
+        let r = l.store().message(&a, &b, 1).unwrap().unwrap();
+        assert_eq!(r.message.payload, b"real");
+        assert_eq!(l.store().cursor(&a).unwrap(), Some(45));
+        // Proven content is never dropped, and another content is refused outright.
+        l.mark_content_proven(&[&r]).await.unwrap();
+        let r = l.store().message(&a, &b, 1).unwrap().unwrap();
+        assert!(r.content_proven);
+        assert!(!l.drop_claim(&r, "never_sent").await.unwrap());
+        l.apply(&a, &[sent(1, 10, b"lie")], None).await.unwrap();
+        let again = l.store().message(&a, &b, 1).unwrap().unwrap();
+        assert_eq!(
+            (again.message.payload.as_slice(), again.timeline[0].height),
+            (&b"real"[..], 30)
+        );
+        assert_eq!(l.store().message_by_id(&r.id).unwrap(), Some(again));
+    }
+
+    #[tokio::test]
+    async fn a_proven_outcome_settles_a_message_whose_events_were_never_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = ledger(dir.path());
+        let (a, b) = (id("a"), id("b"));
+        l.apply(&a, &[sent(1, 5, b"x"), sent(2, 5, b"y")], Some(5))
+            .await
+            .unwrap();
+        let c = l
+            .apply_outcome(&a, &msg_with(1, b"x"), Outcome::Acknowledged, 9)
+            .await
+            .unwrap();
+        assert_eq!(c.acknowledged, 1);
+        let c = l
+            .apply_outcome(&a, &msg_with(2, b"y"), Outcome::TimedOut, 9)
+            .await
+            .unwrap();
+        assert_eq!(c.timed_out, 1);
+        let one = l.store().message(&a, &b, 1).unwrap().unwrap();
+        assert_eq!((one.status, one.ack), (Status::Acknowledged, None));
+        assert_eq!(
+            l.store().message(&a, &b, 2).unwrap().unwrap().status,
+            Status::TimedOut,
+            "the destination lane still has to move past it"
+        );
+    }
+
+    #[tokio::test]
+    async fn only_moves_need_proof_and_the_destination_content_replaces_an_unproven_claim() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = ledger(dir.path());
+        let (a, b) = (id("a"), id("b"));
+        let ack = Acknowledgement::Success(vec![7]);
+        let received = |payload: &[u8]| ChainEvent::Received {
+            height: 8,
+            message: msg_with(1, payload),
+            ack: ack.clone(),
+        };
+        assert!(
+            l.would_move(&b, &received(b"real")).unwrap(),
+            "unknown message"
+        );
+        assert!(!l.would_move(&a, &received(b"real")).unwrap(), "wrong role");
+        l.apply(&a, &[sent(1, 5, b"lie")], Some(5)).await.unwrap();
+        assert!(l.would_move(&b, &received(b"real")).unwrap());
+        assert!(
+            !l.would_move(&a, &sent(1, 5, b"lie")).unwrap(),
+            "a send moves nothing"
+        );
+        let c = l.apply(&b, &[received(b"real")], Some(8)).await.unwrap();
+        assert_eq!(c.delivered, 1);
+        let r = l.store().message(&a, &b, 1).unwrap().unwrap();
+        assert_eq!(r.message.payload, b"real");
+        assert_eq!(r.ack, Some(ack.clone()));
+        assert!(!l.would_move(&b, &received(b"real")).unwrap(), "a repeat");
+        // A repeat with another ack changes nothing (the proven one stays).
+        let other = ChainEvent::Received {
+            height: 9,
+            message: msg_with(1, b"real"),
+            ack: Acknowledgement::Success(vec![8]),
+        };
+        l.apply(&b, &[other], None).await.unwrap();
+        assert_eq!(
+            l.store().message(&a, &b, 1).unwrap().unwrap().ack,
+            Some(ack)
+        );
     }
 }

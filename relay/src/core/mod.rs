@@ -4,6 +4,7 @@
 
 pub mod attestations;
 pub mod chain;
+pub mod claims;
 pub mod evm;
 pub mod followed;
 pub mod lane;
@@ -144,7 +145,8 @@ impl Relay {
                                     Some(metrics.rpc_errors.clone()),
                                     poll,
                                 )
-                                .await?,
+                                .await?
+                                .with_refusals(metrics.claims_refused.clone()),
                             ),
                             None,
                         ),
@@ -154,7 +156,8 @@ impl Relay {
                             (
                                 Arc::new(
                                     EvmAdapter::connect(settings, Some(metrics.rpc_errors.clone()))
-                                        .await?,
+                                        .await?
+                                        .with_refusals(metrics.claims_refused.clone()),
                                 ),
                                 Some(follow.clone()),
                             )
@@ -373,6 +376,12 @@ pub async fn scan_step(
         }
     };
     range.learn(to - cursor, events.len() as u64, max);
+    // The cursor only moves to a height the relayer's light client verified: a node
+    // reporting heights it does not have cannot make the scanner skip them.
+    if to > chain.verified_height().await {
+        chain.verified(to).await?;
+    }
+    let events = claims::prove_events(relay, chain, events, to).await?;
     relay.ledger.apply(&chain.id, &events, Some(to)).await?;
     for e in &events {
         if let ChainEvent::ClientUpdated {
