@@ -255,24 +255,24 @@ async fn forged_proofs_never_reach_the_destination() {
     let honest_side = tx
         .send(&net.nodes[1], &b, &user(0), echo(&a, b"to the forger"))
         .await;
-    // The altered content is a claim its commitment contradicts: dropped and re-read,
-    // again and again while the node keeps lying, and never submitted.
+    // The node's answers contradict their own proofs (the commitment it claims is not the
+    // one its proof shows): a verification failure, never a submission.
     let deadline = std::time::Instant::now() + WAIT;
-    let refused = loop {
+    let failures = loop {
         let f = relayer.metric_sum(
-            "xrelay_claims_refused_total",
-            &[&format!("chain=\"{a}\""), "reason=\"content_mismatch\""],
+            "xrelay_verification_failures_total",
+            &[&format!("chain=\"{a}\""), "reason=\"proof\""],
         );
         if f >= 2.0 {
             break f;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "no contradicted claim counted"
+            "no verification failure counted"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    assert!(refused >= 2.0);
+    assert!(failures >= 2.0);
     // Nothing from the forger was received on b.
     let v: serde_json::Value = net.nodes[1]
         .call(
