@@ -6,6 +6,7 @@
 //! executables (set `XRELAY_BIN` to use another).
 
 pub mod chaos;
+pub mod hostile;
 pub mod proxy;
 pub mod rpc_tamper;
 
