@@ -111,13 +111,30 @@ impl Scene {
         out
     }
 
-    /// The [`MESSAGES`] real messages sent after a lie, `src → dst`, with the time the
-    /// first one was committed.
-    async fn send_real(&mut self, src: usize, dst: usize) -> (Vec<Sent>, Instant) {
-        let mut real = self.send(src, dst, 1, "real first").await;
-        let first = Instant::now();
-        real.extend(self.send(src, dst, MESSAGES - 1, "real").await);
-        (real, first)
+    /// The [`MESSAGES`] real messages sent after a lie, `src → dst`: the first one's commit
+    /// time, and a watcher of its delivery (polled every 10 ms from its commit on, while
+    /// the others are sent).
+    async fn send_real(&mut self, src: usize, dst: usize) -> Real {
+        let mut sent = self.send(src, dst, 1, "real first").await;
+        let first_committed = Instant::now();
+        let node = self.net.nodes[dst].clone();
+        let first = sent[0].clone();
+        let first_delivered = tokio::spawn(async move {
+            let deadline = Instant::now() + BOUND * 3;
+            while Instant::now() < deadline {
+                if received(&node, &first).await {
+                    return Some(Instant::now());
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            None
+        });
+        sent.extend(self.send(src, dst, MESSAGES - 1, "real").await);
+        Real {
+            sent,
+            first_committed,
+            first_delivered,
+        }
     }
 
     /// A real message relayed end to end before any lie: the relayer is up and the lane
@@ -141,6 +158,15 @@ impl Scene {
             .metric_sum("xrelay_claims_refused_total", &labels)
             + 0.0
     }
+}
+
+/// Real messages sent after a lie.
+struct Real {
+    sent: Vec<Sent>,
+    /// When the first one was committed on its source.
+    first_committed: Instant,
+    /// When the first one was seen received on its destination.
+    first_delivered: tokio::task::JoinHandle<Option<Instant>>,
 }
 
 /// Whether the destination received `m` (its app ran).
@@ -225,34 +251,40 @@ impl Verdict {
     }
 }
 
-/// The real messages after a lie: all received within [`BOUND`] of their sending, the
-/// delay from the lie's end to the first delivery printed.
+/// The real messages after a lie (and `also`, messages held up by it): all received within
+/// [`BOUND`] of the last one's sending; the delay from the lie's end and from its commit to
+/// the first real message's delivery printed.
 async fn check_delivered_after(
     v: &mut Verdict,
     scene: &Scene,
-    real: &[Sent],
+    real: Real,
+    also: &[Sent],
     lie_end: Instant,
-    first_sent: Instant,
-) {
-    let got = wait_received(&scene.net, real, Instant::now() + BOUND).await;
+) -> Vec<Sent> {
+    let mut all = also.to_vec();
+    all.extend(real.sent.iter().cloned());
+    let got = wait_received(&scene.net, &all, Instant::now() + BOUND).await;
     let n = got.iter().filter(|g| g.is_some()).count();
-    let first = got.iter().flatten().min().copied();
-    match first {
+    if got[also.len()].is_none() {
+        real.first_delivered.abort();
+    }
+    match real.first_delivered.await.ok().flatten() {
         Some(t) => eprintln!(
-            "{}: first real delivery {} ms after the lie ended, {} ms after the first real send was committed (goal: 2 x {BLOCK_MS} ms + one scan)",
+            "{}: first real message delivered {} ms after the lie ended, {} ms after its send was committed (goal: 2 x {BLOCK_MS} ms block + one scan)",
             v.name,
-            t.duration_since(lie_end).as_millis(),
-            t.saturating_duration_since(first_sent).as_millis(),
+            t.saturating_duration_since(lie_end).as_millis(),
+            t.saturating_duration_since(real.first_committed).as_millis(),
         ),
-        None => eprintln!("{}: no real message delivered", v.name),
+        None => eprintln!("{}: the first real message was not delivered", v.name),
     }
     v.check(
-        n == real.len(),
+        n == all.len(),
         format!(
-            "{n} of {} real messages received within {BOUND:?} after the lie",
-            real.len()
+            "{n} of {} messages received within {BOUND:?} after the lie",
+            all.len()
         ),
     );
+    all
 }
 
 /// Settled, no duplicates, supply conserved, no forged content received anywhere, no
@@ -358,6 +390,33 @@ impl Drop for Paused {
     }
 }
 
+/// The control: the same scene with a hostile node that tells no lie. Everything arrives
+/// within the bound and nothing is refused, so what fails in the other tests is the lie's
+/// doing, not the proxy's (the relayer polls `status` through it, its WebSocket refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_a_hostile_node_that_tells_no_lie_changes_nothing() {
+    let mut s = Scene::up(0);
+    let mut v = Verdict::new("control: no lie");
+    let a = s.ids[0].clone();
+    let warm = s.warm_up(0, 1).await;
+    let lie_end = Instant::now();
+    let real = s.send_real(0, 1).await;
+    let mut all = check_delivered_after(&mut v, &s, real, &[], lie_end).await;
+    all.push(warm);
+    check_chains(&mut v, &s, &all).await;
+    let stats = s.hostile.stats();
+    v.check(
+        stats.rewritten == 0 && stats.forwarded > 0 && stats.refused > 0,
+        format!("the proxy forwarded and rewrote nothing; WebSocket refused ({stats:?})"),
+    );
+    let refused = s.claims_refused(&a, None);
+    v.check(
+        refused == 0.0,
+        format!("xrelay_claims_refused_total{{chain=\"{a}\"}} = {refused}"),
+    );
+    v.done();
+}
+
 /// (a) chain-3's endpoint claims a send of lane chain-1 → chain-2 (the lane's next
 /// sequence, another payload). An event is taken only from the chain whose role it
 /// describes: refused for its role, and the lane never notices.
@@ -379,10 +438,9 @@ async fn a_send_claimed_by_a_foreign_chain_is_refused_for_its_role() {
         "{c} served a send of {a}→{b} #{} at its height {at}",
         forged.sequence
     );
-    let (real, first_sent) = s.send_real(0, 1).await;
-    check_delivered_after(&mut v, &s, &real, lie_end, first_sent).await;
-    let mut all = vec![warm];
-    all.extend(real);
+    let real = s.send_real(0, 1).await;
+    let mut all = check_delivered_after(&mut v, &s, real, &[], lie_end).await;
+    all.push(warm);
     check_chains(&mut v, &s, &all).await;
     let refused = s.claims_refused(&c, Some("role"));
     v.check(
@@ -413,10 +471,9 @@ async fn a_source_lying_once_about_a_send_delays_the_lane_by_a_bounded_time() {
         "{a} served a send of {a}→{b} #{} at height {at}",
         forged.sequence
     );
-    let (real, first_sent) = s.send_real(0, 1).await;
-    check_delivered_after(&mut v, &s, &real, lie_end, first_sent).await;
-    let mut all = vec![warm];
-    all.extend(real);
+    let real = s.send_real(0, 1).await;
+    let mut all = check_delivered_after(&mut v, &s, real, &[], lie_end).await;
+    all.push(warm);
     check_chains(&mut v, &s, &all).await;
     let refused = s.claims_refused(&a, None);
     v.check(
@@ -474,12 +531,9 @@ async fn fake_settlements_of_pending_messages_do_not_make_the_relayer_forget_the
     tokio::time::sleep(Duration::from_secs(1)).await;
     drop(paused);
     let lie_end = Instant::now();
-    let (real, first_sent) = s.send_real(0, 1).await;
-    let mut after = pending.clone();
-    after.extend(real.iter().cloned());
-    check_delivered_after(&mut v, &s, &after, lie_end, first_sent).await;
-    let mut all = vec![warm];
-    all.extend(after);
+    let real = s.send_real(0, 1).await;
+    let mut all = check_delivered_after(&mut v, &s, real, &pending, lie_end).await;
+    all.push(warm);
     check_chains(&mut v, &s, &all).await;
     let refused = s.claims_refused(&a, None);
     v.check(
@@ -556,10 +610,9 @@ async fn a_fake_conflicting_update_and_a_fake_frozen_client_freeze_nothing() {
     );
     s.hostile.clear();
     let lie_end = Instant::now();
-    let (real, first_sent) = s.send_real(0, 1).await;
-    check_delivered_after(&mut v, &s, &real, lie_end, first_sent).await;
-    let mut all = warm;
-    all.extend(real);
+    let real = s.send_real(0, 1).await;
+    let mut all = check_delivered_after(&mut v, &s, real, &[], lie_end).await;
+    all.extend(warm);
     check_chains(&mut v, &s, &all).await;
     eprintln!(
         "{}: claims refused from {b}: {}",
@@ -591,10 +644,9 @@ async fn a_huge_reported_head_neither_skips_events_nor_stalls_the_lane() {
         "{a} reported head {huge} in {} status answers",
         s.hostile.applied(rules[0])
     );
-    let (real, first_sent) = s.send_real(0, 1).await;
-    check_delivered_after(&mut v, &s, &real, lie_end, first_sent).await;
-    let mut all = vec![warm];
-    all.extend(real);
+    let real = s.send_real(0, 1).await;
+    let mut all = check_delivered_after(&mut v, &s, real, &[], lie_end).await;
+    all.push(warm);
     check_chains(&mut v, &s, &all).await;
     // The cursor is the height before the highest `from` the relayer asked events of.
     let head = s.head(0).await;
