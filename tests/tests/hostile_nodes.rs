@@ -662,13 +662,12 @@ async fn a_huge_reported_head_neither_skips_events_nor_stalls_the_lane() {
         cursor <= head,
         format!("{a}'s scan cursor {cursor} never went past its real head {head}"),
     );
-    let suspect = s
-        .relayer
-        .metric_sum("xrelay_suspect_heads_total", &[&format!("chain=\"{a}\"")])
-        + 0.0;
+    let suspect = s.claims_refused(&a, Some("suspect_head"));
     v.check(
         suspect >= 1.0,
-        format!("xrelay_suspect_heads_total{{chain=\"{a}\"}} = {suspect} (>= 1)"),
+        format!(
+            "xrelay_claims_refused_total{{chain=\"{a}\",reason=\"suspect_head\"}} = {suspect} (>= 1)"
+        ),
     );
     v.done();
 }
@@ -806,12 +805,14 @@ async fn evm_a_huge_reported_head_neither_skips_logs_nor_stalls_the_lanes() {
         format!("no chain frozen for the relayer ({ready})"),
     );
     let suspect = relayer.metric_sum(
-        "xrelay_suspect_heads_total",
-        &[&format!("chain=\"{away}\"")],
-    ) + 0.0;
+        "xrelay_claims_refused_total",
+        &[&format!("chain=\"{away}\""), "reason=\"suspect_head\""],
+    );
     v.check(
         suspect >= 1.0,
-        format!("xrelay_suspect_heads_total{{chain=\"{away}\"}} = {suspect} (>= 1)"),
+        format!(
+            "xrelay_claims_refused_total{{chain=\"{away}\",reason=\"suspect_head\"}} = {suspect} (>= 1)"
+        ),
     );
     drop(relayer);
     v.done();
