@@ -100,9 +100,7 @@ mod tests {
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 65536];
                     let _ = s.read(&mut buf).await;
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n"
-                    );
+                    let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n";
                     let _ = s.write_all(head.as_bytes()).await;
                     let _ = s.write_all(&body).await;
                 });
