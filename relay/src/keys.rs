@@ -1,6 +1,13 @@
 //! Signing keys at rest: one Web3 Secret Storage file per key (scrypt + AES-128-CTR, the
 //! format Ethereum tools read), named after the key, with the address beside it so keys
 //! can be listed without the passphrase. Nothing is ever written in plaintext.
+//!
+//! Layout: key `NAME` is the file `NAME`, its address sidecar `NAME.address` (40 hex
+//! digits). So that a key file and a sidecar can never be one file, a new key's name may
+//! not end in `.address` (in any letter case: some filesystems ignore case), and a new key
+//! is refused when its sidecar's path holds anything but a stray sidecar. Keystores written
+//! before this rule (which may hold a key named `X.address`) are still read: a file is
+//! taken as a sidecar only when it holds an address and the key it names exists.
 
 use std::path::{Path, PathBuf};
 
@@ -34,6 +41,39 @@ pub enum KeyError {
     /// Names are file names: letters, digits, `-`, `_`, `.`.
     #[error("key name {0:?} must be 1-64 of [A-Za-z0-9._-] and not start with '.'")]
     BadName(String),
+    /// A name ending in the sidecar suffix would name another key's address file.
+    #[error("key name {0:?} ends in {SIDECAR_SUFFIX:?}, which names address sidecars: choose another name")]
+    ReservedName(String),
+    /// The file the new key's sidecar would be written to is another key (written before
+    /// names ending in the sidecar suffix were refused): writing it would destroy that key.
+    #[error("key {name:?}: its address file {path} is another key's file; choose another name")]
+    Collision {
+        /// The new key.
+        name: String,
+        /// The file in the way.
+        path: String,
+    },
+}
+
+/// The suffix of address sidecar files: key `NAME`'s address is in `NAME.address`.
+pub const SIDECAR_SUFFIX: &str = ".address";
+
+/// Whether `name` ends in [`SIDECAR_SUFFIX`], ignoring ASCII case (as macOS and Windows
+/// filesystems do).
+fn has_sidecar_suffix(name: &str) -> bool {
+    name.len() >= SIDECAR_SUFFIX.len()
+        && name.as_bytes()[name.len() - SIDECAR_SUFFIX.len()..]
+            .eq_ignore_ascii_case(SIDECAR_SUFFIX.as_bytes())
+}
+
+/// Whether `bytes` are a sidecar's content: an address as 40 hex digits (a newline or
+/// spaces around it allowed). A keystore file is JSON, so the two cannot be confused.
+fn is_sidecar_content(bytes: &[u8]) -> bool {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t.trim(),
+        Err(_) => return false,
+    };
+    text.len() == 40 && text.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// A directory of encrypted keys.
@@ -66,6 +106,8 @@ impl Keystore {
             })
     }
 
+    /// The rule for names of keys that exist (also those written before
+    /// [`Self::check_new_name`] refused the sidecar suffix).
     fn check_name(name: &str) -> Result<(), KeyError> {
         let ok = !name.is_empty()
             && name.len() <= 64
@@ -80,8 +122,33 @@ impl Keystore {
         }
     }
 
+    /// The rule for the name of a key to create: [`Self::check_name`], and not ending in
+    /// [`SIDECAR_SUFFIX`] in any case, so it never names another key's sidecar.
+    pub fn check_new_name(name: &str) -> Result<(), KeyError> {
+        Self::check_name(name)?;
+        if has_sidecar_suffix(name) {
+            return Err(KeyError::ReservedName(name.into()));
+        }
+        Ok(())
+    }
+
     fn address_file(&self, name: &str) -> PathBuf {
-        self.dir.join(format!("{name}.address"))
+        self.dir.join(format!("{name}{SIDECAR_SUFFIX}"))
+    }
+
+    /// Whether the file `path` is an address sidecar (holds an address, not a key).
+    fn holds_sidecar(path: &Path) -> bool {
+        // A sidecar is 41 bytes at most with its newline; a keystore file is larger.
+        std::fs::read(path).is_ok_and(|b| b.len() <= 64 && is_sidecar_content(&b))
+    }
+
+    /// Refuses `name` when it is (legacy layout) an existing key's address sidecar rather
+    /// than a key: loading or deleting it would touch the wrong file.
+    fn check_is_key(&self, name: &str) -> Result<(), KeyError> {
+        if has_sidecar_suffix(name) && Self::holds_sidecar(&self.dir.join(name)) {
+            return Err(KeyError::ReservedName(name.into()));
+        }
+        Ok(())
     }
 
     /// Stores `secret` (or a new random key) under `name`, encrypted with `passphrase`.
@@ -91,9 +158,16 @@ impl Keystore {
         secret: Option<[u8; 32]>,
         passphrase: &str,
     ) -> Result<Address, KeyError> {
-        Self::check_name(name)?;
+        Self::check_new_name(name)?;
         if self.dir.join(name).exists() {
             return Err(KeyError::Exists(name.into()));
+        }
+        let sidecar = self.address_file(name);
+        if sidecar.exists() && !Self::holds_sidecar(&sidecar) {
+            return Err(KeyError::Collision {
+                name: name.into(),
+                path: sidecar.display().to_string(),
+            });
         }
         std::fs::create_dir_all(&self.dir).map_err(|e| io(&self.dir, e))?;
         #[cfg(unix)]
@@ -151,11 +225,22 @@ impl Keystore {
         for entry in entries {
             let entry = entry.map_err(|e| io(&self.dir, e))?;
             let file = entry.file_name().to_string_lossy().into_owned();
-            if let Some(name) = file.strip_suffix(".address") {
-                let address =
-                    std::fs::read_to_string(entry.path()).map_err(|e| io(&entry.path(), e))?;
-                out.push((name.to_string(), address.trim().to_string()));
+            let Some(name) = file.strip_suffix(SIDECAR_SUFFIX) else {
+                continue;
+            };
+            // A sidecar holds an address and sits next to its key; a key file written
+            // under a name ending in the suffix (before such names were refused) is JSON.
+            if Self::check_name(name).is_err() || !self.dir.join(name).is_file() {
+                continue;
             }
+            let bytes = std::fs::read(entry.path()).map_err(|e| io(&entry.path(), e))?;
+            if !is_sidecar_content(&bytes) {
+                continue;
+            }
+            out.push((
+                name.to_string(),
+                String::from_utf8_lossy(&bytes).trim().to_string(),
+            ));
         }
         out.sort();
         Ok(out)
@@ -164,6 +249,7 @@ impl Keystore {
     /// Deletes key `name`.
     pub fn delete(&self, name: &str) -> Result<(), KeyError> {
         Self::check_name(name)?;
+        self.check_is_key(name)?;
         let path = self.dir.join(name);
         if !path.exists() {
             return Err(KeyError::Missing(name.into()));
@@ -176,6 +262,7 @@ impl Keystore {
     /// Decrypts key `name`.
     pub fn load(&self, name: &str, passphrase: &str) -> Result<SigningKey, KeyError> {
         Self::check_name(name)?;
+        self.check_is_key(name)?;
         let path = self.dir.join(name);
         if !path.exists() {
             return Err(KeyError::Missing(name.into()));
@@ -256,6 +343,94 @@ mod tests {
         ));
         ks.delete("ops-1").unwrap();
         assert!(matches!(ks.load("ops-1", "pw"), Err(KeyError::Missing(_))));
+        assert_eq!(ks.list().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_key_name_that_would_name_a_sidecar_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let ks = Keystore::new(dir.path().join("keys"));
+        let ops = ks.add("ops", None, "pw").unwrap();
+        // A key named like ops's sidecar would overwrite it (or be overwritten), whatever
+        // the letter case on a case-insensitive filesystem, and whichever comes first.
+        for name in ["ops.address", "ops.ADDRESS", "other.Address", ".address"] {
+            let got = ks.add(name, None, "pw");
+            assert!(
+                matches!(
+                    got,
+                    Err(KeyError::ReservedName(_)) | Err(KeyError::BadName(_))
+                ),
+                "{name}: {got:?}"
+            );
+        }
+        assert!(matches!(
+            Keystore::check_new_name("ops.address"),
+            Err(KeyError::ReservedName(_))
+        ));
+        // Names that merely contain the word are fine.
+        ks.add("ops.address-book", None, "pw").unwrap();
+        ks.add("address", None, "pw").unwrap();
+        // ops's sidecar is not a key: neither loaded nor deleted as one.
+        assert!(matches!(
+            ks.load("ops.address", "pw"),
+            Err(KeyError::ReservedName(_))
+        ));
+        assert!(matches!(
+            ks.delete("ops.address"),
+            Err(KeyError::ReservedName(_))
+        ));
+        assert_eq!(ks.load("ops", "pw").unwrap().address(), ops);
+        let names: Vec<String> = ks.list().unwrap().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["address", "ops", "ops.address-book"]);
+    }
+
+    #[test]
+    fn keystores_of_the_earlier_layout_are_still_read() {
+        // Written as the earlier code did, which accepted a key named `legacy.address`:
+        // the key file `legacy.address` (JSON) and its sidecar `legacy.address.address`.
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        std::fs::create_dir_all(&keys).unwrap();
+        let known = SigningKey::from_seed("keystore-legacy", 0);
+        eth_keystore::encrypt_key(
+            &keys,
+            &mut rand::rngs::OsRng,
+            known.secret_bytes(),
+            "pw",
+            Some("legacy.address"),
+        )
+        .unwrap();
+        std::fs::write(
+            keys.join("legacy.address.address"),
+            hex::encode(known.address().0),
+        )
+        .unwrap();
+        // And a stray sidecar whose key was deleted half-way.
+        std::fs::write(keys.join("gone.address"), hex::encode([7u8; 20])).unwrap();
+        let ks = Keystore::new(&keys);
+        assert_eq!(
+            ks.list().unwrap(),
+            vec![("legacy.address".to_string(), hex::encode(known.address().0))]
+        );
+        assert_eq!(
+            ks.load("legacy.address", "pw").unwrap().address(),
+            known.address()
+        );
+        // A new key `legacy` would write its sidecar over that key: refused, key intact.
+        assert!(matches!(
+            ks.add("legacy", None, "pw"),
+            Err(KeyError::Collision { .. })
+        ));
+        assert!(!keys.join("legacy").exists());
+        assert_eq!(
+            ks.load("legacy.address", "pw").unwrap().address(),
+            known.address()
+        );
+        // A stray sidecar is no key and does not block its name.
+        ks.add("gone", None, "pw").unwrap();
+        ks.delete("legacy.address").unwrap();
+        assert!(!keys.join("legacy.address").exists());
+        assert!(!keys.join("legacy.address.address").exists());
         assert_eq!(ks.list().unwrap().len(), 1);
     }
 }
