@@ -104,23 +104,50 @@ fn error(code: StatusCode, message: impl Into<String>) -> Response {
 }
 
 async fn readyz(State(s): State<ApiState>) -> Response {
-    let mut chains = BTreeMap::new();
-    let mut ready = true;
-    for (id, c) in &s.relay.chains {
-        let head = *c.adapter.heads().borrow();
-        let verified = c.verified_height().await;
-        ready &= head > 0;
-        chains.insert(
-            id.to_string(),
-            json!({"head": head, "verified": verified, "frozen": c.is_frozen()}),
-        );
-    }
+    let (ready, body) = readiness(&s.relay.chains).await;
     let code = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (code, Json(json!({"ready": ready, "chains": chains}))).into_response()
+    (code, Json(body)).into_response()
+}
+
+/// What `/readyz` answers: ready when every chain has a head and no co-signer stopped;
+/// `not_ready` names each chain that is not and why, so a supervisor's log says what to
+/// look at.
+pub(crate) async fn readiness(
+    chains: &BTreeMap<ChainId, Arc<crate::core::chain::ChainHandle>>,
+) -> (bool, Value) {
+    let mut views = BTreeMap::new();
+    let mut not_ready = Vec::new();
+    for (id, c) in chains {
+        let head = *c.adapter.heads().borrow();
+        let verified = c.verified_height().await;
+        let halted = c.cosign_halted();
+        if head == 0 {
+            not_ready.push(format!("chain {id}: no head seen yet"));
+        }
+        if let Some(why) = &halted {
+            not_ready.push(format!(
+                "chain {id}: this relayer stopped co-signing attestations: {why}"
+            ));
+        }
+        views.insert(
+            id.to_string(),
+            json!({
+                "head": head,
+                "verified": verified,
+                "frozen": c.is_frozen(),
+                "cosign_halted": halted,
+            }),
+        );
+    }
+    let ready = not_ready.is_empty();
+    (
+        ready,
+        json!({"ready": ready, "chains": views, "not_ready": not_ready}),
+    )
 }
 
 async fn metrics(State(s): State<ApiState>) -> Response {

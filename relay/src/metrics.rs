@@ -57,6 +57,10 @@ pub struct Metrics {
     pub client_trust_remaining: IntGaugeVec,
     /// `xrelay_client_frozen{host,chain}`: 1 when the client is frozen by misbehaviour.
     pub client_frozen: IntGaugeVec,
+    /// `xrelay_cosign_halted{chain}`: 1 once this relayer stopped signing attestations of
+    /// `chain` after a conflict (a block other than one it signed, or one its node disagrees
+    /// with); `/readyz` says why.
+    pub cosign_halted: IntGaugeVec,
     /// `xrelay_mesh_expected_peers`: the other members on `mesh.allowed` (0 without a mesh).
     pub mesh_expected_peers: prometheus::IntGauge,
     /// `xrelay_build_info{version}`: always 1; which version runs.
@@ -231,6 +235,12 @@ impl Metrics {
                 "1 when the light client is frozen by misbehaviour evidence.",
                 &["host", "chain"],
             ),
+            cosign_halted: gauge(
+                &registry,
+                "xrelay_cosign_halted",
+                "1 once this relayer stopped signing attestations of the chain after a conflict.",
+                &["chain"],
+            ),
             mesh_expected_peers: plain_gauge(
                 &registry,
                 "xrelay_mesh_expected_peers",
@@ -320,6 +330,7 @@ mod tests {
             "xrelay_mesh_peers",
             "xrelay_mesh_expected_peers",
             "xrelay_mesh_attestations_dropped_total",
+            "xrelay_cosign_halted",
             "xrelay_build_info",
         ] {
             assert!(

@@ -3,18 +3,18 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use xrelay_adapters::{AdapterError, ChainAdapter, ChainProof};
-use xrelay_light_client::evm::attest::{Attestation, Attested, Committee};
+use xrelay_light_client::evm::attest::{Attestation, Attested, AttesterSignature, Committee};
 use xrelay_light_client::evm::client::{
     EvmClientState, EvmConsensusState, EvmUpdate, FinalityMode, MAX_UPDATE_HEADERS,
 };
 use xrelay_light_client::evm::header::EvmHeader;
 use xrelay_light_client::{
-    BisectionError, ChainId, ClientError, ClientState, Hash32, Height, LightBlock, TimeMs,
-    TrustOptions, TrustedState,
+    BisectionError, ChainId, ClientError, ClientState, Hash32, Height, LightBlock, SigningKey,
+    TimeMs, TrustOptions, TrustedState,
 };
 
 use super::followed::{EvmFollow, Expect, Failure, Followed, Verified};
@@ -59,6 +59,16 @@ pub enum RelayError {
     /// The state moved under us (another relayer updated a client); try again.
     #[error("retry: {0}")]
     Retry(String),
+    /// This relayer stopped signing attestations of the chain after a conflict (a block
+    /// other than one it signed, or one its own node disagrees with): until an operator
+    /// looked into it and restarted the relayer.
+    #[error("{chain}: co-signing stopped: {why}")]
+    CosignHalted {
+        /// The attested chain.
+        chain: ChainId,
+        /// The conflict that stopped it.
+        why: String,
+    },
 }
 
 impl RelayError {
@@ -72,6 +82,7 @@ impl RelayError {
             RelayError::NoClient { .. } => "no_client",
             RelayError::Frozen { .. } => "frozen",
             RelayError::Retry(_) => "retry",
+            RelayError::CosignHalted { .. } => "cosign_halted",
         }
     }
 }
@@ -152,6 +163,11 @@ pub struct ChainHandle {
     hosted_updates: BTreeMap<ChainId, tokio::sync::Mutex<()>>,
     /// Set when the chain misbehaved: nothing from it is relayed any more.
     frozen: AtomicBool,
+    /// Why this relayer stopped signing attestations of the chain, once it did.
+    cosign_halt: Mutex<Option<String>>,
+    /// Held while checking and recording what this relayer signs, so two signings of one
+    /// height cannot both pass the check.
+    signing: Mutex<()>,
     store: Arc<RelayStore>,
     metrics: Metrics,
 }
@@ -163,6 +179,11 @@ pub const EVM_HEADERS_PER_PASS: u64 = MAX_UPDATE_HEADERS as u64;
 /// Passes one call of [`ChainHandle::verified`] makes before handing back (a retry): the
 /// caller's work waits at most that long behind a far target.
 const MAX_EVM_PASSES: usize = 16;
+
+/// Heights of a chain below the newest one signed for which the co-signer remembers what
+/// it signed (in the store, across restarts); it signs nothing at or below the forgotten
+/// ones. Attestations are asked for near the chain's head, so this is hours of blocks.
+pub const SIGNED_HEIGHTS_KEPT: u64 = 16_384;
 
 /// Attestations a relayer keeps of its own (for the on-chain clients that need them).
 const KEPT_ATTESTATIONS: usize = 256;
@@ -184,6 +205,8 @@ pub enum Cosigned {
     AlreadySigned,
     /// It checked the attestation against its own node, signed and published it.
     Signed,
+    /// The height is at or below those whose signatures it has forgotten: not signed.
+    TooOld,
 }
 
 /// The block hash a chain's own header at `height` has under `mode`'s rules.
@@ -247,6 +270,8 @@ impl ChainHandle {
                 .map(|c| (c, tokio::sync::Mutex::new(())))
                 .collect(),
             frozen: AtomicBool::new(frozen),
+            cosign_halt: Mutex::new(None),
+            signing: Mutex::new(()),
             store,
             metrics,
         })
@@ -565,10 +590,12 @@ impl ChainHandle {
                         .into(),
             });
         };
+        self.ensure_final(height).await?;
         let attestation = self.own_attestation(height).await?;
+        let signature = self.sign_once(&attestation, key)?;
         follow
             .board
-            .publish_own(attestation.clone(), attestation.sign(key))
+            .publish_own(attestation.clone(), signature)
             .map_err(|e| RelayError::Verification {
                 chain: self.id.clone(),
                 reason: "attestation_refused",
@@ -610,10 +637,14 @@ impl ChainHandle {
 
     /// Signs a peer's `attestation` of this chain if it is what this relayer's own node
     /// says of that block, and publishes the signature: how the other members of the
-    /// committee help a relayer reach the quorum for a block it needs. An attestation of
-    /// a block this relayer's node does not have yet is an [`RelayError::Adapter`] error
-    /// (worth retrying); one that differs from its own node's block is a verification
-    /// failure and is never signed.
+    /// committee help a relayer reach the quorum for a block it needs. It signs only a
+    /// final block (at or below its node's head minus the chain's confirmations; above it
+    /// is a [`RelayError::Retry`], worth trying again) and never two different blocks at
+    /// one height ([`Self::sign_once`]). An attestation of a block this relayer's node does
+    /// not have yet is an [`RelayError::Adapter`] error (worth retrying); one that differs
+    /// from a block it signed at that height, or from its own node's final block, is a
+    /// conflict: nothing is signed, and it stops signing attestations of this chain
+    /// ([`Self::cosign_halted`]).
     pub async fn cosign(&self, attestation: &Attestation) -> Result<Cosigned, RelayError> {
         let Some(follow) = &self.evm else {
             return Ok(Cosigned::NotAttester);
@@ -627,31 +658,153 @@ impl ChainHandle {
         if follow.board.signed_by(attestation, &key.address()) {
             return Ok(Cosigned::AlreadySigned);
         }
+        self.check_not_halted()?;
+        // Asked to sign another block at a height it signed: a conflict, whatever its node
+        // says now.
+        match self
+            .store
+            .signed_attestation(&self.id, attestation.height)?
+        {
+            Some(signed) if signed != *attestation => {
+                return Err(self.conflict(format!(
+                    "a peer asks to sign block {} at height {}, where this relayer signed block {}",
+                    attestation.block_hash, attestation.height, signed.block_hash
+                )));
+            }
+            Some(_) => {}
+            None if attestation.height <= self.store.signed_floor(&self.id)? => {
+                return Ok(Cosigned::TooOld);
+            }
+            None => {}
+        }
+        self.ensure_final(attestation.height).await?;
         let own = self.own_attestation(attestation.height).await?;
         if own != *attestation {
-            return Err(self.fail(Failure {
-                reason: "attestation_conflict",
-                detail: format!(
-                    "a peer attested height {} as block {} (state root {}), this relayer's \
-                     node has block {} (state root {}): not co-signed",
-                    attestation.height,
-                    attestation.block_hash,
-                    attestation.state_root,
-                    own.block_hash,
-                    own.state_root
-                ),
-                source_unavailable: false,
-            }));
+            return Err(self.conflict(format!(
+                "a peer attested height {} as block {} (state root {}, time {}), this \
+                 relayer's node has block {} (state root {}, time {})",
+                attestation.height,
+                attestation.block_hash,
+                attestation.state_root,
+                attestation.time_ms,
+                own.block_hash,
+                own.state_root,
+                own.time_ms
+            )));
         }
+        let signature = self.sign_once(&own, key)?;
         follow
             .board
-            .publish_own(own.clone(), own.sign(key))
+            .publish_own(own, signature)
             .map_err(|e| RelayError::Verification {
                 chain: self.id.clone(),
                 reason: "attestation_refused",
                 detail: format!("this relayer's own signature: {e}"),
             })?;
         Ok(Cosigned::Signed)
+    }
+
+    /// Why this relayer stopped signing attestations of this chain, if it did (shown by
+    /// `/readyz`).
+    pub fn cosign_halted(&self) -> Option<String> {
+        self.cosign_halt
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn check_not_halted(&self) -> Result<(), RelayError> {
+        match self.cosign_halted() {
+            Some(why) => Err(RelayError::CosignHalted {
+                chain: self.id.clone(),
+                why,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Stops signing attestations of this chain (the first conflict's words are kept),
+    /// counts the conflict and raises `xrelay_cosign_halted{chain}`; the error to return.
+    fn conflict(&self, why: String) -> RelayError {
+        {
+            let mut halt = self.cosign_halt.lock().unwrap_or_else(|e| e.into_inner());
+            if halt.is_none() {
+                tracing::error!(chain = %self.id, conflict = %why, "ATTESTATION CONFLICT: this relayer stops signing attestations of the chain until restarted; either its node or other attesters are wrong");
+                *halt = Some(why.clone());
+            }
+        }
+        self.metrics
+            .cosign_halted
+            .with_label_values(&[self.id.as_str()])
+            .set(1);
+        self.fail(Failure {
+            reason: "attestation_conflict",
+            detail: format!("{why}: not signed"),
+            source_unavailable: false,
+        })
+    }
+
+    /// Fails with [`RelayError::Retry`] unless `height` is final on this relayer's node
+    /// (for an EVM chain, at or below its head minus the configured confirmations).
+    async fn ensure_final(&self, height: Height) -> Result<(), RelayError> {
+        let mut last_final = *self.adapter.heads().borrow();
+        if height > last_final {
+            last_final = self.adapter.status().await?.height;
+        }
+        if height > last_final {
+            return Err(RelayError::Retry(format!(
+                "{} height {height} is not final on this relayer's node yet (final head \
+                 {last_final}): not signed",
+                self.id
+            )));
+        }
+        Ok(())
+    }
+
+    /// Signs `attestation` with `key` unless this relayer signed another block at its
+    /// height of this chain: what it signs is recorded on disk before the signature
+    /// exists, so not even a restart lets it sign two. The same attestation again gets the
+    /// same signature. A different one halts signing for the chain (see [`Self::cosign`]).
+    fn sign_once(
+        &self,
+        attestation: &Attestation,
+        key: &SigningKey,
+    ) -> Result<AttesterSignature, RelayError> {
+        self.check_not_halted()?;
+        let signed = {
+            let _one_at_a_time = self.signing.lock().unwrap_or_else(|e| e.into_inner());
+            match self
+                .store
+                .signed_attestation(&self.id, attestation.height)?
+            {
+                Some(signed) if signed == *attestation => Ok(()),
+                Some(signed) => Err(signed),
+                None => {
+                    if attestation.height <= self.store.signed_floor(&self.id)? {
+                        return Err(RelayError::Verification {
+                            chain: self.id.clone(),
+                            reason: "attestation_too_old",
+                            detail: format!(
+                                "height {} is at or below the heights this relayer no longer \
+                                 remembers signing: not signed",
+                                attestation.height
+                            ),
+                        });
+                    }
+                    self.store
+                        .remember_signed(attestation, SIGNED_HEIGHTS_KEPT)?;
+                    Ok(())
+                }
+            }
+        };
+        match signed {
+            Ok(()) => Ok(attestation.sign(key)),
+            Err(signed) => Err(self.conflict(format!(
+                "this relayer's node now has block {} at height {}, where this relayer signed \
+                 block {} (a reorganisation deeper than the confirmations?)",
+                attestation.block_hash, attestation.height, signed.block_hash
+            ))),
+        }
     }
 
     /// The chain's own header hash at `height` (what on-chain clients name it by).
@@ -746,3 +899,6 @@ impl ChainHandle {
         Ok(self.adapter.light_block(height).await?)
     }
 }
+
+#[cfg(test)]
+mod cosign_tests;

@@ -229,8 +229,8 @@ impl Relay {
 /// Co-signings in flight at once: each costs a header request and a signature.
 const COSIGN_CONCURRENCY: usize = 8;
 
-/// Tries per attestation of a block this relayer's node does not have yet, a block time
-/// apart: a peer's node may be a few blocks ahead.
+/// Tries per attestation of a block this relayer's node does not have (or not as final)
+/// yet, a block time apart: a peer's node may be a few blocks ahead.
 const COSIGN_TRIES: u32 = 5;
 
 /// Checks and signs the attestations the committee's other members publish, for the
@@ -266,13 +266,17 @@ async fn cosign_loop(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
             for attempt in 1..=COSIGN_TRIES {
                 match chain.cosign(&attestation).await {
                     Ok(done) => {
-                        if done == chain::Cosigned::Signed {
-                            tracing::debug!(chain = %chain.id, height = attestation.height, "co-signed a peer's attestation");
+                        match done {
+                            chain::Cosigned::Signed => tracing::debug!(chain = %chain.id, height = attestation.height, "co-signed a peer's attestation"),
+                            chain::Cosigned::TooOld => tracing::debug!(chain = %chain.id, height = attestation.height, "a peer's attestation is older than the heights this relayer remembers signing: not co-signed"),
+                            _ => {}
                         }
                         return;
                     }
-                    Err(RelayError::Adapter(e)) if attempt < COSIGN_TRIES => {
-                        tracing::debug!(chain = %chain.id, height = attestation.height, error = %e, "block not readable yet; co-signing later");
+                    // Not readable or not final on this relayer's node yet: a peer's node
+                    // may be a few blocks ahead.
+                    Err(e @ (RelayError::Adapter(_) | RelayError::Retry(_))) if attempt < COSIGN_TRIES => {
+                        tracing::debug!(chain = %chain.id, height = attestation.height, error = %e, "block not readable or not final yet; co-signing later");
                         tokio::time::sleep(chain.block_time).await;
                     }
                     Err(e) => {
