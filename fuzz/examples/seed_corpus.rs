@@ -24,6 +24,12 @@ use xrelay_fuzz::{config_input, RpcRequest};
 #[path = "../../relay/src/core/attestations/payload.rs"]
 mod payload;
 
+// The mesh's heartbeat codec, compiled from the relayer's own source file as the
+// `decode_heartbeat` target does (it depends on xrelay-light-client and thiserror only).
+#[allow(dead_code)]
+#[path = "../../relay/src/mesh/heartbeat.rs"]
+mod heartbeat;
+
 use xrelay_light_client::evm::attest::{Attestation, Attested, AttesterSignature, Committee};
 use xrelay_light_client::evm::client::{
     EvmClientState, EvmConsensusState, EvmUpdate, FinalityMode,
@@ -188,6 +194,19 @@ impl Corpus {
             .unwrap_or_else(|e| panic!("seed attest/{label}: {e}"));
         assert_eq!(signer, signature.attester, "seed attest/{label}");
         self.put_raw("decode_attestation_payload", label, &bytes);
+    }
+
+    /// A `decode_heartbeat` seed: the payload of `hb` with a signature made of `fill` (the
+    /// target does not check signatures: they need libp2p's ed25519), after checking that it
+    /// decodes back.
+    fn heartbeat(&mut self, label: &str, hb: &heartbeat::Heartbeat, fill: u8) {
+        let signature = [fill; heartbeat::SIGNATURE_LEN];
+        let bytes = heartbeat::encode_payload(hb, &signature);
+        assert!(bytes.len() <= heartbeat::MAX_PAYLOAD_LEN, "seed heartbeat/{label}");
+        let back = heartbeat::decode_payload(&bytes)
+            .unwrap_or_else(|e| panic!("seed heartbeat/{label}: {e}"));
+        assert_eq!(back, (hb.clone(), signature), "seed heartbeat/{label}");
+        self.put_raw("decode_heartbeat", label, &bytes);
     }
 
     /// A `parse_relayer_config` seed: `file` and the overrides `env` (names without the
@@ -1362,6 +1381,44 @@ window = 500
             "{label}"
         );
         c.attestation(label, &attestation, &signature);
+    }
+
+    // Heartbeats as the mesh gossips them (PROTOCOL.md §10): a member serving every lane,
+    // one stuck on a lane, one stuck on both lanes of two links, and the shortest and
+    // longest chain ids.
+    {
+        use heartbeat::{Heartbeat, Lane};
+        let lane = |a: &str, b: &str| Lane {
+            source: id(a),
+            destination: id(b),
+        };
+        let t = 1_764_000_000_000u64;
+        c.heartbeat("serving", &Heartbeat::new(t, t, []), 0x11);
+        c.heartbeat(
+            "stuck-one",
+            &Heartbeat::new(t + 1, t + 500, [lane("alpha", "beta")]),
+            0x22,
+        );
+        c.heartbeat(
+            "stuck-four",
+            &Heartbeat::new(
+                t + 2,
+                t + 1_000,
+                [
+                    lane("alpha", "beta"),
+                    lane("beta", "alpha"),
+                    lane("alpha", "anvil"),
+                    lane("anvil", "alpha"),
+                ],
+            ),
+            0x33,
+        );
+        let long = "x".repeat(64);
+        c.heartbeat(
+            "chain-id-min-max",
+            &Heartbeat::new(u64::MAX, u64::MAX, [lane("a", &long), lane(&long, "a")]),
+            0xff,
+        );
     }
 
     // Merkle-Patricia proofs (`eth_getProof` node lists): anvil's answer (the gateway

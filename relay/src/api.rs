@@ -351,5 +351,16 @@ async fn mesh(State(s): State<ApiState>) -> Json<Value> {
         "allowed": v.allowed.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
         "listening": listening,
         "window": s.relay.mesh.window,
+        "unserved": v
+            .unserved
+            .iter()
+            .map(|(p, lanes)| {
+                let lanes: Vec<Value> = lanes
+                    .iter()
+                    .map(|l| json!({"src_chain": l.source, "dst_chain": l.destination}))
+                    .collect();
+                (p.to_string(), Value::Array(lanes))
+            })
+            .collect::<serde_json::Map<String, Value>>(),
     }))
 }

@@ -11,18 +11,29 @@
 //! work at all. Two relayers that cannot see each other both work (duplicates are "already
 //! delivered" on chain), so a partition costs fees, never messages.
 //!
+//! Heartbeats ([`heartbeat`]) are signed and carry a counter that only grows and the time
+//! they were made: a copy sent again (a replay) or one made more than the grace period ago
+//! is refused and counted, so only the member itself can keep itself live. They also list
+//! the lanes the member cannot serve now ([`Mesh::set_lane_served`], reported by the lane
+//! workers): the others skip it when they pick those lanes' owners, so a member stuck on a
+//! lane, or with a chain of it frozen, hands its windows over while it stays live for the
+//! rest. It keeps trying those windows itself, and on its first success it serves the lane
+//! again.
+//!
 //! The mesh also carries attester signatures (PROTOCOL.md §10, §12): what this relayer signs
 //! ([`AttestationBoard::publish_own`]) is gossiped on [`ATTEST_TOPIC`], re-published with
 //! each heartbeat while among its newest, and what members send is offered to the board.
 
+pub mod heartbeat;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use libp2p::gossipsub::{self, IdentTopic, MessageAuthenticity};
-use libp2p::identity::Keypair;
+use libp2p::identity::{KeyType, Keypair, PublicKey};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{identify, noise, tcp, yamux, Multiaddr};
 
@@ -34,13 +45,23 @@ use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::core::attestations::payload::{decode_payload, encode_payload};
 use crate::core::attestations::AttestationBoard;
+use heartbeat::{Beats, Heartbeat, Lane, Refusal};
+use xrelay_light_client::ChainId;
 
-/// The gossipsub topic of heartbeats.
-pub const HEARTBEAT_TOPIC: &str = "xrelay/mesh/heartbeat/v1";
+/// The gossipsub topic of heartbeats (payload: [`heartbeat`], PROTOCOL.md §10). `v2`:
+/// signed, counted and listing unserved lanes; `v1` members (an 8-byte clock) are not
+/// heard, as if partitioned, until they are upgraded.
+pub const HEARTBEAT_TOPIC: &str = "xrelay/mesh/heartbeat/v2";
 
 /// The gossipsub topic of attester signatures (payload: canonical `Attestation ‖
 /// AttesterSignature`, see [`crate::core::attestations::payload`]).
 pub const ATTEST_TOPIC: &str = "xrelay/mesh/attest/v1";
+
+/// Consecutive failed passes of a lane worker after which this relayer tells the mesh it
+/// cannot serve the lane. With the worker's backoff (one block, doubling) that is about 30
+/// block times of trying: long enough that a node restart or a contended client update
+/// does not move work around, short enough that a lane waits on a stuck member briefly.
+pub const STUCK_AFTER_FAILURES: u32 = 5;
 
 /// `[mesh]` of the config (defined in `xrelay-config`, which has no libp2p).
 pub use xrelay_config::MeshSection;
@@ -111,6 +132,10 @@ pub struct Membership {
     pub allowed: Vec<PeerId>,
     /// Whether the mesh is on (off: this relayer owns everything).
     pub enabled: bool,
+    /// Lanes live members (this relayer included) cannot serve now; members without any
+    /// are not listed. Others are skipped for those lanes' items; this relayer's own entry
+    /// is informational (it keeps its items, to find out when it can serve again).
+    pub unserved: BTreeMap<PeerId, BTreeSet<Lane>>,
 }
 
 fn score(peer: &PeerId, item: &[u8]) -> [u8; 32] {
@@ -124,6 +149,21 @@ fn highest<'a>(peers: impl Iterator<Item = &'a PeerId>, item: &[u8]) -> Option<&
     peers.max_by_key(|p| score(p, item))
 }
 
+/// The lane a work item (`{kind}/{src}/{dst}/{window}`) belongs to; chain ids contain no
+/// `/`, so the split is unambiguous.
+fn lane_of(item: &[u8]) -> Option<Lane> {
+    let text = std::str::from_utf8(item).ok()?;
+    let mut parts = text.split('/');
+    let (_kind, src, dst, _window) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(Lane {
+        source: ChainId::new(src).ok()?,
+        destination: ChainId::new(dst).ok()?,
+    })
+}
+
 impl Membership {
     /// A relayer alone (mesh off).
     pub fn solo(me: PeerId) -> Self {
@@ -132,15 +172,38 @@ impl Membership {
             allowed: vec![me],
             me,
             enabled: false,
+            unserved: BTreeMap::new(),
         }
+    }
+
+    /// The member that does `item`: the live member with the highest score among those
+    /// that serve its lane. This relayer counts as serving every lane (it keeps trying its
+    /// own items, and does those of a lane no other member serves); when it is not live
+    /// itself (not allowed) and nobody serves the lane, all live members count.
+    pub fn owner(&self, item: &[u8]) -> Option<&PeerId> {
+        let others_unserved = self
+            .unserved
+            .iter()
+            .any(|(p, l)| *p != self.me && !l.is_empty());
+        let lane = if others_unserved { lane_of(item) } else { None };
+        let serves = |p: &&PeerId| {
+            **p == self.me
+                || lane.as_ref().is_none_or(|lane| {
+                    self.unserved
+                        .get(*p)
+                        .is_none_or(|lanes| !lanes.contains(lane))
+                })
+        };
+        highest(self.live.iter().filter(serves), item).or_else(|| highest(self.live.iter(), item))
     }
 
     /// Whether this relayer should do `item` now.
     pub fn owns(&self, item: &[u8]) -> bool {
-        !self.enabled || highest(self.live.iter(), item) == Some(&self.me)
+        !self.enabled || self.owner(item) == Some(&self.me)
     }
 
-    /// Whether this relayer does `item` only because its first owner is not live.
+    /// Whether this relayer does `item` only because its first owner is not live or does
+    /// not serve the item's lane.
     pub fn is_takeover(&self, item: &[u8]) -> bool {
         self.enabled && self.owns(item) && highest(self.allowed.iter(), item) != Some(&self.me)
     }
@@ -167,6 +230,10 @@ pub struct MeshMetrics {
     pub takeovers: IntCounter,
     /// `xrelay_mesh_rejected_peers_total`: connections from peers not on the allow-list.
     pub rejected: IntCounter,
+    /// `xrelay_mesh_heartbeats_refused_total{reason}`: heartbeats from allowed members not
+    /// believed (so they kept nobody live): `malformed`, `bad_signature`, `replay`, `stale`
+    /// or `future` ([`heartbeat::Refusal`]).
+    pub heartbeats_refused: IntCounterVec,
     /// `xrelay_mesh_attestations_received_total`: attester signatures from members that
     /// verified and went to the board.
     pub attestations_received: IntCounter,
@@ -190,7 +257,57 @@ pub struct Mesh {
     pub window: u64,
     /// Attester signatures: this relayer's go out through the mesh, members' come in.
     pub attestations: Arc<AttestationBoard>,
+    /// Lanes this relayer cannot serve now, listed in its heartbeats.
+    unserved: Arc<Mutex<BTreeSet<Lane>>>,
     task: tokio::task::JoinHandle<()>,
+}
+
+impl Mesh {
+    /// Records whether this relayer can serve lane `source → destination` now (a lane
+    /// worker's verdict); from the next heartbeat on, the other members skip it for that
+    /// lane's items while it cannot. Returns whether that changed anything.
+    pub fn set_lane_served(&self, source: &ChainId, destination: &ChainId, served: bool) -> bool {
+        let lane = Lane {
+            source: source.clone(),
+            destination: destination.clone(),
+        };
+        let mut unserved = self.unserved.lock().unwrap_or_else(|e| e.into_inner());
+        if served {
+            unserved.remove(&lane)
+        } else {
+            unserved.insert(lane)
+        }
+    }
+
+    /// A lane worker's report after a pass over `src → dst`: `failed_passes` consecutive
+    /// passes failed. This relayer cannot serve the lane once [`STUCK_AFTER_FAILURES`]
+    /// passes in a row failed (a proof or header it cannot get verified, a node that does
+    /// not answer) or while either chain is frozen for it; it can again after one pass
+    /// succeeds. The change goes out with the next heartbeat (and is logged).
+    pub fn report_lane(
+        &self,
+        src: &crate::core::chain::ChainHandle,
+        dst: &crate::core::chain::ChainHandle,
+        failed_passes: u32,
+    ) {
+        let frozen = src.is_frozen() || dst.is_frozen();
+        let stuck = frozen || failed_passes >= STUCK_AFTER_FAILURES;
+        if self.set_lane_served(&src.id, &dst.id, !stuck) {
+            if stuck && self.view.borrow().enabled {
+                tracing::warn!(src = %src.id, dst = %dst.id, frozen, failed_passes, "this relayer cannot serve the lane: other mesh members take its windows over");
+            } else if stuck {
+                tracing::warn!(src = %src.id, dst = %dst.id, frozen, failed_passes, "this relayer cannot serve the lane");
+            } else {
+                tracing::info!(src = %src.id, dst = %dst.id, "this relayer serves the lane again");
+            }
+        }
+    }
+
+    /// The lanes this relayer reports it cannot serve.
+    pub fn unserved_lanes(&self) -> Vec<Lane> {
+        let unserved = self.unserved.lock().unwrap_or_else(|e| e.into_inner());
+        unserved.iter().cloned().collect()
+    }
 }
 
 impl Drop for Mesh {
@@ -219,6 +336,7 @@ impl Mesh {
             commands,
             window,
             attestations,
+            unserved: Default::default(),
             task: tokio::spawn(async {}),
         }
     }
@@ -235,6 +353,14 @@ impl Mesh {
             .clone()
             .ok_or_else(|| anyhow::anyhow!("mesh.identity_key is required"))?;
         let key = load_or_create_identity(&path)?;
+        if key.key_type() != KeyType::Ed25519 {
+            anyhow::bail!(
+                "{}: the mesh identity must be an ed25519 key (heartbeats are signed with it and checked against the peer id), not {:?}",
+                path.display(),
+                key.key_type()
+            );
+        }
+        let signer = key.clone();
         let me = key.public().to_peer_id();
         let allowed: BTreeSet<PeerId> = cfg
             .allowed
@@ -295,14 +421,21 @@ impl Mesh {
             },
             allowed: allowed.iter().copied().collect(),
             enabled: true,
+            unserved: BTreeMap::new(),
         };
         let (view_tx, view) = watch::channel(initial);
         let (listen_tx, listening) = watch::channel(Vec::new());
         let (commands, mut rx) = mpsc::channel(8);
         let heartbeat = Duration::from_millis(cfg.heartbeat_ms);
         let grace = Duration::from_millis(cfg.grace_ms);
+        let unserved: Arc<Mutex<BTreeSet<Lane>>> = Default::default();
+        let own_unserved = unserved.clone();
         let task = tokio::spawn(async move {
-            let mut last_seen: BTreeMap<PeerId, Instant> = BTreeMap::new();
+            let mut beats: Beats<PeerId> = Beats::new(grace);
+            // Above every counter of this relayer's earlier runs (fewer than one beat per
+            // millisecond), so a restart is not taken for a replay.
+            let mut counter = crate::core::chain::now_ms();
+            let me_bytes = me.to_bytes();
             let mut beat = tokio::time::interval(heartbeat);
             let mut redial = tokio::time::interval(Duration::from_secs(2));
             let mut isolated_until: Option<Instant> = None;
@@ -310,10 +443,20 @@ impl Mesh {
                 tokio::select! {
                     _ = beat.tick() => {
                         let isolated = isolated_until.is_some_and(|t| Instant::now() < t);
+                        let mine: BTreeSet<Lane> = own_unserved
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .clone();
+                        counter += 1;
                         if !isolated {
-                            let stamp = crate::core::chain::now_ms().to_be_bytes();
-                            // No peers yet is normal at start; heartbeats resume when they come.
-                            let _ = swarm.behaviour_mut().gossipsub.publish(topic.clone(), stamp.to_vec());
+                            let hb = Heartbeat::new(counter, crate::core::chain::now_ms(), mine.iter().cloned());
+                            match sign_heartbeat(&signer, &me_bytes, &hb) {
+                                // No peers yet is normal at start; heartbeats resume when they come.
+                                Some(payload) => {
+                                    let _ = swarm.behaviour_mut().gossipsub.publish(topic.clone(), payload);
+                                }
+                                None => tracing::error!("the identity key could not sign a heartbeat"),
+                            }
                             // Again for members that joined since: gossipsub message ids
                             // carry the sequence number, so repeats are new messages, and
                             // the board drops what it already holds cheaply.
@@ -323,25 +466,40 @@ impl Mesh {
                             }
                         }
                         let now = Instant::now();
-                        let mut live: Vec<PeerId> = last_seen
-                            .iter()
-                            .filter(|(p, t)| allowed.contains(p) && now.duration_since(**t) < grace && !isolated)
-                            .map(|(p, _)| *p)
-                            .collect();
+                        let mut live = Vec::new();
+                        let mut lanes = BTreeMap::new();
+                        if !isolated {
+                            for (p, unserved) in beats.live(now) {
+                                if allowed.contains(p) {
+                                    live.push(*p);
+                                    if !unserved.is_empty() {
+                                        lanes.insert(*p, unserved.clone());
+                                    }
+                                }
+                            }
+                        }
                         if allowed.contains(&me) {
                             live.push(me);
+                            if !mine.is_empty() {
+                                lanes.insert(me, mine);
+                            }
                         }
                         live.sort();
                         live.dedup();
                         metrics.peers.set(live.iter().filter(|p| **p != me).count() as i64);
                         view_tx.send_if_modified(|v| {
+                            let mut changed = false;
                             if v.live != live {
                                 tracing::info!(members = live.len(), "mesh membership changed");
                                 v.live = live;
-                                true
-                            } else {
-                                false
+                                changed = true;
                             }
+                            if v.unserved != lanes {
+                                tracing::info!(members = lanes.len(), "lanes members cannot serve changed");
+                                v.unserved = lanes;
+                                changed = true;
+                            }
+                            changed
                         });
                     }
                     _ = redial.tick() => {
@@ -378,7 +536,7 @@ impl Mesh {
                         Some(MeshCommand::Isolate(d)) => {
                             tracing::warn!(ms = d.as_millis() as u64, "mesh isolated on request (fault injection)");
                             isolated_until = Some(Instant::now() + d);
-                            last_seen.clear();
+                            beats.clear();
                             let connected: Vec<PeerId> = swarm.connected_peers().copied().collect();
                             for p in connected {
                                 let _ = swarm.disconnect_peer_id(p);
@@ -404,8 +562,11 @@ impl Mesh {
                             let isolated = isolated_until.is_some_and(|t| Instant::now() < t);
                             if let Some(source) = message.source {
                                 if allowed.contains(&source) && source != me && !isolated {
-                                    last_seen.insert(source, Instant::now());
-                                    if message.topic == attest_topic.hash() {
+                                    // Only a believed heartbeat makes a member live; any other
+                                    // message may be a copy of an old one.
+                                    if message.topic == topic.hash() {
+                                        accept_heartbeat(&mut beats, &metrics, &source, &message.data);
+                                    } else if message.topic == attest_topic.hash() {
                                         accept_attestation(&board, &metrics, source, &message.data);
                                     }
                                 }
@@ -422,8 +583,68 @@ impl Mesh {
             commands,
             window: cfg.window,
             attestations,
+            unserved,
             task,
         })
+    }
+}
+
+/// The payload of heartbeat `hb` signed by this relayer's identity key (`None` if the key
+/// cannot sign, which an ed25519 key always can).
+fn sign_heartbeat(key: &Keypair, me: &[u8], hb: &Heartbeat) -> Option<Vec<u8>> {
+    let signature = key.sign(&heartbeat::signing_bytes(me, hb)).ok()?;
+    let signature: [u8; heartbeat::SIGNATURE_LEN] = signature.try_into().ok()?;
+    Some(heartbeat::encode_payload(hb, &signature))
+}
+
+/// The ed25519 key a peer id carries (an ed25519 peer id is the identity multihash of the
+/// public key, so the key needs no lookup).
+fn peer_public_key(peer: &PeerId) -> Option<PublicKey> {
+    let hash: &libp2p::multihash::Multihash<64> = peer.as_ref();
+    if hash.code() != 0 {
+        return None;
+    }
+    let key = PublicKey::try_decode_protobuf(hash.digest()).ok()?;
+    (key.key_type() == KeyType::Ed25519).then_some(key)
+}
+
+/// Decodes heartbeat `data` from `source` and checks its signature under `source`'s key.
+pub fn verify_heartbeat(source: &PeerId, data: &[u8]) -> Result<Heartbeat, Refusal> {
+    let (hb, signature) = heartbeat::decode_payload(data).map_err(|_| Refusal::Malformed)?;
+    let key = peer_public_key(source).ok_or(Refusal::BadSignature)?;
+    if !key.verify(
+        &heartbeat::signing_bytes(&source.to_bytes(), &hb),
+        &signature,
+    ) {
+        return Err(Refusal::BadSignature);
+    }
+    Ok(hb)
+}
+
+/// Believes a member's heartbeat if it verifies and is news (PROTOCOL.md §10), counting
+/// and logging what is refused.
+fn accept_heartbeat(
+    beats: &mut Beats<PeerId>,
+    metrics: &MeshMetrics,
+    source: &PeerId,
+    data: &[u8],
+) {
+    let verdict = verify_heartbeat(source, data)
+        .and_then(|hb| beats.accept(source, &hb, crate::core::chain::now_ms(), Instant::now()));
+    if let Err(refused) = verdict {
+        metrics
+            .heartbeats_refused
+            .with_label_values(&[refused.label()])
+            .inc();
+        match refused {
+            // Replays arrive in bursts when someone re-sends; one line each would flood.
+            Refusal::Replay => {
+                tracing::debug!(peer = %source, reason = refused.label(), "heartbeat refused: {refused}")
+            }
+            _ => {
+                tracing::warn!(peer = %source, reason = refused.label(), "heartbeat from a member refused: it keeps nobody live ({refused})")
+            }
+        }
     }
 }
 
@@ -644,6 +865,186 @@ mod tests {
         drop((mesh_a, mesh_b));
     }
 
+    fn lane(a: &str, b: &str) -> Lane {
+        Lane {
+            source: ChainId::new(a).unwrap(),
+            destination: ChainId::new(b).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_member_that_cannot_serve_a_lane_is_skipped_for_it_and_keeps_its_other_lanes() {
+        let all = peers(3);
+        let view = |me: PeerId, unserved: &BTreeMap<PeerId, BTreeSet<Lane>>| Membership {
+            me,
+            live: all.clone(),
+            allowed: all.clone(),
+            enabled: true,
+            unserved: unserved.clone(),
+        };
+        let items = |src: &str, dst: &str| -> Vec<Vec<u8>> {
+            (0..600u64)
+                .flat_map(|w| {
+                    ["deliver", "timeout", "ack"].map(|k| work_item(k, src, dst, w * 10, 10))
+                })
+                .collect()
+        };
+        let (ab, ba) = (items("a", "b"), items("b", "a"));
+        // Member 0 cannot serve a → b.
+        let stuck: BTreeMap<PeerId, BTreeSet<Lane>> = [(all[0], [lane("a", "b")].into())].into();
+        let healthy = BTreeMap::new();
+        let mut took_over = 0;
+        for item in &ab {
+            let first = (0..3).find(|i| view(all[*i], &healthy).owns(item)).unwrap();
+            // The others agree on one owner among themselves, never member 0.
+            let owners: Vec<usize> = (1..3)
+                .filter(|i| view(all[*i], &stuck).owns(item))
+                .collect();
+            assert_eq!(owners.len(), 1);
+            if first == 0 {
+                took_over += 1;
+                assert!(view(all[owners[0]], &stuck).is_takeover(item));
+            } else {
+                assert_eq!(owners[0], first, "a serving member keeps its items");
+            }
+            // Member 0 keeps trying its own items (that is how it finds out it can serve
+            // again): duplicates while stuck, never a gap.
+            assert_eq!(view(all[0], &stuck).owns(item), first == 0);
+        }
+        assert!(took_over > 300, "member 0 had about a third: {took_over}");
+        // On its other lane nothing moves.
+        for item in &ba {
+            for p in &all {
+                assert_eq!(view(*p, &stuck).owns(item), view(*p, &healthy).owns(item));
+            }
+        }
+        // Every member stuck on the lane: each tries all of it (nothing waits on another).
+        let everyone: BTreeMap<PeerId, BTreeSet<Lane>> =
+            all.iter().map(|p| (*p, [lane("a", "b")].into())).collect();
+        for item in &ab {
+            assert!((0..3).all(|i| view(all[i], &everyone).owns(item)));
+        }
+    }
+
+    #[test]
+    fn a_heartbeat_verifies_only_under_its_authors_peer_id() {
+        let (a, b) = (Keypair::generate_ed25519(), Keypair::generate_ed25519());
+        let (a_id, b_id) = (a.public().to_peer_id(), b.public().to_peer_id());
+        let hb = Heartbeat::new(5, 1_000, [lane("x", "y")]);
+        let payload = sign_heartbeat(&a, &a_id.to_bytes(), &hb).unwrap();
+        assert_eq!(verify_heartbeat(&a_id, &payload), Ok(hb.clone()));
+        // Someone else's heartbeat presented as B's, or A's signed as if by B.
+        assert_eq!(
+            verify_heartbeat(&b_id, &payload),
+            Err(Refusal::BadSignature)
+        );
+        let as_b = sign_heartbeat(&a, &b_id.to_bytes(), &hb).unwrap();
+        assert_eq!(verify_heartbeat(&b_id, &as_b), Err(Refusal::BadSignature));
+        // Any change to the signed fields breaks the signature.
+        let mut other = hb.clone();
+        other.counter += 1;
+        let mut forged = heartbeat::encode_payload(&other, &[0; 64]);
+        let n = forged.len();
+        forged[n - 64..].copy_from_slice(&payload[payload.len() - 64..]);
+        assert_eq!(verify_heartbeat(&a_id, &forged), Err(Refusal::BadSignature));
+        assert_eq!(
+            verify_heartbeat(&a_id, &payload[1..]),
+            Err(Refusal::Malformed)
+        );
+        // The v1 payload (a bare clock) is malformed.
+        assert_eq!(
+            verify_heartbeat(&a_id, &1_000u64.to_be_bytes()),
+            Err(Refusal::Malformed)
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn members_hear_each_others_heartbeats_and_the_lanes_each_cannot_serve() {
+        let (mut cfg_a, a_id) = local_config("hb-a", &[], vec![]);
+        let (cfg_b_tmp, b_id) = local_config("hb-b", &[a_id], vec![]);
+        cfg_a.allowed.push(b_id.to_string());
+        let metrics_b = test_metrics();
+        let mesh_a = Mesh::start(&cfg_a, test_metrics(), AttestationBoard::new())
+            .await
+            .unwrap();
+        let addr_a = first_address(&mesh_a).await;
+        let cfg_b = MeshSection {
+            peers: vec![format!("{addr_a}/p2p/{a_id}")],
+            ..cfg_b_tmp
+        };
+        let mesh_b = Mesh::start(&cfg_b, metrics_b.clone(), AttestationBoard::new())
+            .await
+            .unwrap();
+        let wait =
+            |mesh: &Mesh, what: &'static str, f: Box<dyn Fn(&Membership) -> bool + Send + Sync>| {
+                let mut view = mesh.view.clone();
+                async move {
+                    tokio::time::timeout(Duration::from_secs(20), view.wait_for(|v| f(v)))
+                        .await
+                        .unwrap_or_else(|_| panic!("timed out: {what}"))
+                        .unwrap();
+                }
+            };
+        wait(
+            &mesh_b,
+            "B sees A",
+            Box::new(move |v| v.live.contains(&a_id)),
+        )
+        .await;
+        wait(
+            &mesh_a,
+            "A sees B",
+            Box::new(move |v| v.live.contains(&b_id)),
+        )
+        .await;
+        // A cannot serve x → y: B hears it with A's next heartbeat and owns A's items there.
+        let (x, y) = (ChainId::new("x").unwrap(), ChainId::new("y").unwrap());
+        assert!(mesh_a.set_lane_served(&x, &y, false));
+        assert!(!mesh_a.set_lane_served(&x, &y, false), "no change");
+        assert_eq!(mesh_a.unserved_lanes(), [lane("x", "y")]);
+        wait(
+            &mesh_b,
+            "B hears A's unserved lane",
+            Box::new(move |v| {
+                v.unserved
+                    .get(&a_id)
+                    .is_some_and(|l| l.contains(&lane("x", "y")))
+            }),
+        )
+        .await;
+        let b_view = mesh_b.view.borrow().clone();
+        assert!((0..200u64)
+            .map(|w| work_item("deliver", "x", "y", w, 1))
+            .all(|item| b_view.owns(&item)));
+        assert!(mesh_a.set_lane_served(&x, &y, true));
+        wait(
+            &mesh_b,
+            "B hears A serves again",
+            Box::new(move |v| !v.unserved.contains_key(&a_id)),
+        )
+        .await;
+        assert_eq!(
+            metrics_b
+                .heartbeats_refused
+                .with_label_values(&["bad_signature"])
+                .get()
+                + metrics_b
+                    .heartbeats_refused
+                    .with_label_values(&["malformed"])
+                    .get(),
+            0
+        );
+        // A stops: gone from B's view after the grace period.
+        drop(mesh_a);
+        wait(
+            &mesh_b,
+            "B drops A",
+            Box::new(move |v| !v.live.contains(&a_id)),
+        )
+        .await;
+        drop(mesh_b);
+    }
+
     #[cfg(unix)]
     #[test]
     fn the_identity_key_is_owner_only_from_its_creation_and_never_overwritten() {
@@ -693,6 +1094,7 @@ mod tests {
                 live: all.clone(),
                 allowed: all.clone(),
                 enabled: true,
+                unserved: BTreeMap::new(),
             })
             .collect();
         let items: Vec<Vec<u8>> = (0..3_000u64)
@@ -713,6 +1115,7 @@ mod tests {
                 live: survivors.clone(),
                 allowed: all.clone(),
                 enabled: true,
+                unserved: BTreeMap::new(),
             })
             .collect();
         for item in &items {
@@ -731,6 +1134,7 @@ mod tests {
             live: all.clone(),
             allowed: all.clone(),
             enabled: true,
+            unserved: BTreeMap::new(),
         };
         assert!(items.iter().all(|i| !outsider.owns(i)));
         // Mesh off: everything is ours.

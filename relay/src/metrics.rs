@@ -67,7 +67,8 @@ pub struct Metrics {
     pub build_info: IntGaugeVec,
     names: Vec<String>,
     /// `xrelay_mesh_peers`, `xrelay_mesh_takeovers_total`, `xrelay_mesh_rejected_peers_total`,
-    /// `xrelay_mesh_attestations_received_total`, `xrelay_mesh_attestations_dropped_total`.
+    /// `xrelay_mesh_heartbeats_refused_total`, `xrelay_mesh_attestations_received_total`,
+    /// `xrelay_mesh_attestations_dropped_total`.
     pub mesh: crate::mesh::MeshMetrics,
 }
 
@@ -272,6 +273,12 @@ impl Metrics {
                     "xrelay_mesh_rejected_peers_total",
                     "Connections from peers not on mesh.allowed.",
                 ),
+                heartbeats_refused: counter(
+                    &registry,
+                    "xrelay_mesh_heartbeats_refused_total",
+                    "Heartbeats from mesh members not believed (malformed, bad signature, replayed, stale or from the future).",
+                    &["reason"],
+                ),
                 attestations_received: plain_counter(
                     &registry,
                     "xrelay_mesh_attestations_received_total",
@@ -330,6 +337,7 @@ mod tests {
             "xrelay_mesh_peers",
             "xrelay_mesh_expected_peers",
             "xrelay_mesh_attestations_dropped_total",
+            "xrelay_mesh_heartbeats_refused_total",
             "xrelay_cosign_halted",
             "xrelay_build_info",
         ] {

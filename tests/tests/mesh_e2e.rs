@@ -173,6 +173,7 @@ async fn a_killed_members_share_is_taken_over_within_the_grace_period() {
                 live: peers.clone(),
                 allowed: peers.clone(),
                 enabled: true,
+                unserved: Default::default(),
             }
             .owns(&first)
         })

@@ -442,13 +442,16 @@ async fn lane_loop(
         if *stop.borrow() {
             return;
         }
-        let (wait, wake_on_blocks) = match lane::relay_once(&relay, &src, &dst).await {
-            Ok(pass) if pass.submitted > 0 => {
-                failures = 0;
-                continue;
-            }
+        let pass = lane::relay_once(&relay, &src, &dst).await;
+        failures = match &pass {
+            Ok(_) => 0,
+            Err(_) => failures.saturating_add(1),
+        };
+        // Stuck or frozen: the other mesh members take this lane's windows over.
+        relay.mesh.report_lane(&src, &dst, failures);
+        let (wait, wake_on_blocks) = match pass {
+            Ok(pass) if pass.submitted > 0 => continue,
             Ok(_) => {
-                failures = 0;
                 if last_refresh.elapsed() > REFRESH_CHECK {
                     last_refresh = std::time::Instant::now();
                     if let Err(e) = lane::refresh_client(&relay, &src, &dst).await {
@@ -458,7 +461,6 @@ async fn lane_loop(
                 (src.block_time.min(dst.block_time), true)
             }
             Err(e) => {
-                failures = failures.saturating_add(1);
                 match &e {
                     RelayError::Retry(_) => {
                         tracing::debug!(src = %src.id, dst = %dst.id, error = %e, "lane: retrying")
