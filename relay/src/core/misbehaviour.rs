@@ -3,8 +3,8 @@
 //! headers at one height, both committed by `of`'s validators, are evidence: it is
 //! submitted to every chain that hosts a client of `of` (they freeze it), and the relayer
 //! stops relaying `of` (persisted) until an operator resolves it (`xrelay unfreeze`) — but
-//! only once the conflict is confirmed by its own light client or a host's, never on
-//! nodes' answers alone.
+//! only once its own light client verified both conflicting headers, never on a node's
+//! word (a host's `frozen` flag, an accepted evidence transaction, an event).
 
 use xrelay_adapters::{HostedClient, Submission};
 use xrelay_light_client::{ChainId, Hash32, Height, LightBlock, Misbehaviour, TrustedState};
@@ -52,8 +52,11 @@ pub async fn check(
     }
 }
 
-/// A client of the EVM chain `of` accepted a block `of` did not produce: the relayer stops
-/// relaying `of` (persisted) and counts it; an operator resets the client.
+/// A client of the EVM chain `of` accepted a block `of` did not produce, by the nodes'
+/// account. EVM blocks have no evidence format the relayer could check from its own client
+/// here, so it does not freeze on this: it counts the unconfirmed conflict, makes it loud
+/// and keeps relaying (a host's client verified what it accepted, and the relayer verifies
+/// everything it forwards with its own client).
 fn report_evm(
     relay: &Relay,
     host: &ChainHandle,
@@ -62,19 +65,12 @@ fn report_evm(
     own: Hash32,
     accepted: Hash32,
 ) {
-    tracing::error!(chain = %of.id, host = %host.id, height, own = %own, accepted = %accepted, "MISBEHAVIOUR: a client accepted a block the EVM chain did not produce");
+    tracing::error!(chain = %of.id, host = %host.id, height, own = %own, accepted = %accepted, "a client is said to have accepted a block the EVM chain did not produce; unconfirmed by this relayer's own client, still relaying");
     relay
         .metrics
-        .misbehaviour
-        .with_label_values(&[of.id.as_str()])
+        .verification_failures
+        .with_label_values(&[of.id.as_str(), "unconfirmed_conflict"])
         .inc();
-    of.freeze();
-    let store = relay.ledger.store();
-    let mut t = store.transition();
-    store.put_frozen(&mut t, &of.id, &accepted.to_string());
-    if let Err(e) = store.commit(t) {
-        tracing::error!(chain = %of.id, error = %e, "could not persist the frozen chain");
-    }
 }
 
 async fn report(
@@ -106,10 +102,11 @@ async fn report(
                 host.id
             ))
         })?;
-    // Whether the conflict is real: the relayer's own client verifies both headers, or a
-    // host's client accepted the evidence (or froze already). Otherwise it rests on nodes'
-    // answers alone, and a lying endpoint must not stop the relayer.
-    let mut confirmed = of.confirms_conflict(&forged, &own).await.unwrap_or(false);
+    // Whether the conflict is real: the relayer's own client verifies both headers.
+    // Anything else rests on nodes' answers (a host saying its client froze or took the
+    // evidence), and a lying endpoint must not stop the relayer. The evidence still goes
+    // to every host, which checks it itself.
+    let confirmed = of.confirms_conflict(&forged, &own).await.unwrap_or(false);
     let mut evidence_hash = None;
     for (hosts_id, hosting) in &relay.chains {
         if *hosts_id == of.id {
@@ -119,7 +116,6 @@ async fn report(
             continue;
         };
         if state.frozen().is_some() {
-            confirmed = true;
             continue;
         }
         // The evidence is checked from the host's own trusted header below the conflict.
@@ -145,7 +141,6 @@ async fn report(
         {
             Ok(c) => match c.outcome {
                 Ok(_) => {
-                    confirmed = true;
                     tracing::warn!(host = %hosts_id, chain = %of.id, "evidence accepted: client frozen")
                 }
                 Err(why) => {
@@ -162,7 +157,7 @@ async fn report(
             chain: of.id.clone(),
             reason: "unconfirmed_conflict",
             detail: format!(
-                "a client on {} accepted header {accepted} at {height}, but neither this relayer's own client nor any host confirms a conflict (anchored later, or a node answered falsely); still relaying {}",
+                "a client on {} accepted header {accepted} at {height}, but this relayer's own client does not confirm a conflict (anchored later, or a node answered falsely); still relaying {}",
                 host.id, of.id
             ),
         });
