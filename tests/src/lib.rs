@@ -7,6 +7,7 @@
 
 pub mod chaos;
 pub mod hostile;
+pub mod mesh_replay;
 pub mod proxy;
 pub mod rpc_tamper;
 

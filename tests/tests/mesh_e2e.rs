@@ -1,6 +1,7 @@
 //! The relayer mesh with real processes: three relayers of one consortium share the
-//! lanes, each message is submitted about once, a dead member's share is taken over, an
-//! outsider gets no work, and a partition costs duplicates, never messages.
+//! lanes, each message is submitted about once, a dead member's share is taken over (also
+//! while a hostile member replays its old heartbeats), an outsider gets no work, and a
+//! partition costs duplicates, never messages.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -195,6 +196,98 @@ async fn a_killed_members_share_is_taken_over_within_the_grace_period() {
     assert!(takeovers >= 1.0, "no takeover counted");
     let (received, _) = received_and_submitted(&net).await;
     assert_eq!(received, 1_500);
+    assert_eq!(duplicates(&net).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replayed_heartbeats_of_a_stopped_member_do_not_keep_its_windows_from_being_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = Devnet::up(dir.path(), 2, BLOCK_MS, &["--relayers", "3"]);
+    let devnet: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(net.dir.join("devnet.json")).unwrap()).unwrap();
+    let members = devnet["relayers"].as_array().unwrap();
+    let peers: Vec<PeerId> = members
+        .iter()
+        .map(|r| r["peer_id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    // Relayer 3's identity and mesh port belong to a hostile member: allowed, silent, and
+    // keeping every heartbeat it is sent.
+    let hostile = xrelay_tests::mesh_replay::HeartbeatReplayer::start(
+        &net.dir.join("relayer-3").join("identity.key"),
+        format!("/ip4/127.0.0.1/tcp/{}", members[2]["mesh_port"])
+            .parse()
+            .unwrap(),
+    );
+    assert_eq!(hostile.peer_id, peers[2]);
+    // The victim is whichever of relayers 1 and 2 owns the lane's first window when both
+    // are live: while it looks live to the other, that one stops there.
+    let first =
+        xrelay::mesh::work_item("deliver", net.ids[0].as_str(), net.ids[1].as_str(), 1, 500);
+    let pair = vec![peers[0], peers[1]];
+    let victim = (0..2)
+        .find(|&k| {
+            Membership {
+                me: peers[k],
+                live: pair.clone(),
+                allowed: peers.clone(),
+                enabled: true,
+                unserved: Default::default(),
+            }
+            .owns(&first)
+        })
+        .unwrap();
+    let survivor = 1 - victim;
+    // The victim runs for a while (the hostile member keeps 30 of its heartbeats, 15 s of
+    // them), then is killed.
+    let running = Relayer::start(&config(&net, victim as u32 + 1), &[]);
+    hostile
+        .wait_kept(peers[victim], 30, Duration::from_secs(60))
+        .await;
+    running.proc.kill_nine();
+    // The survivor starts and the hostile member sends it the victim's heartbeats, one a
+    // second: each would make the victim look live for the grace period (3 s), so for 30 s.
+    let other = Relayer::start(&config(&net, survivor as u32 + 1), &[]);
+    hostile
+        .replay(peers[victim], peers[survivor], Duration::from_secs(1))
+        .await;
+    let deadline = Instant::now() + WAIT;
+    while hostile.released() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the hostile member never replayed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let replaying = Instant::now();
+    flood(&net, 1_000).await;
+    // All delivered while the replay goes on: the survivor did the victim's windows.
+    let waited = wait_received(&net, 1_000, Duration::from_secs(10)).await;
+    let released = hostile.released();
+    eprintln!("replayed heartbeats of a killed member: {released} sent again; all 1000 delivered {:?} after the replay began ({waited:?} after the sends)", replaying.elapsed());
+    assert!(
+        released < 30,
+        "the replay ended before the messages were delivered: it proved nothing"
+    );
+    let refused = other.metric_sum(
+        "xrelay_mesh_heartbeats_refused_total",
+        &["reason=\"stale\""],
+    );
+    assert!(
+        refused >= 2.0,
+        "replayed heartbeats were not refused as stale: {refused}"
+    );
+    let (_, body) = other.get("/api/v1/mesh");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        !v["live"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::Value::from(peers[victim].to_string())),
+        "the killed member counts as live: {body}"
+    );
+    assert!(other.metric("xrelay_mesh_takeovers_total") >= 1.0);
+    let (received, _) = received_and_submitted(&net).await;
+    assert_eq!(received, 1_000);
     assert_eq!(duplicates(&net).await, 0);
 }
 
