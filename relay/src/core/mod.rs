@@ -279,6 +279,11 @@ async fn cosign_loop(relay: Arc<Relay>, mut stop: watch::Receiver<bool>) {
                         tracing::debug!(chain = %chain.id, height = attestation.height, error = %e, "block not readable or not final yet; co-signing later");
                         tokio::time::sleep(chain.block_time).await;
                     }
+                    // Said once, loudly, when it stopped; not again per attestation.
+                    Err(e @ RelayError::CosignHalted { .. }) => {
+                        tracing::debug!(chain = %chain.id, height = attestation.height, error = %e, "peer's attestation not co-signed");
+                        return;
+                    }
                     Err(e) => {
                         tracing::warn!(chain = %chain.id, height = attestation.height, error = %e, "peer's attestation not co-signed");
                         return;
