@@ -15,7 +15,7 @@ use xrelay_devchain::node::rpc::codes;
 use xrelay_devchain::tx::Tx;
 use xrelay_devchain::tx::{InboundMessage, ProvenAck, ProvenMessage};
 use xrelay_devchain::Event;
-use xrelay_light_client::evm::client::EvmStorageProof;
+use xrelay_light_client::evm::client::{EvmStorageProof, EvmUpdate};
 use xrelay_light_client::{ChainId, Hash32, Height, LightBlock, StateProof};
 
 use crate::endpoints::{EndpointPolicy, Endpoints, RpcErrorCounter};
@@ -572,6 +572,24 @@ impl ChainAdapter for DevchainAdapter {
             .into_iter()
             .filter_map(|tx| match tx {
                 Tx::UpdateClient { chain, blocks } if chain == *of => Some(blocks),
+                _ => None,
+            })
+            .flatten()
+            .collect())
+    }
+
+    async fn submitted_evm_updates(
+        &self,
+        height: Height,
+        of: &ChainId,
+    ) -> Result<Vec<EvmUpdate>, AdapterError> {
+        let txs = self
+            .call("block_txs", |c| async move { c.block_txs(height).await })
+            .await?;
+        Ok(txs
+            .into_iter()
+            .filter_map(|tx| match tx {
+                Tx::UpdateEvmClient { chain, updates } if chain == *of => Some(updates),
                 _ => None,
             })
             .flatten()

@@ -26,6 +26,7 @@ pub use types::{
 
 use async_trait::async_trait;
 use tokio::sync::watch;
+use xrelay_light_client::evm::client::EvmUpdate;
 use xrelay_light_client::evm::header::EvmHeader;
 use xrelay_light_client::{ChainId, Hash32, Height, LightBlock};
 
@@ -126,6 +127,18 @@ pub trait ChainAdapter: Send + Sync + 'static {
         height: Height,
         of: &ChainId,
     ) -> Result<Vec<LightBlock>, AdapterError>;
+
+    /// The updates of the EVM chain `of` that transactions in this chain's block at `height`
+    /// submitted to its client of `of` (misbehaviour detection re-verifies the block a
+    /// `ClientUpdated` event names from them). Chains that host no EVM clients have none.
+    async fn submitted_evm_updates(
+        &self,
+        height: Height,
+        of: &ChainId,
+    ) -> Result<Vec<EvmUpdate>, AdapterError> {
+        let _ = (height, of);
+        Ok(Vec::new())
+    }
 
     /// Builds, submits and confirms one relay transaction: returns once a block included it
     /// (or the chain refused it).

@@ -1220,6 +1220,72 @@ fn clique_headers_follow_checkpoints() {
     ));
 }
 
+/// EIP-225's "signed recently" rule within one update: with 4 signers a signer may seal
+/// one of any 3 consecutive blocks. A run breaking it is refused whole at the offending
+/// header; the rule is not carried from one update to the next (PROTOCOL.md §12.5).
+#[test]
+fn clique_updates_refuse_a_signer_sealing_too_recently() {
+    let epoch = 100;
+    let four = keys("clique-recent", 4);
+    let set = addresses(&four);
+    let genesis = clique_header(0, Hash32::ZERO, epoch, &set, &set, &four[0]);
+    let mode = FinalityMode::Clique { epoch };
+    let mut client = EvmClientState::from_header(
+        ChainId::new("clique-recent").unwrap(),
+        mode,
+        &genesis,
+        gateway(),
+    )
+    .unwrap();
+    // Sealers by block: 1 a, 2 b, 3 a (too soon: a sealed block 1, within 3 blocks).
+    let (a, b) = (&four[0], &four[1]);
+    let h1 = clique_header(1, genesis.hash(), epoch, &[], &set, a);
+    let h2 = clique_header(2, h1.hash(), epoch, &[], &set, b);
+    let h3 = clique_header(3, h2.hash(), epoch, &[], &set, a);
+    let start = client.clone();
+    assert_eq!(
+        client.update(&EvmUpdate::Headers(vec![
+            h1.clone(),
+            h2.clone(),
+            h3.clone()
+        ])),
+        Err(EvmClientError::Seal {
+            height: 3,
+            error: EvmConsensusError::Clique(CliqueError::RecentlySigned {
+                signer: a.address(),
+                number: 3,
+                previous: 1,
+            }),
+        })
+    );
+    assert_eq!(client, start, "a refused run changes nothing");
+    // The same signer twice in a row is refused too.
+    let h2_by_a = clique_header(2, h1.hash(), epoch, &[], &set, a);
+    assert!(matches!(
+        client.update(&EvmUpdate::Headers(vec![h1.clone(), h2_by_a])),
+        Err(EvmClientError::Seal {
+            height: 2,
+            error: EvmConsensusError::Clique(CliqueError::RecentlySigned { .. })
+        })
+    ));
+    // a again at block 4 is three blocks after block 1: allowed.
+    let h3_by_c = clique_header(3, h2.hash(), epoch, &[], &set, &four[2]);
+    let h4 = clique_header(4, h3_by_c.hash(), epoch, &[], &set, a);
+    assert_eq!(
+        client.update(&EvmUpdate::Headers(vec![
+            h1.clone(),
+            h2.clone(),
+            h3_by_c.clone(),
+            h4
+        ])),
+        Ok(4)
+    );
+    // Across updates the rule is not enforced: the client keeps no sealers between them.
+    let mut split = start.clone();
+    assert_eq!(split.update(&EvmUpdate::Headers(vec![h1, h2])), Ok(2));
+    assert_eq!(split.update(&EvmUpdate::Headers(vec![h3])), Ok(3));
+}
+
 fn data_header(name: &str) -> EvmHeader {
     let path = format!("{}/tests/data/evm/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(path).expect("data file");

@@ -44,8 +44,12 @@ pub struct Metrics {
     pub claims_refused: IntCounterVec,
     /// `xrelay_light_client_height{chain}`.
     pub client_height: IntGaugeVec,
-    /// `xrelay_misbehaviour_detected_total{chain}`.
+    /// `xrelay_misbehaviour_detected_total{chain}`: conflicts the relayer's own light client
+    /// verified (the chain is frozen for the relayer).
     pub misbehaviour: IntCounterVec,
+    /// `xrelay_misbehaviour_unconfirmed_total{chain,reason}`: conflicts a host's client or a
+    /// node reported that the relayer's own light client did not verify (not frozen).
+    pub misbehaviour_unconfirmed: IntCounterVec,
     /// `xrelay_lane_lag_seconds{src_chain,dst_chain}`: how long the oldest message not yet
     /// settled on the lane has waited since its send was committed (0 when none waits).
     pub lane_lag: IntGaugeVec,
@@ -209,8 +213,14 @@ impl Metrics {
             misbehaviour: counter(
                 &registry,
                 "xrelay_misbehaviour_detected_total",
-                "Conflicting headers detected.",
+                "Conflicting headers verified by the relayer's own light client.",
                 &["chain"],
+            ),
+            misbehaviour_unconfirmed: counter(
+                &registry,
+                "xrelay_misbehaviour_unconfirmed_total",
+                "Reported conflicts the relayer's own light client did not verify.",
+                &["chain", "reason"],
             ),
             lane_lag: gauge(
                 &registry,

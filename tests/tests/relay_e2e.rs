@@ -465,6 +465,72 @@ async fn a_conflicting_header_is_detected_and_every_client_frozen() {
     assert_eq!(duplicates(&net).await, 0);
 }
 
+/// A host whose node lies about the client it hosts (`--fault lying-host`: its
+/// `ClientUpdated` events and blocks name a header the update did not carry, it reports the
+/// client frozen and answers evidence as accepted) does not stop the relayer: its own light
+/// client does not verify the "conflicting" header, so it counts the report as unconfirmed,
+/// still sends the evidence to every host, and keeps relaying the chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lying_host_does_not_freeze_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = Devnet::up(dir.path(), 3, BLOCK_MS, &["--fault", "chain-2=lying-host"]);
+    let relayer = Relayer::start(&net.relayer_config(), &[]);
+    let (a, c) = (net.ids[0].clone(), net.ids[2].clone());
+    let verified = format!("xrelay_light_client_height{{chain=\"{a}\"}}");
+    let deadline = std::time::Instant::now() + WAIT;
+    while relayer.metric(&verified) < 1.0 {
+        assert!(std::time::Instant::now() < deadline, "no own client of {a}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // An honest update of chain-2's client of a, above the relayer's trust root: chain-2's
+    // node then reports that its client accepted another header at that height.
+    let h = net.nodes[0].status().await.unwrap().latest_height + 2;
+    net.nodes[0].wait_height(h, WAIT).await.unwrap();
+    let honest = net.nodes[0].light_block(h).await.unwrap();
+    let included = net.nodes[1]
+        .submit(
+            &Tx::UpdateClient {
+                chain: a.clone(),
+                blocks: vec![honest],
+            },
+            WAIT,
+        )
+        .await
+        .unwrap();
+    assert!(included.outcome.is_ok(), "{:?}", included.outcome);
+    let unconfirmed =
+        format!("xrelay_misbehaviour_unconfirmed_total{{chain=\"{a}\",reason=\"not_verified\"}}");
+    let deadline = std::time::Instant::now() + WAIT;
+    while relayer.metric(&unconfirmed) < 1.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the lie was not examined: {}",
+            relayer.get("/metrics").1
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The chain is still relayed, to the honest host.
+    let mut tx = Sender::default();
+    let sent = vec![
+        tx.send(&net.nodes[0], &a, &user(0), echo(&c, b"after the lie"))
+            .await,
+    ];
+    let settled = wait_settled(&net, &sent, WAIT).await;
+    assert_eq!(settled[&sent[0]], "acknowledged", "{settled:?}");
+    let (_, lanes) = relayer.get("/api/v1/lanes");
+    assert!(!lanes.contains("\"frozen\":true"), "{lanes}");
+    assert_eq!(
+        relayer.metric(&format!(
+            "xrelay_misbehaviour_detected_total{{chain=\"{a}\"}}"
+        )),
+        0.0
+    );
+    // The honest host checked the evidence itself and refused it.
+    let state = net.nodes[2].client_state(&a).await.unwrap().unwrap();
+    assert!(state.frozen().is_none());
+    assert_eq!(duplicates(&net).await, 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validator_rotation_is_followed_across_many_heights() {
     let dir = tempfile::tempdir().unwrap();

@@ -40,6 +40,7 @@ fn config(id: &str, validators: u32, genesis: Genesis) -> ChainConfig {
         limits: Limits {
             max_mempool_txs: 100_000,
             max_block_txs: 100_000,
+            ..Limits::default()
         },
     }
 }

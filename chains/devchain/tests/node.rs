@@ -35,6 +35,7 @@ fn config(rotate_every: Option<u64>, signers: Option<usize>) -> ChainConfig {
         limits: Limits {
             max_mempool_txs: 3,
             max_block_txs: 2,
+            ..Limits::default()
         },
     }
 }

@@ -57,6 +57,7 @@ async fn the_node_serves_its_evm_clients() {
             limits: Limits {
                 max_mempool_txs: 16,
                 max_block_txs: 16,
+                ..Limits::default()
             },
         },
         data_dir: None,

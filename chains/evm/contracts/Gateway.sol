@@ -71,6 +71,14 @@ contract Gateway {
     /// Names by app address (empty: not an app).
     mapping(address => bytes) private nameOf;
 
+    /// Reentrancy guards, in transient storage (EIP-1153; no storage slot, so `provable`
+    /// stays slot 0): set while a relay call (`recv`, `acknowledge`, `timeout`) runs, and
+    /// while a send runs its app's `onSend`. An app called back may send (a reply from
+    /// `onReceive`), but never enter a relay call, and nothing may enter a send or a relay
+    /// call from `onSend`.
+    bool private transient relaying;
+    bool private transient sending;
+
     /// @notice A message was committed for sending (canonical `Message`).
     event Sent(bytes message);
     /// @notice A message was received and its app answered (canonical `Acknowledgement`).
@@ -125,6 +133,9 @@ contract Gateway {
     error EmptyBatch();
     /// @notice The caller left too little gas for an app callback's budget.
     error InsufficientGas();
+    /// @notice An app called back by the Gateway tried to enter a relay call (or, from
+    /// `onSend`, any call that runs apps) before the outer call finished.
+    error Reentered();
 
     /// A message parsed from calldata: absolute calldata offsets of its fields.
     struct Msg {
@@ -158,11 +169,28 @@ contract Gateway {
         bytes32 selfHash;
         bool proven;
         bytes32 root;
+        bytes32 nextRecvKey; // sha256("next_recv/" ‖ other), once the lane moves (recv)
     }
 
     modifier onlyGovernance() {
         if (msg.sender != governance) revert NotGovernance(msg.sender);
         _;
+    }
+
+    /// A relay call: not while another relay call or a send's `onSend` runs.
+    modifier relayCall() {
+        if (relaying || sending) revert Reentered();
+        relaying = true;
+        _;
+        relaying = false;
+    }
+
+    /// A send: not from within another send's `onSend`.
+    modifier sendCall() {
+        if (sending) revert Reentered();
+        sending = true;
+        _;
+        sending = false;
     }
 
     /// @param chainId_ this chain's id (1–64 bytes of `[A-Za-z0-9._-]`)
@@ -239,7 +267,7 @@ contract Gateway {
         uint64 timeoutHeight,
         uint64 timeoutTimeMs,
         bytes calldata payload
-    ) external returns (uint64 sequence) {
+    ) external sendCall returns (uint64 sequence) {
         IApp target = appOf[keccak256(app)];
         if (address(target) == address(0)) revert UnknownApp(app);
         return _send(msg.sender, destination, app, target, timeoutHeight, timeoutTimeMs, payload);
@@ -254,7 +282,7 @@ contract Gateway {
         uint64 timeoutHeight,
         uint64 timeoutTimeMs,
         bytes calldata payload
-    ) external returns (uint64 sequence) {
+    ) external sendCall returns (uint64 sequence) {
         bytes memory name = nameOf[msg.sender];
         if (name.length == 0) revert NotAnApp(msg.sender);
         return _send(sender, destination, name, IApp(msg.sender), timeoutHeight, timeoutTimeMs, payload);
@@ -305,20 +333,16 @@ contract Gateway {
     /// an item is `AlreadyDone`; above it the whole call reverts; at it, the message is
     /// delivered (its app answers, receipt and ack are written) or, past its timeout here,
     /// expired (no receipt). Each new item's state on the source is proven: the commitment,
-    /// or (only for a message expired here) the timed-out outcome.
-    function recv(bytes calldata body) external {
+    /// or (only for a message expired here) the timed-out outcome. The lane counter and the
+    /// receipt are written before the app runs, so an app sees its message received, and
+    /// the call cannot be re-entered (`Reentered`).
+    function recv(bytes calldata body) external relayCall {
         (Batch memory b, Codec.Reader memory r) = _batch(body, MIN_MESSAGE_LEN + 1 + MIN_PROOF_LEN);
-        bytes32 lane = b.otherHash;
-        uint64 first = _orOne(nextRecvOf[lane]);
-        uint64 next = first;
+        uint64 next = _orOne(nextRecvOf[b.otherHash]);
         for (uint256 i = 0; i < b.count; i++) {
             next = _recvItem(r, b, next);
         }
         _finish(r, b);
-        if (next != first) {
-            nextRecvOf[lane] = next;
-            provable[sha256(abi.encodePacked("next_recv/", _other(b)))] = sha256(abi.encodePacked(next));
-        }
     }
 
     /// One `InboundMessage` on a lane expecting `next`; returns the lane's next sequence.
@@ -342,6 +366,10 @@ contract Gateway {
         } else {
             _prove(r, b, _path("commitments/", b.self, m.sequence), true, sha256(_commitment(m)), m.sequence);
         }
+        // The lane moves on before anything runs.
+        nextRecvOf[b.otherHash] = next + 1;
+        if (b.nextRecvKey == 0) b.nextRecvKey = sha256(abi.encodePacked("next_recv/", _other(b)));
+        provable[b.nextRecvKey] = sha256(abi.encodePacked(next + 1));
         if (expired) {
             emit Expired(_whole(m));
         } else {
@@ -350,12 +378,13 @@ contract Gateway {
         return next + 1;
     }
 
-    /// Runs the receiving app, then writes the receipt and the acknowledgement commitment.
+    /// Writes the receipt, runs the receiving app, then writes the acknowledgement
+    /// commitment.
     function _deliver(Msg memory m) private {
-        bytes memory ack = _runApp(m);
         bytes memory seq = _decimal(m.sequence);
         bytes calldata source = _src(m);
         provable[sha256(abi.encodePacked("receipts/", source, "/", seq))] = RECEIPT_VALUE;
+        bytes memory ack = _runApp(m);
         provable[sha256(abi.encodePacked("acks/", source, "/", seq))] =
             sha256(abi.encodePacked(sha256(abi.encodePacked("xrelay.ack.v1", ack))));
         emit Received(_whole(m), ack);
@@ -425,8 +454,9 @@ contract Gateway {
     /// @notice Settles messages sent here with their proven acknowledgements (body =
     /// `ChainId destination ‖ u64 proof_height ‖ seq<Message ‖ Acknowledgement ‖
     /// StateProof>`, §9.2 tag 3): deletes each commitment, records the outcome (`0x01`, or
-    /// `0x02` for an error ack) and calls the app, which refunds on an error ack.
-    function acknowledge(bytes calldata body) external {
+    /// `0x02` for an error ack) and calls the app, which refunds on an error ack. Each item is
+    /// settled before its app is called; the call cannot be re-entered (`Reentered`).
+    function acknowledge(bytes calldata body) external relayCall {
         (Batch memory b, Codec.Reader memory r) = _batch(body, MIN_MESSAGE_LEN + MIN_ACK_LEN + MIN_PROOF_LEN);
         for (uint256 i = 0; i < b.count; i++) {
             _acknowledgeItem(r, b);
@@ -459,8 +489,9 @@ contract Gateway {
     /// @notice Times out messages sent here that the destination never received (body =
     /// `ChainId destination ‖ u64 proof_height ‖ seq<Message ‖ StateProof>`, §9.2 tag 4):
     /// the proof height's header must be past each message's timeout and prove its receipt
-    /// absent; the commitment is deleted, outcome `0x03` recorded and the app refunds.
-    function timeout(bytes calldata body) external {
+    /// absent; the commitment is deleted, outcome `0x03` recorded and the app refunds. Each
+    /// item is settled before its app is called; the call cannot be re-entered (`Reentered`).
+    function timeout(bytes calldata body) external relayCall {
         (Batch memory b, Codec.Reader memory r) = _batch(body, MIN_MESSAGE_LEN + MIN_PROOF_LEN);
         (bool exists, uint64 proofTime,,) = lightClient.consensusState(_other(b), b.proofHeight);
         if (!exists) revert UnknownHeight(b.proofHeight);

@@ -15,7 +15,7 @@ use alloy::primitives::{Address as EvmAddress, Bytes};
 use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
-use alloy::sol_types::{SolError, SolEvent, SolInterface};
+use alloy::sol_types::{SolCall, SolError, SolEvent, SolInterface};
 use xrelay_evm::gateway::{
     ack_body, deploy_all, provable_slot, recv_body, timeout_body, transfer_packet, Deployment,
     Gateway, GatewayErrors, SourceProof, TransferApp,
@@ -29,6 +29,15 @@ use xrelay_light_client::{
     LightBlock, Message, Misbehaviour, SignedHeader, SigningKey, StateProof, Timeout, TrustOptions,
     TrustedState, Validator, ValidatorSet,
 };
+
+alloy::sol!(
+    /// `contracts/test/ReentrantApp.sol`: an app that re-enters the Gateway from its
+    /// callbacks and records what it saw.
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    ReentrantApp,
+    "artifacts/ReentrantApp.json"
+);
 
 // ------------------------------------------------------------------ the source chain
 
@@ -713,6 +722,164 @@ async fn a_failing_app_gives_an_error_ack_and_keeps_none_of_its_writes() {
         hash_of(&acks[1].commitment().0)
     );
     assert_eq!(env.next_recv().await, 4);
+}
+
+// ------------------------------------------------------------------ re-entrancy
+
+/// An app that re-enters the Gateway from its callbacks: with the relay body being
+/// delivered (`recv` from `onReceive`), the ack being proven (`acknowledge` from
+/// `onAcknowledge`), the timeout (`timeout` from `onTimeout`) and a send from `onSend`. Each
+/// re-entry reverts with `Reentered` and the outer call completes once; while the app runs,
+/// the Gateway already shows the message received and the lane moved. A reply sent from
+/// `onReceive` is allowed.
+#[tokio::test(flavor = "multi_thread")]
+async fn apps_cannot_re_enter_the_gateway() {
+    let mut env = Env::start().await;
+    let later = env.later();
+    let app = ReentrantApp::deploy(env.provider.clone(), env.d.gateway)
+        .await
+        .expect("deploy ReentrantApp");
+    submit(
+        env.gateway()
+            .registerApp(Bytes::from_static(b"reentrant"), *app.address()),
+    )
+    .await
+    .expect("registerApp");
+    let reentered = Bytes::from(Gateway::Reentered {}.abi_encode());
+    let check = |what: &'static str| {
+        let app = &app;
+        let reentered = reentered.clone();
+        async move {
+            assert!(
+                app.tried().call().await.unwrap(),
+                "{what}: no re-entry tried"
+            );
+            assert!(
+                !app.succeeded().call().await.unwrap(),
+                "{what}: re-entry went through"
+            );
+            assert_eq!(app.revertData().call().await.unwrap(), reentered, "{what}");
+        }
+    };
+
+    // recv from onReceive, with the very body being delivered; the app replies with a send.
+    let m = env.alpha_message("reentrant", b"hello".to_vec(), later);
+    let h = env.alpha_sends(std::slice::from_ref(&m)).await;
+    let items = env.inbound(std::slice::from_ref(&m), h);
+    let body = recv_body(&env.alpha.id, h, &items);
+    submit(app.arm(Gateway::recvCall { body }.abi_encode().into(), true))
+        .await
+        .expect("arm");
+    let receipt = env.recv(h, &items).await.expect("recv");
+    check("recv").await;
+    assert_eq!(
+        events::<Gateway::Received>(&receipt, env.d.gateway).len(),
+        1
+    );
+    assert_eq!(app.received().call().await.unwrap(), 1, "the app ran once");
+    assert_eq!(
+        app.seenNextRecv().call().await.unwrap(),
+        2,
+        "lane moved before the app ran"
+    );
+    assert_eq!(
+        app.seenReceipt().call().await.unwrap().0,
+        hash_of(&[1]),
+        "receipt written before the app ran"
+    );
+    assert_eq!(env.next_recv().await, 2);
+    let replies = env.sent(&receipt);
+    assert_eq!(replies.len(), 1, "a send from onReceive is allowed");
+    assert_eq!(
+        app.replySequence().call().await.unwrap(),
+        replies[0].sequence
+    );
+
+    // acknowledge from onAcknowledge, with the same ack body.
+    let reply = replies[0].clone();
+    let ack = Acknowledgement::Success(b"ok".to_vec());
+    let (h, _) = env
+        .alpha_block(SourceChain::receive_writes(&reply, &ack))
+        .await;
+    let proof = env
+        .alpha
+        .prove(&paths::ack(&reply.source, reply.sequence), h);
+    let body = ack_body(&env.alpha.id, h, &[(reply.clone(), ack, proof)]);
+    submit(
+        app.arm(
+            Gateway::acknowledgeCall { body: body.clone() }
+                .abi_encode()
+                .into(),
+            false,
+        ),
+    )
+    .await
+    .expect("arm");
+    let receipt = submit(env.gateway().acknowledge(body))
+        .await
+        .expect("acknowledge");
+    check("acknowledge").await;
+    assert_eq!(
+        events::<Gateway::Acknowledged>(&receipt, env.d.gateway).len(),
+        1
+    );
+    assert_eq!(
+        env.provable(&outcome_path(&env.alpha.id, reply.sequence))
+            .await,
+        hash_of(&[1])
+    );
+
+    // A send from onSend (the user sends through the app's name; the app sends again).
+    let alpha = Bytes::copy_from_slice(env.alpha.id.as_str().as_bytes());
+    let nested = Gateway::sendMessageCall {
+        destination: alpha.clone(),
+        app: Bytes::from_static(b"reentrant"),
+        timeoutHeight: 0,
+        timeoutTimeMs: later.time_ms,
+        payload: Bytes::from_static(b"nested"),
+    };
+    submit(app.arm(nested.abi_encode().into(), false))
+        .await
+        .expect("arm");
+    let gw = Gateway::new(env.d.gateway, env.user_provider.clone());
+    let timeout_height = env.alpha.height() + 1;
+    let receipt = submit(gw.sendMessage(
+        alpha,
+        Bytes::from_static(b"reentrant"),
+        timeout_height,
+        0,
+        Bytes::from_static(b"late"),
+    ))
+    .await
+    .expect("send");
+    check("send").await;
+    let late = env.sent(&receipt);
+    assert_eq!(late.len(), 1, "one message, not two");
+    let late = late[0].clone();
+
+    // timeout from onTimeout, with the same timeout body.
+    let (h, _) = env.alpha_block(Vec::new()).await;
+    assert!(h >= timeout_height);
+    let proof = env
+        .alpha
+        .prove(&paths::receipt(&late.source, late.sequence), h);
+    let body = timeout_body(&env.alpha.id, h, &[(late.clone(), proof)]);
+    submit(
+        app.arm(
+            Gateway::timeoutCall { body: body.clone() }
+                .abi_encode()
+                .into(),
+            false,
+        ),
+    )
+    .await
+    .expect("arm");
+    let receipt = submit(env.gateway().timeout(body)).await.expect("timeout");
+    check("timeout").await;
+    assert_eq!(
+        events::<Gateway::TimedOut>(&receipt, env.d.gateway).len(),
+        1
+    );
 }
 
 // ------------------------------------------------------------------ send, ack, timeout

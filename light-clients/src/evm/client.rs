@@ -11,7 +11,9 @@
 //! its own list and sealed by more than a third of the trusted set (the latest trusted
 //! block's list), which its list then replaces
 //! ([`verify_header_transition`](crate::evm::consensus::verify_header_transition)). Clique
-//! headers need one seal by a trusted signer; checkpoint blocks replace the signer list.
+//! headers need one seal by a trusted signer, and within one update no signer may seal
+//! two of any `floor(N/2) + 1` consecutive headers (EIP-225's "signed recently" rule, `N`
+//! the signers authorised at that header); checkpoint blocks replace the signer list.
 //! The attestation mode accepts any newer height the committee signed.
 //!
 //! Storage proofs follow the gateway's provable-storage convention (docs/PROTOCOL.md §12):
@@ -24,6 +26,7 @@ use crate::chain::{ChainId, Height, TimeMs};
 use crate::crypto::Address;
 use crate::encoding::{decode_seq, encode_seq, Decode, DecodeError, Encode, Reader, Writer};
 use crate::evm::attest::{AttestError, Attested, Committee};
+use crate::evm::clique::check_recently_signed;
 use crate::evm::consensus::{verify_header_transition, EvmConsensus, EvmConsensusError};
 use crate::evm::header::{EvmHeader, MAX_HEADER_BYTES};
 use crate::evm::mpt::{
@@ -625,6 +628,8 @@ impl EvmClientState {
         let (mut height, mut trusted) = self.latest();
         let mut validators = self.validators.clone();
         let mut accepted = Vec::with_capacity(headers.len());
+        // Clique: who sealed each header of this run so far, for the "signed recently" rule.
+        let mut sealed: Vec<(Height, Address)> = Vec::new();
         for header in headers {
             let number = header.number;
             if number <= height {
@@ -663,6 +668,17 @@ impl EvmClientState {
                         error,
                     }
                 })?;
+            if let (EvmConsensus::Clique { .. }, Some(&signer)) =
+                (consensus, verdict.signers.first())
+            {
+                check_recently_signed(&sealed, number, signer, validators.len()).map_err(
+                    |error| EvmClientError::Seal {
+                        height: number,
+                        error: error.into(),
+                    },
+                )?;
+                sealed.push((number, signer));
+            }
             let time = time_ms(header)?;
             if time < trusted.time_ms {
                 return Err(EvmClientError::TimeDecreased {

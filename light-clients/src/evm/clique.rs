@@ -280,26 +280,43 @@ pub fn check_recent_signers(
     if signer_count == 0 {
         return Err(CliqueError::BadSignerSet);
     }
-    let window = (signer_count / 2 + 1) as u64;
     for (i, &(number, signer)) in run.iter().enumerate() {
-        if i > 0 {
-            let previous = run[i - 1].0;
-            if previous.checked_add(1) != Some(number) {
-                return Err(CliqueError::NotConsecutive { number, previous });
-            }
-        }
-        // Blocks within the window before this one: numbers in (number - window, number).
-        let mut earlier = run[..i]
-            .iter()
-            .rev()
-            .take_while(|(n, _)| number - n < window);
-        if let Some(&(previous, _)) = earlier.find(|(_, s)| *s == signer) {
-            return Err(CliqueError::RecentlySigned {
-                signer,
-                number,
-                previous,
-            });
-        }
+        check_recently_signed(&run[..i], number, signer, signer_count)?;
     }
     Ok(())
+}
+
+/// The "signed recently" rule for the block after `earlier` (consecutive blocks of one run,
+/// ascending, as `(number, sealer)`): block `number` sealed by `signer`, while
+/// `signer_count` signers are authorised, is refused if `signer` sealed one of the
+/// `floor(signer_count / 2)` blocks before it. This is how a client checks each header of
+/// an update as it goes, with the signer count in force at that header.
+pub fn check_recently_signed(
+    earlier: &[(u64, Address)],
+    number: u64,
+    signer: Address,
+    signer_count: usize,
+) -> Result<(), CliqueError> {
+    if signer_count == 0 {
+        return Err(CliqueError::BadSignerSet);
+    }
+    if let Some(&(previous, _)) = earlier.last() {
+        if previous.checked_add(1) != Some(number) {
+            return Err(CliqueError::NotConsecutive { number, previous });
+        }
+    }
+    let window = (signer_count / 2 + 1) as u64;
+    // Blocks within the window before this one: numbers in (number - window, number).
+    let mut within = earlier
+        .iter()
+        .rev()
+        .take_while(|(n, _)| number - n < window);
+    match within.find(|(_, s)| *s == signer) {
+        Some(&(previous, _)) => Err(CliqueError::RecentlySigned {
+            signer,
+            number,
+            previous,
+        }),
+        None => Ok(()),
+    }
 }

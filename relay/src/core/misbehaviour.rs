@@ -1,15 +1,17 @@
 //! Misbehaviour detection: every header a chain's client of `of` accepted (its
-//! `ClientUpdated` events) is compared with `of`'s own header at that height. Two different
-//! headers at one height, both committed by `of`'s validators, are evidence: it is
-//! submitted to every chain that hosts a client of `of` (they freeze it), and the relayer
-//! stops relaying `of` (persisted) until an operator resolves it (`xrelay unfreeze`) — but
-//! only once its own light client verified both conflicting headers, never on a node's
-//! word (a host's `frozen` flag, an accepted evidence transaction, an event).
+//! `ClientUpdated` events) is compared with `of`'s own header at that height. A different
+//! one becomes evidence for every chain that hosts a client of `of` (each verifies it from
+//! its own trusted state), and the relayer stops relaying `of` (persisted, until an
+//! operator runs `xrelay unfreeze`) only once its own light client has verified both
+//! blocks (`ChainHandle::confirms_conflict`, `ChainHandle::confirms_evm_conflict`). What
+//! nodes answer (an event, a host's client reported frozen, evidence reported accepted)
+//! never freezes a chain by itself: an unconfirmed conflict is counted
+//! (`xrelay_misbehaviour_unconfirmed_total{chain,reason}`), logged, and relaying goes on.
 
 use xrelay_adapters::{HostedClient, Submission};
 use xrelay_light_client::{ChainId, Hash32, Height, LightBlock, Misbehaviour, TrustedState};
 
-use super::chain::{ChainHandle, RelayError};
+use super::chain::{ChainHandle, Confirmation, RelayError};
 use super::Relay;
 
 /// Checks the headers `host`'s client of `of` accepted in block `at`.
@@ -27,52 +29,85 @@ pub async fn check(
         return;
     }
     for (height, hash) in headers {
-        match followed.header_hash(*height).await {
+        let verdict = match followed.header_hash(*height).await {
             Ok(own) if own == *hash => continue,
-            Ok(own) if followed.is_evm() => {
-                // No evidence format for EVM chains' blocks (their own consensus has none the
-                // devchain could check): stop relaying it and make it loud.
-                report_evm(relay, host, followed, *height, own, *hash);
-                return;
-            }
-            Ok(_) => {
-                let reported = match followed.light_block(*height).await {
-                    Ok(own) => report(relay, host, at, followed, own, *hash).await,
-                    Err(e) => Err(e),
-                };
-                if let Err(e) = reported {
-                    tracing::error!(chain = %of, height, error = %e, "conflicting header found but the evidence could not be completed");
+            Ok(own) => {
+                tracing::warn!(chain = %of, host = %host.id, height, own = %own, accepted = %hash, "a client accepted a header the chain's node does not serve: checking it");
+                if followed.is_evm() {
+                    match host.adapter.submitted_evm_updates(at, of).await {
+                        Ok(updates) => followed
+                            .confirms_evm_conflict(*height, *hash, &updates)
+                            .await
+                            .map(|c| (c, None)),
+                        Err(e) => Err(e.into()),
+                    }
+                } else {
+                    match followed.light_block(*height).await {
+                        Ok(own) => report(relay, host, at, followed, own, *hash).await,
+                        Err(e) => Err(e),
+                    }
                 }
-                return;
             }
             Err(e) => {
-                tracing::warn!(chain = %of, height, error = %e, "could not fetch the header to compare")
+                tracing::warn!(chain = %of, height, error = %e, "could not fetch the header to compare");
+                continue;
+            }
+        };
+        let verdict = verdict.unwrap_or_else(|e| {
+            (
+                Confirmation::Unconfirmed {
+                    reason: e.reason(),
+                    detail: e.to_string(),
+                },
+                None,
+            )
+        });
+        match verdict {
+            (Confirmation::Confirmed, evidence) => {
+                freeze(relay, host, followed, *height, *hash, evidence);
+            }
+            (Confirmation::Unconfirmed { reason, detail }, _) => {
+                relay
+                    .metrics
+                    .misbehaviour_unconfirmed
+                    .with_label_values(&[of.as_str(), reason])
+                    .inc();
+                tracing::warn!(chain = %of, host = %host.id, height, accepted = %hash, reason, %detail, "conflict not confirmed by the relayer's own light client: still relaying");
             }
         }
+        return;
     }
 }
 
-/// A client of the EVM chain `of` accepted a block `of` did not produce, by the nodes'
-/// account. EVM blocks have no evidence format the relayer could check from its own client
-/// here, so it does not freeze on this: it counts the unconfirmed conflict, makes it loud
-/// and keeps relaying (a host's client verified what it accepted, and the relayer verifies
-/// everything it forwards with its own client).
-fn report_evm(
+/// The relayer's own client verified both blocks: it stops relaying `of` (persisted and
+/// synced) and counts the incident.
+fn freeze(
     relay: &Relay,
     host: &ChainHandle,
     of: &ChainHandle,
     height: Height,
-    own: Hash32,
     accepted: Hash32,
+    evidence: Option<Hash32>,
 ) {
-    tracing::error!(chain = %of.id, host = %host.id, height, own = %own, accepted = %accepted, "a client is said to have accepted a block the EVM chain did not produce; unconfirmed by this relayer's own client, still relaying");
+    tracing::error!(chain = %of.id, host = %host.id, height, accepted = %accepted, "MISBEHAVIOUR: the chain signed two different blocks at one height (verified by the relayer's own light client); relaying from it stops");
     relay
         .metrics
-        .verification_failures
-        .with_label_values(&[of.id.as_str(), "unconfirmed_conflict"])
+        .misbehaviour
+        .with_label_values(&[of.id.as_str()])
         .inc();
+    of.freeze();
+    let store = relay.ledger.store();
+    let mut t = store.transition();
+    store.put_frozen(&mut t, &of.id, &evidence.unwrap_or(accepted).to_string());
+    if let Err(e) = store.commit(t) {
+        tracing::error!(chain = %of.id, error = %e, "could not persist the frozen chain");
+    }
 }
 
+/// A BFT chain's conflict: whether the relayer's own client confirms it, after the evidence
+/// went to every host of a client of `of` (each checks it from its own trusted header,
+/// whatever its node says of that client). Returns the confirmation and the hash of the
+/// evidence submitted, if any.
 async fn report(
     relay: &Relay,
     host: &ChainHandle,
@@ -80,33 +115,35 @@ async fn report(
     of: &ChainHandle,
     own: LightBlock,
     accepted: Hash32,
-) -> Result<(), RelayError> {
+) -> Result<(Confirmation, Option<Hash32>), RelayError> {
     let height = own.height();
-    tracing::error!(chain = %of.id, host = %host.id, height, own = %own.header().hash(), accepted = %accepted, "MISBEHAVIOUR: a client accepted a header the chain did not commit");
     // The chain's own header must be validly committed by its own set (checked again by
-    // every host against its trusted state).
-    TrustedState::from_light_block(&own).map_err(|e| RelayError::Verification {
-        chain: of.id.clone(),
-        reason: "conflicting_header",
-        detail: format!("the chain's own header {height} is not committed: {e}"),
-    })?;
-    let forged = host
+    // the relayer's client and by every host against a trusted state).
+    if let Err(e) = TrustedState::from_light_block(&own) {
+        return Ok((
+            Confirmation::Unconfirmed {
+                reason: "own_header",
+                detail: format!("the chain's own header {height} is not committed: {e}"),
+            },
+            None,
+        ));
+    }
+    let Some(forged) = host
         .adapter
         .submitted_headers(at, &of.id)
         .await?
         .into_iter()
         .find(|b| b.height() == height && b.header().hash() == accepted)
-        .ok_or_else(|| {
-            RelayError::Retry(format!(
-                "the header {accepted} is not in {}'s block {at}",
-                host.id
-            ))
-        })?;
-    // Whether the conflict is real: the relayer's own client verifies both headers.
-    // Anything else rests on nodes' answers (a host saying its client froze or took the
-    // evidence), and a lying endpoint must not stop the relayer. The evidence still goes
-    // to every host, which checks it itself.
-    let confirmed = of.confirms_conflict(&forged, &own).await.unwrap_or(false);
+    else {
+        return Ok((
+            Confirmation::Unconfirmed {
+                reason: "not_found",
+                detail: format!("the header {accepted} is not in {}'s block {at}", host.id),
+            },
+            None,
+        ));
+    };
+    let confirmation = of.confirms_conflict(&forged, &own).await?;
     let mut evidence_hash = None;
     for (hosts_id, hosting) in &relay.chains {
         if *hosts_id == of.id {
@@ -115,22 +152,26 @@ async fn report(
         let Ok(Some(HostedClient::Bft(state))) = hosting.adapter.client_state(&of.id).await else {
             continue;
         };
-        if state.frozen().is_some() {
-            continue;
-        }
         // The evidence is checked from the host's own trusted header below the conflict.
         let Some(trusted_height) = state.heights().filter(|h| *h < height).max() else {
             tracing::warn!(host = %hosts_id, chain = %of.id, "no trusted header below the conflict; cannot prove it there");
             continue;
         };
-        let trusted = of.light_block(trusted_height).await?;
+        let trusted = match of.light_block(trusted_height).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(host = %hosts_id, chain = %of.id, error = %e, "evidence not built");
+                continue;
+            }
+        };
         let evidence = Misbehaviour {
             trusted_height,
             trusted_next_validators: trusted.next_validators.clone(),
             first: forged.clone(),
             second: own.clone(),
         };
-        evidence_hash = Some(evidence.hash());
+        evidence_hash.get_or_insert(evidence.hash());
+        // The host's answer is logged, never taken as proof of anything.
         match hosting
             .adapter
             .submit(Submission::Misbehaviour {
@@ -141,7 +182,7 @@ async fn report(
         {
             Ok(c) => match c.outcome {
                 Ok(_) => {
-                    tracing::warn!(host = %hosts_id, chain = %of.id, "evidence accepted: client frozen")
+                    tracing::warn!(host = %hosts_id, chain = %of.id, "evidence submitted; the host reports its client frozen")
                 }
                 Err(why) => {
                     tracing::warn!(host = %hosts_id, chain = %of.id, %why, "evidence refused")
@@ -152,31 +193,5 @@ async fn report(
             }
         }
     }
-    if !confirmed {
-        return Err(RelayError::Verification {
-            chain: of.id.clone(),
-            reason: "unconfirmed_conflict",
-            detail: format!(
-                "a client on {} accepted header {accepted} at {height}, but this relayer's own client does not confirm a conflict (anchored later, or a node answered falsely); still relaying {}",
-                host.id, of.id
-            ),
-        });
-    }
-    relay
-        .metrics
-        .misbehaviour
-        .with_label_values(&[of.id.as_str()])
-        .inc();
-    of.freeze();
-    let store = relay.ledger.store();
-    let mut t = store.transition();
-    store.put_frozen(
-        &mut t,
-        &of.id,
-        &evidence_hash
-            .map(|h| h.to_string())
-            .unwrap_or_else(|| accepted.to_string()),
-    );
-    store.commit(t)?;
-    Ok(())
+    Ok((confirmation, evidence_hash))
 }

@@ -4,6 +4,7 @@
 //! at exactly the header the relayer's own light client holds at that height.
 
 use xrelay_adapters::{ClientUpdate, HostedClient, Submission};
+use xrelay_devchain::tx::{evm_update_runs, light_block_runs};
 use xrelay_light_client::{Hash32, Height};
 
 use super::chain::{client_error_reason, metered_update, ChainHandle, RelayError};
@@ -66,15 +67,19 @@ pub async fn ensure_client_at(
             state.latest_height()
         )));
     }
-    let mut updates = match state {
-        HostedClient::Bft(path) => vec![ClientUpdate::Bft(
-            bft_path(host, of, *path, height, ours.header_hash, metrics).await?,
-        )],
+    let mut updates: Vec<ClientUpdate> = match state {
+        HostedClient::Bft(path) => {
+            light_block_runs(bft_path(host, of, *path, height, ours.header_hash, metrics).await?)
+                .into_iter()
+                .map(ClientUpdate::Bft)
+                .collect()
+        }
         HostedClient::Evm(hosted) => {
             evm_path(host, of, hosted, height, ours.header_hash, metrics).await?
         }
     };
-    // Long EVM header runs go in several transactions, each included before the next.
+    // A path over one transaction's verification budget (PROTOCOL.md §9.2) goes in several
+    // transactions, each included before the next.
     let last = updates.pop().unwrap_or(ClientUpdate::Bft(Vec::new()));
     for update in updates {
         let confirmed = host
@@ -230,7 +235,7 @@ async fn bft_path(
     }
 }
 
-/// Transactions' worth of EVM updates (at most [`EVM_UPDATES_PER_TX`] each) that bring a
+/// Transactions' worth of EVM updates (each within the verification budget) that bring a
 /// hosted EVM client to `height`, checked on a copy of that client: it must end holding
 /// the block the relayer verified.
 async fn evm_path(
@@ -274,11 +279,8 @@ async fn evm_path(
             ))
         }
     }
-    Ok(updates
-        .chunks(EVM_UPDATES_PER_TX)
-        .map(|c| ClientUpdate::Evm(c.to_vec()))
+    Ok(evm_update_runs(updates)
+        .into_iter()
+        .map(ClientUpdate::Evm)
         .collect())
 }
-
-/// EVM updates per devchain transaction (PROTOCOL.md §9.2, tag 6).
-pub const EVM_UPDATES_PER_TX: usize = 16;

@@ -18,7 +18,9 @@ use xrelay_light_client::{
 
 use crate::apps::{App, AppError};
 use crate::state::{atomically, Overlay, StateRead, StorageError};
-use crate::tx::{Action, InboundMessage, ProvenAck, ProvenMessage, SignedAction, SourceProof, Tx};
+use crate::tx::{
+    Action, InboundMessage, ProvenAck, ProvenMessage, SignedAction, SourceProof, TooCostly, Tx,
+};
 use checks::Arrival;
 use counterparty::{has_client, store_client, store_evm_client, Claim};
 pub use counterparty::{load_client, load_evm_client, Counterparty};
@@ -207,6 +209,10 @@ pub enum ModuleError {
     /// A batch without items.
     #[error("empty batch")]
     EmptyBatch,
+    /// Over the per-transaction verification budget (PROTOCOL.md §9.2): refused before
+    /// anything was verified.
+    #[error(transparent)]
+    TooCostly(#[from] TooCostly),
     /// No EVM client of that chain here.
     #[error("no EVM client of chain {0}")]
     UnknownEvmClient(ChainId),
@@ -297,13 +303,15 @@ impl Module {
         Ok(events)
     }
 
-    /// Runs one transaction in block `ctx`. On error nothing is written.
+    /// Runs one transaction in block `ctx`. On error nothing is written. A transaction over
+    /// the verification budget ([`Tx::cost`]) is refused before anything is verified.
     pub fn execute(
         &self,
         state: &mut Overlay<'_>,
         ctx: &Context,
         tx: &Tx,
     ) -> Result<TxReport, ModuleError> {
+        tx.cost().check()?;
         atomically(state, |s| match tx {
             Tx::Signed(signed) => self.signed(s, ctx, signed),
             Tx::UpdateClient { chain, blocks } => update_client(s, ctx, chain, blocks),

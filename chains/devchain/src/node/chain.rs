@@ -14,7 +14,7 @@ use xrelay_light_client::{
 use super::store::{Batch, Cf, Store};
 use crate::module::{Context, Genesis, Module, ModuleError, TxReport};
 use crate::state::{Overlay, StorageError, Writes};
-use crate::tx::{tx_root, Tx};
+use crate::tx::{tx_root, Tx, MAX_TX_SIGNATURES};
 
 /// Where the validators' secret keys come from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,12 +163,25 @@ pub struct ChainConfig {
 
 /// Bounds that keep a flooded node responsive: a full mempool refuses new transactions
 /// (clients retry later) and a block takes at most `max_block_txs`, leaving the rest queued.
+/// Relay transactions are free, so their verification work is budgeted too, in
+/// [`TxCost::units`] (signature recoveries plus proofs, counted before verifying): per
+/// block, queued, and checked by the mempool between two blocks (refused ones included),
+/// so a flood of costly relay transactions cannot hold block production back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Limits {
     /// Most transactions waiting.
     pub max_mempool_txs: usize,
     /// Most transactions per block.
     pub max_block_txs: usize,
+    /// Most relay-transaction units per block (a block always takes its first
+    /// transaction, so one over the budget is not stuck).
+    pub max_block_relay_units: usize,
+    /// Most relay-transaction units waiting in the mempool.
+    pub max_mempool_relay_units: usize,
+    /// Most relay-transaction units the mempool checks between two blocks, accepted or
+    /// refused; past it, relay transactions are refused unchecked until the next block.
+    pub max_check_relay_units: usize,
 }
 
 impl Default for Limits {
@@ -176,6 +189,9 @@ impl Default for Limits {
         Limits {
             max_mempool_txs: 20_000,
             max_block_txs: 5_000,
+            max_block_relay_units: 2 * MAX_TX_SIGNATURES,
+            max_mempool_relay_units: 4 * MAX_TX_SIGNATURES,
+            max_check_relay_units: 2 * MAX_TX_SIGNATURES,
         }
     }
 }
@@ -186,6 +202,13 @@ pub enum SubmitError {
     /// The mempool is full; try again after the next block.
     #[error("mempool full ({0} transactions waiting); retry after the next block")]
     MempoolFull(usize),
+    /// The relay transactions waiting, or checked since the last block, used up their
+    /// verification budget ([`Limits`]); try again after the next block. Nothing was
+    /// verified.
+    #[error(
+        "busy: {0} relay-transaction units {1} since the last block; retry after the next block"
+    )]
+    Busy(usize, &'static str),
     /// The module refused it against the latest state plus the queued transactions.
     #[error(transparent)]
     Refused(#[from] ModuleError),
@@ -239,6 +262,10 @@ pub struct Chain {
     store: Arc<Store>,
     module: Module,
     mempool: Vec<Tx>,
+    /// Relay-transaction units queued in the mempool.
+    queued_units: usize,
+    /// Relay-transaction units the mempool checked since the last block.
+    checked_units: usize,
     /// The state the queued transactions leave behind, and the block context they were
     /// checked in: each new transaction is checked on top, in O(its own work).
     check: Option<(Context, Writes)>,
@@ -292,6 +319,8 @@ impl Chain {
             store: Arc::new(store),
             module,
             mempool: Vec::new(),
+            queued_units: 0,
+            checked_units: 0,
             check: None,
             latest,
             signers: SignerCache::default(),
@@ -345,10 +374,30 @@ impl Chain {
 
     /// Checks `tx` against the latest state plus the transactions already waiting, and
     /// queues it if it would succeed now. A refused transaction is answered with the
-    /// module's error and never enters a block.
+    /// module's error and never enters a block. Relay transactions are counted against the
+    /// verification budgets of [`Limits`] before anything is verified.
     pub fn submit(&mut self, tx: Tx, time_ms: TimeMs) -> Result<TxReport, SubmitError> {
+        self.admit(tx, time_ms, true)
+    }
+
+    /// [`Self::submit`]; `new` is false for a transaction re-checked after a block (it was
+    /// admitted once, so it does not count against the check budget again).
+    fn admit(&mut self, tx: Tx, time_ms: TimeMs, new: bool) -> Result<TxReport, SubmitError> {
         if self.mempool.len() >= self.config.limits.max_mempool_txs {
             return Err(SubmitError::MempoolFull(self.mempool.len()));
+        }
+        let cost = tx.cost();
+        cost.check().map_err(ModuleError::from)?;
+        let units = if tx.is_relay() { cost.units() } else { 0 };
+        let limits = self.config.limits;
+        if self.queued_units.saturating_add(units) > limits.max_mempool_relay_units {
+            return Err(SubmitError::Busy(self.queued_units, "waiting"));
+        }
+        if new {
+            if self.checked_units.saturating_add(units) > limits.max_check_relay_units {
+                return Err(SubmitError::Busy(self.checked_units, "checked"));
+            }
+            self.checked_units += units;
         }
         let (ctx, writes) = self
             .check
@@ -359,17 +408,31 @@ impl Chain {
         self.check = Some((ctx, overlay.into_writes()));
         let report = result?;
         self.mempool.push(tx);
+        self.queued_units += units;
         Ok(report)
     }
 
     /// Produces, signs and commits the next block with the queued transactions (at most
-    /// `max_block_txs`; the rest are checked again on the new state and stay queued).
+    /// `max_block_txs` and `max_block_relay_units`; the rest are checked again on the new
+    /// state and stay queued).
     pub fn produce(&mut self, time_ms: TimeMs) -> Result<(LightBlock, BlockResults), ChainError> {
         let ctx = self.next_context(time_ms);
-        let take = self.mempool.len().min(self.config.limits.max_block_txs);
+        let limits = self.config.limits;
+        // In mempool order, while the block has room: a count and a relay-units budget.
+        let (mut take, mut units) = (0, 0usize);
+        for tx in self.mempool.iter().take(limits.max_block_txs) {
+            let u = if tx.is_relay() { tx.cost().units() } else { 0 };
+            if take > 0 && units.saturating_add(u) > limits.max_block_relay_units {
+                break;
+            }
+            units = units.saturating_add(u);
+            take += 1;
+        }
         let txs: Vec<Tx> = self.mempool.drain(..take).collect();
         let rest = std::mem::take(&mut self.mempool);
         self.check = None;
+        self.queued_units = 0;
+        self.checked_units = 0;
         let mut overlay = Overlay::new(self.store.as_ref());
         let results: Vec<TxResult> = txs
             .iter()
@@ -441,7 +504,7 @@ impl Chain {
         // What did not fit is checked again on the new state; what no longer passes is
         // dropped (it would fail in the block anyway).
         for tx in rest {
-            if let Err(e) = self.submit(tx, time_ms) {
+            if let Err(e) = self.admit(tx, time_ms, false) {
                 tracing::debug!(error = %e, "queued transaction dropped after a full block");
             }
         }

@@ -7,9 +7,14 @@
 use std::str::FromStr;
 
 use xrelay_light_client::hash::sha256_concat;
-use xrelay_light_client::{Commit, Height, LightBlock, SignedHeader, SigningKey};
+use xrelay_light_client::{
+    ClientState, Commit, Decode, Encode, Hash32, Header, Height, LightBlock, Misbehaviour,
+    MisbehaviourKind, SignedHeader, SigningKey,
+};
 
 use super::chain::ValidatorPlan;
+use crate::module::{Event, TxReport};
+use crate::tx::Tx;
 
 /// What a faulty node does wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +35,14 @@ pub enum Fault {
     ForgedProof,
     /// `header` serves commits in which one byte of every signature is corrupted.
     BadSignature,
+    /// A host's node lying about the clients it hosts (the chain's own blocks stay honest):
+    /// every `ClientUpdated` event names another header than the update carried,
+    /// `block_txs` serves the updates with that header (its state root altered, so its
+    /// signatures no longer match), `client` reports every client frozen (with made-up
+    /// evidence), and misbehaviour evidence submitted to it is answered as included and
+    /// accepted without entering a block. None of it may stop a relayer from relaying the
+    /// followed chain.
+    LyingHost,
     /// After every `after_blocks` blocks, produce nothing for `pause_ms`.
     Withhold {
         /// Pause length in milliseconds (default 5000).
@@ -41,7 +54,7 @@ pub enum Fault {
 
 /// The flag's value did not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown fault {0:?}: expected conflicting-header[:EVERY], forged-proof, bad-signature or withhold[:PAUSE_MS[:AFTER_BLOCKS]]")]
+#[error("unknown fault {0:?}: expected conflicting-header[:EVERY], forged-proof, bad-signature, lying-host or withhold[:PAUSE_MS[:AFTER_BLOCKS]]")]
 pub struct FaultParseError(String);
 
 impl FromStr for Fault {
@@ -59,6 +72,7 @@ impl FromStr for Fault {
             ("conflicting-header", 0..=1) => Fault::ConflictingHeader { every: num(0, 5) },
             ("forged-proof", 0) => Fault::ForgedProof,
             ("bad-signature", 0) => Fault::BadSignature,
+            ("lying-host", 0) => Fault::LyingHost,
             ("withhold", 0..=2) => Fault::Withhold {
                 pause_ms: num(0, 5_000),
                 after_blocks: num(1, 10),
@@ -81,6 +95,7 @@ impl std::fmt::Display for Fault {
             Fault::ConflictingHeader { every } => write!(f, "conflicting-header:{every}"),
             Fault::ForgedProof => f.write_str("forged-proof"),
             Fault::BadSignature => f.write_str("bad-signature"),
+            Fault::LyingHost => f.write_str("lying-host"),
             Fault::Withhold {
                 pause_ms,
                 after_blocks,
@@ -148,6 +163,134 @@ impl Fault {
     }
 }
 
+impl Fault {
+    /// Whether the node lies about the clients it hosts ([`Fault::LyingHost`]).
+    pub fn lies_about_clients(&self) -> bool {
+        matches!(self, Fault::LyingHost)
+    }
+
+    /// The transactions a lying host serves for a block: client updates carry altered
+    /// headers (their commits unchanged, so they no longer verify).
+    pub fn serve_txs(&self, txs: Vec<Tx>) -> Vec<Tx> {
+        if !self.lies_about_clients() {
+            return txs;
+        }
+        txs.into_iter()
+            .map(|tx| match tx {
+                Tx::UpdateClient { chain, blocks } => Tx::UpdateClient {
+                    chain,
+                    blocks: blocks.into_iter().map(altered_block).collect(),
+                },
+                other => other,
+            })
+            .collect()
+    }
+
+    /// The event a lying host serves: a `ClientUpdated` names the altered headers that
+    /// [`Self::serve_txs`] serves for the same block (`txs`, as stored).
+    pub fn serve_event(&self, event: &mut Event, txs: &[Tx]) {
+        let (true, Event::ClientUpdated { chain, headers }) =
+            (self.lies_about_clients(), &mut *event)
+        else {
+            return;
+        };
+        for (height, hash) in headers.iter_mut() {
+            let altered = txs.iter().find_map(|tx| match tx {
+                Tx::UpdateClient { chain: c, blocks } if c == chain => blocks
+                    .iter()
+                    .find(|b| b.height() == *height && b.header().hash() == *hash)
+                    .map(|b| altered_header(b.header()).hash()),
+                _ => None,
+            });
+            if let Some(altered) = altered {
+                *hash = altered;
+            }
+        }
+    }
+
+    /// The client state a lying host serves: frozen, by evidence it made up.
+    pub fn serve_client(&self, client: ClientState) -> ClientState {
+        if !self.lies_about_clients() || client.frozen().is_some() {
+            return client;
+        }
+        let trusted = client.latest_trusted();
+        let set = trusted.next_validators.clone();
+        let block = |state_root: Hash32| {
+            let header = Header {
+                chain_id: trusted.chain_id.clone(),
+                height: trusted.height,
+                time_ms: trusted.time_ms,
+                parent_hash: Hash32::ZERO,
+                state_root,
+                tx_root: Hash32::ZERO,
+                validators_hash: set.hash(),
+                next_validators_hash: set.hash(),
+                proposer: set
+                    .validators()
+                    .first()
+                    .map(|v| v.address)
+                    .unwrap_or_default(),
+            };
+            LightBlock {
+                signed_header: SignedHeader {
+                    commit: Commit {
+                        height: header.height,
+                        header_hash: header.hash(),
+                        signatures: Vec::new(),
+                    },
+                    header,
+                },
+                validators: set.clone(),
+                next_validators: set.clone(),
+            }
+        };
+        let evidence = Misbehaviour {
+            trusted_height: trusted.height,
+            trusted_next_validators: set.clone(),
+            first: block(Hash32::ZERO),
+            second: block(sha256_concat(&[FORGED_TAG])),
+        };
+        // The canonical layout ends with the frozen tag: 0, or 1 and the evidence.
+        let mut bytes = client.encode();
+        bytes.pop();
+        bytes.push(1);
+        bytes.extend(evidence.encode());
+        ClientState::decode(&bytes).unwrap_or(client)
+    }
+
+    /// What a lying host answers to misbehaviour evidence instead of checking it: included
+    /// in its latest block at `height`, and the client frozen.
+    pub fn fake_evidence_outcome(&self, tx: &Tx) -> Option<TxReport> {
+        match (self.lies_about_clients(), tx) {
+            (true, Tx::SubmitMisbehaviour { chain, evidence }) => Some(TxReport {
+                events: vec![Event::ClientFrozen {
+                    chain: chain.clone(),
+                    kind: evidence
+                        .kind()
+                        .unwrap_or(MisbehaviourKind::ConflictingHeaders {
+                            height: evidence.first.height(),
+                        }),
+                    evidence: evidence.hash(),
+                }],
+                already_done: 0,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A header with another state root (what a lying host claims a client accepted).
+fn altered_header(header: &Header) -> Header {
+    let mut header = header.clone();
+    header.state_root = sha256_concat(&[FORGED_TAG, &header.state_root.0]);
+    header
+}
+
+fn altered_block(mut block: LightBlock) -> LightBlock {
+    block.signed_header.header = altered_header(block.header());
+    block
+}
+
 /// The same height signed a second time by the same validators, with another state root.
 fn conflicting(block: LightBlock, keys: &[SigningKey]) -> LightBlock {
     let mut header = block.signed_header.header.clone();
@@ -191,6 +334,7 @@ mod tests {
         );
         assert_eq!("forged-proof".parse(), Ok(Fault::ForgedProof));
         assert_eq!("bad-signature".parse(), Ok(Fault::BadSignature));
+        assert_eq!("lying-host".parse(), Ok(Fault::LyingHost));
         assert_eq!(
             "withhold:200:4".parse(),
             Ok(Fault::Withhold {
@@ -212,6 +356,7 @@ mod tests {
             "conflicting-header:5",
             "forged-proof",
             "bad-signature",
+            "lying-host",
             "withhold:5000:10",
         ] {
             assert_eq!(f.parse::<Fault>().unwrap().to_string(), f);

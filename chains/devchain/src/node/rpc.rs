@@ -34,7 +34,8 @@ pub mod codes {
     pub const INTERNAL: i32 = 3;
     /// The transaction was accepted but no block included it in time.
     pub const TIMEOUT: i32 = 4;
-    /// The mempool is full: retry after the next block.
+    /// The mempool is full, or its verification budget for relay transactions is used up:
+    /// retry after the next block.
     pub const MEMPOOL_FULL: i32 = 5;
 }
 
@@ -155,6 +156,10 @@ struct ProofsParam {
     keys_hex: Vec<String>,
     height: Height,
 }
+
+/// Largest request body the server reads: it bounds the bytes of a transaction, hence the
+/// hashing its verification needs (PROTOCOL.md §9.2, verification budget).
+pub const MAX_REQUEST_BYTES: u32 = 10 * 1024 * 1024;
 
 /// Most keys one `proofs` call proves: a bound on the work and the answer's size.
 pub const MAX_PROOF_KEYS: usize = 1_000;
@@ -313,8 +318,15 @@ pub fn module(state: Arc<NodeState>) -> Result<RpcModule<Arc<NodeState>>, String
             ));
         }
         let mut out = Vec::new();
+        let lying = s.fault.filter(Fault::lies_about_clients);
         for h in from..=to.min(latest(&s.store)?) {
             if let Some(r) = results_at(&s.store, h)? {
+                let block_txs = match lying {
+                    Some(_) => super::chain::block_txs(&s.store, h)
+                        .map_err(internal)?
+                        .unwrap_or_default(),
+                    None => Vec::new(),
+                };
                 for tx in r.txs {
                     if let Ok(report) = tx.outcome {
                         for mut e in report.events {
@@ -324,6 +336,9 @@ pub fn module(state: Arc<NodeState>) -> Result<RpcModule<Arc<NodeState>>, String
                                 if fault.alters_payloads() {
                                     alter_payload(&mut message.payload);
                                 }
+                            }
+                            if let Some(fault) = &lying {
+                                fault.serve_event(&mut e, &block_txs);
                             }
                             out.push(json!({"height": h, "tx_hash": tx.hash, "event": e}));
                         }
@@ -351,6 +366,10 @@ pub fn module(state: Arc<NodeState>) -> Result<RpcModule<Arc<NodeState>>, String
         let txs = super::chain::block_txs(&s.store, height)
             .map_err(internal)?
             .ok_or_else(|| err(codes::NOT_FOUND, format!("no block at height {height}")))?;
+        let txs = match &s.fault {
+            Some(fault) => fault.serve_txs(txs),
+            None => txs,
+        };
         let txs: Vec<Value> = txs
             .iter()
             .map(|t| json!({"hash": t.hash(), "kind": t.kind(), "tx": hex::encode(t.encode())}))
@@ -434,13 +453,21 @@ pub fn module(state: Arc<NodeState>) -> Result<RpcModule<Arc<NodeState>>, String
         let bytes = hex::decode(tx.trim_start_matches("0x")).map_err(|e| err(codes::INVALID_PARAMS, e.to_string()))?;
         let tx = Tx::decode(&bytes).map_err(|e| err(codes::INVALID_PARAMS, format!("transaction does not decode: {e}")))?;
         let hash = tx.hash();
+        if let Some(report) = s.fault.as_ref().and_then(|f| f.fake_evidence_outcome(&tx)) {
+            // A lying host: "included and accepted", though nothing entered the mempool.
+            if wait_ms == 0 {
+                return Ok(json!({"hash": hash, "accepted": true}));
+            }
+            let outcome: Result<crate::module::TxReport, String> = Ok(report);
+            return Ok(json!({"hash": hash, "height": latest(&s.store)?, "kind": tx.kind(), "outcome": outcome}));
+        }
         let mut blocks = s.blocks.subscribe();
         {
             let mut chain = s.chain.lock().map_err(internal)?;
             chain
                 .submit(tx, now_ms())
                 .map_err(|e| match e {
-                    SubmitError::MempoolFull(_) => err(codes::MEMPOOL_FULL, e.to_string()),
+                    SubmitError::MempoolFull(_) | SubmitError::Busy(..) => err(codes::MEMPOOL_FULL, e.to_string()),
                     SubmitError::Refused(_) => err(codes::TX_REFUSED, e.to_string()),
                 })?;
         }
@@ -515,6 +542,9 @@ pub fn module(state: Arc<NodeState>) -> Result<RpcModule<Arc<NodeState>>, String
             .ok_or_else(|| err(codes::NOT_FOUND, format!("no client of {chain}")))?;
         if let Some(height) = at {
             c = c.trimmed_for(height);
+        }
+        if let Some(fault) = &s.fault {
+            c = fault.serve_client(c);
         }
         Ok(json!({
             "chain": chain,
@@ -611,6 +641,11 @@ pub async fn serve(
     addr: SocketAddr,
 ) -> Result<(ServerHandle, SocketAddr), String> {
     let server = Server::builder()
+        .set_config(
+            jsonrpsee::server::ServerConfig::builder()
+                .max_request_body_size(MAX_REQUEST_BYTES)
+                .build(),
+        )
         .build(addr)
         .await
         .map_err(|e| format!("bind {addr}: {e}"))?;

@@ -5,6 +5,10 @@ pragma solidity 0.8.30;
 /// Gateway (the EVM twin of the devchain's `App` trait). Only the Gateway calls them. An app
 /// is addressed by the name it is registered under; messages name the app on the
 /// destination (`receiver`), and the same name on the source settles acks and timeouts.
+/// When the Gateway calls back, the item is already recorded (receipt and lane counter, or
+/// the settled outcome); from `onReceive`, `onAcknowledge` and `onTimeout` an app may send
+/// (`sendFromApp`) but not enter `recv`, `acknowledge` or `timeout`, and from `onSend` it
+/// may enter none of them nor send: the Gateway reverts with `Reentered`.
 interface IApp {
     /// @notice Source chain, inside the send: validate the payload and take what the message
     /// carries (escrow, burn). A revert refuses the send.
