@@ -649,10 +649,21 @@ pub fn frozen_client(answer: &Value, evidence: &Misbehaviour) -> Option<Value> {
     Some(answer)
 }
 
+/// An `evm_client` answer turned into a frozen client: `frozen: true` and the state's
+/// frozen flag (its last byte, PROTOCOL.md §12) set, so it decodes like a real one.
+pub fn frozen_evm_client(answer: &Value) -> Option<Value> {
+    let mut state = hex::decode(answer.get("state")?.as_str()?).ok()?;
+    *state.last_mut()? = 1;
+    let mut answer = answer.clone();
+    answer["frozen"] = json!(true);
+    answer["state"] = json!(hex::encode(state));
+    Some(answer)
+}
+
 /// One item of a `block_txs` answer: `tx` in its canonical encoding.
 pub fn block_tx(tx: &Tx) -> Value {
     let bytes = tx.encode();
-    json!({"hash": sha256(&bytes), "kind": "update_client", "tx": hex::encode(bytes)})
+    json!({"hash": sha256(&bytes), "kind": tx.kind(), "tx": hex::encode(bytes)})
 }
 
 // ---- Reading the truth from the chains themselves. ----

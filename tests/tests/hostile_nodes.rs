@@ -608,6 +608,14 @@ async fn a_fake_conflicting_update_and_a_fake_frozen_client_freeze_nothing() {
         s.hostile.applied(in_block),
         s.hostile.applied(frozen)
     );
+    let unconfirmed = s.relayer.metric_sum(
+        "xrelay_misbehaviour_unconfirmed_total",
+        &[&format!("chain=\"{a}\"")],
+    );
+    v.check(
+        unconfirmed >= 1.0,
+        format!("the report was judged by the relayer's own client (xrelay_misbehaviour_unconfirmed_total{{chain=\"{a}\"}} = {unconfirmed})"),
+    );
     s.hostile.clear();
     let lie_end = Instant::now();
     let real = s.send_real(0, 1).await;
@@ -672,76 +680,103 @@ async fn a_huge_reported_head_neither_skips_events_nor_stalls_the_lane() {
     v.done();
 }
 
-/// The EVM variant of (e): the EVM node's endpoint reports a head of 10^12
-/// (`eth_blockNumber`) for a while, then the truth. No log may be skipped and neither lane
-/// may stall: messages both ways after the lie arrive.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn evm_a_huge_reported_head_neither_skips_logs_nor_stalls_the_lanes() {
-    use alloy::primitives::Bytes;
-    use xrelay::devnet::evm::{signing_provider, EvmDevnet, EVM_CHAIN};
-    use xrelay_evm::gateway::Gateway;
+/// A devnet chain linked with an anvil chain (attestation mode, a committee of one: the
+/// relayer), the relayer reaching one of the two through a hostile node. Fields drop in
+/// order: the relayer first, the temporary directory last.
+struct EvmScene {
+    relayer: Relayer,
+    hostile: HostileNode,
+    evm: xrelay::devnet::evm::EvmDevnet,
+    net: Devnet,
+    /// The devnet chain.
+    home: ChainId,
+    /// The anvil chain.
+    away: ChainId,
+    sender: Sender,
+    /// Every message sent from `home`.
+    sent: Vec<Sent>,
+    /// How many messages were sent from anvil (sequences 1 to this).
+    from_evm: u64,
+    _dir: tempfile::TempDir,
+}
 
-    let mut v = Verdict::new("EVM: huge reported head");
-    let dir = tempfile::tempdir().unwrap();
-    let net = Devnet::up(&dir.path().join("devnet"), 2, 200, &[]);
-    let home = net.ids[0].clone();
-    let away: ChainId = EVM_CHAIN.parse().unwrap();
-    let evm = EvmDevnet::up(dir.path(), &net.relayer_config(), &net.nodes[0], 1)
-        .await
-        .expect("anvil with the contracts");
-    let hostile = HostileNode::start(&evm.anvil.url()).unwrap();
-    let config = net.relayer_config();
-    let text = std::fs::read_to_string(&config).unwrap();
-    let real = format!("\"{}\"", evm.anvil.url());
-    assert_eq!(text.matches(&real).count(), 1, "{real} in\n{text}");
-    std::fs::write(
-        &config,
-        text.replace(&real, &format!("\"{}\"", hostile.url())),
-    )
-    .unwrap();
-    let relayer = Relayer::start(&config, &[]);
-    let provider = signing_provider(&evm.anvil.url(), &evm.user).unwrap();
-    let gateway = Gateway::new(evm.deployment.gateway, provider.clone());
-    let mut sender = Sender::default();
-    let warm = vec![
-        sender
-            .send(&net.nodes[0], &home, &user(0), echo(&away, b"warm-up"))
-            .await,
-    ];
-    let settled = settle(&net, &warm, Duration::from_secs(120)).await;
-    assert_eq!(settled[&warm[0]], "acknowledged", "warm-up {settled:?}");
+/// Which endpoint of an [`EvmScene`] the hostile node stands in front of.
+#[derive(Clone, Copy)]
+enum EvmLiar {
+    /// The anvil node.
+    Anvil,
+    /// The devnet chain (the host of the EVM client of anvil).
+    Home,
+}
 
-    let huge = 1_000_000_000_000u64;
-    let rules = hostile.fake_head(huge);
-    assert!(
-        hostile.wait_applied(rules[1], 3, LIE_READ).await,
-        "the relayer never asked {away}'s block number"
-    );
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    hostile.clear();
-    eprintln!(
-        "{away} reported head {huge} in {} eth_blockNumber answers",
-        hostile.applied(rules[1])
-    );
-    let mut out = warm.clone();
-    for i in 0..MESSAGES / 2 {
-        out.push(
-            sender
-                .send(
-                    &net.nodes[0],
-                    &home,
-                    &user(0),
-                    echo(&away, format!("real {i}").as_bytes()),
-                )
-                .await,
-        );
-        let receipt = gateway
+impl EvmScene {
+    async fn up(liar: EvmLiar) -> EvmScene {
+        use xrelay::devnet::evm::{EvmDevnet, EVM_CHAIN};
+        let dir = tempfile::tempdir().unwrap();
+        let net = Devnet::up(&dir.path().join("devnet"), 2, 200, &[]);
+        let evm = EvmDevnet::up(dir.path(), &net.relayer_config(), &net.nodes[0], 1)
+            .await
+            .expect("anvil with the contracts");
+        let upstream = match liar {
+            EvmLiar::Anvil => evm.anvil.url(),
+            EvmLiar::Home => net.nodes[0].url().to_string(),
+        };
+        let hostile = HostileNode::start(&upstream).unwrap();
+        let config = net.relayer_config();
+        let text = std::fs::read_to_string(&config).unwrap();
+        let real = format!("\"{upstream}\"");
+        assert_eq!(text.matches(&real).count(), 1, "{real} in\n{text}");
+        std::fs::write(
+            &config,
+            text.replace(&real, &format!("\"{}\"", hostile.url())),
+        )
+        .unwrap();
+        let relayer = Relayer::start(&config, &[]);
+        let mut scene = EvmScene {
+            relayer,
+            hostile,
+            evm,
+            home: net.ids[0].clone(),
+            away: EVM_CHAIN.parse().unwrap(),
+            net,
+            sender: Sender::default(),
+            sent: Vec::new(),
+            from_evm: 0,
+            _dir: dir,
+        };
+        scene.send_home(b"warm-up").await;
+        let warm = scene.sent.clone();
+        let settled = settle(&scene.net, &warm, Duration::from_secs(120)).await;
+        assert_eq!(settled[&warm[0]], "acknowledged", "warm-up {settled:?}");
+        scene
+    }
+
+    async fn send_home(&mut self, payload: &[u8]) {
+        let m = self
+            .sender
+            .send(
+                &self.net.nodes[0],
+                &self.home,
+                &user(0),
+                echo(&self.away, payload),
+            )
+            .await;
+        self.sent.push(m);
+    }
+
+    /// An echo message from anvil to `home`, sent by the dApp user through the Gateway.
+    async fn send_from_evm(&mut self, payload: &[u8]) {
+        use alloy::primitives::Bytes;
+        use xrelay::devnet::evm::signing_provider;
+        use xrelay_evm::gateway::Gateway;
+        let provider = signing_provider(&self.evm.anvil.url(), &self.evm.user).unwrap();
+        let receipt = Gateway::new(self.evm.deployment.gateway, provider)
             .sendMessage(
-                Bytes::copy_from_slice(home.as_str().as_bytes()),
+                Bytes::copy_from_slice(self.home.as_str().as_bytes()),
                 Bytes::copy_from_slice(b"echo"),
                 0,
                 u64::MAX / 2,
-                Bytes::from(format!("from evm {i}").into_bytes()),
+                Bytes::copy_from_slice(payload),
             )
             .send()
             .await
@@ -750,42 +785,100 @@ async fn evm_a_huge_reported_head_neither_skips_logs_nor_stalls_the_lanes() {
             .await
             .unwrap();
         assert!(receipt.status());
+        self.from_evm += 1;
     }
-    let settled = settle(&net, &out, Duration::from_secs(120)).await;
-    let acked = settled.values().filter(|s| *s == "acknowledged").count();
-    v.check(
-        acked == out.len(),
-        format!(
-            "{acked} of {} messages {home}→{away} acknowledged",
-            out.len()
-        ),
-    );
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut from_evm = Vec::new();
-    while Instant::now() < deadline {
-        from_evm = received_from(&net.nodes[0], &away)
-            .await
-            .iter()
-            .map(|m| m.sequence)
-            .collect();
-        if from_evm.len() >= MESSAGES / 2 {
-            break;
+
+    /// [`MESSAGES`] / 2 echo messages each way.
+    async fn send_both_ways(&mut self) {
+        for i in 0..MESSAGES / 2 {
+            self.send_home(format!("real {i}").as_bytes()).await;
+            self.send_from_evm(format!("from evm {i}").as_bytes()).await;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    from_evm.sort_unstable();
-    let expected: Vec<u64> = (1..=(MESSAGES / 2) as u64).collect();
-    v.check(
-        from_evm == expected,
-        format!("{away}→{home} received: {from_evm:?} (expected {expected:?})"),
+
+    /// What must hold on the chains once a lie stopped: every message from `home`
+    /// acknowledged, every message from anvil received, no duplicate, no chain frozen for
+    /// the relayer and no misbehaviour counted.
+    async fn check_both_ways(&self, v: &mut Verdict) {
+        let (home, away) = (&self.home, &self.away);
+        let settled = settle(&self.net, &self.sent, Duration::from_secs(120)).await;
+        let acked = settled.values().filter(|s| *s == "acknowledged").count();
+        v.check(
+            acked == self.sent.len(),
+            format!(
+                "{acked} of {} messages {home}→{away} acknowledged",
+                self.sent.len()
+            ),
+        );
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut from_evm = Vec::new();
+        while Instant::now() < deadline {
+            from_evm = received_from(&self.net.nodes[0], away)
+                .await
+                .iter()
+                .map(|m| m.sequence)
+                .collect();
+            if from_evm.len() as u64 >= self.from_evm {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        from_evm.sort_unstable();
+        let expected: Vec<u64> = (1..=self.from_evm).collect();
+        v.check(
+            from_evm == expected,
+            format!("{away}→{home} received: {from_evm:?} (expected {expected:?})"),
+        );
+        v.check(duplicates(&self.net).await == 0, "no duplicate delivery");
+        let (_, ready) = self.relayer.get("/readyz");
+        v.check(
+            !ready.contains("\"frozen\":true"),
+            format!("no chain frozen for the relayer ({ready})"),
+        );
+        let detected = self
+            .relayer
+            .metric_sum("xrelay_misbehaviour_detected_total", &[])
+            + 0.0;
+        v.check(
+            detected == 0.0,
+            format!("xrelay_misbehaviour_detected_total = {detected}"),
+        );
+    }
+}
+
+/// The EVM variant of (e): the EVM node's endpoint reports a head of 10^12
+/// (`eth_blockNumber`) for a while, then the truth. No log may be skipped and neither lane
+/// may stall: messages both ways after the lie arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evm_a_huge_reported_head_neither_skips_logs_nor_stalls_the_lanes() {
+    let mut v = Verdict::new("EVM: huge reported head");
+    let mut s = EvmScene::up(EvmLiar::Anvil).await;
+    let away = s.away.clone();
+    let huge = 1_000_000_000_000u64;
+    let rules = s.hostile.fake_head(huge);
+    assert!(
+        s.hostile.wait_applied(rules[1], 3, LIE_READ).await,
+        "the relayer never asked {away}'s block number"
     );
-    v.check(duplicates(&net).await == 0, "no duplicate delivery");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    s.hostile.clear();
+    eprintln!(
+        "{away} reported head {huge} in {} eth_blockNumber answers",
+        s.hostile.applied(rules[1])
+    );
+    s.send_both_ways().await;
+    s.check_both_ways(&mut v).await;
     // The log cursor: the highest `fromBlock` the relayer asked logs of.
     let head = {
         use alloy::providers::Provider;
-        provider.get_block_number().await.unwrap()
+        xrelay::devnet::evm::signing_provider(&s.evm.anvil.url(), &s.evm.user)
+            .unwrap()
+            .get_block_number()
+            .await
+            .unwrap()
     };
-    let asked = hostile
+    let asked = s
+        .hostile
         .seen("eth_getLogs")
         .iter()
         .filter_map(|c| c.params[0]["fromBlock"].as_str())
@@ -799,12 +892,7 @@ async fn evm_a_huge_reported_head_neither_skips_logs_nor_stalls_the_lanes() {
             asked.saturating_sub(1)
         ),
     );
-    let (_, ready) = relayer.get("/readyz");
-    v.check(
-        !ready.contains("\"frozen\":true"),
-        format!("no chain frozen for the relayer ({ready})"),
-    );
-    let suspect = relayer.metric_sum(
+    let suspect = s.relayer.metric_sum(
         "xrelay_claims_refused_total",
         &[&format!("chain=\"{away}\""), "reason=\"suspect_head\""],
     );
@@ -814,6 +902,99 @@ async fn evm_a_huge_reported_head_neither_skips_logs_nor_stalls_the_lanes() {
             "xrelay_claims_refused_total{{chain=\"{away}\",reason=\"suspect_head\"}} = {suspect} (>= 1)"
         ),
     );
-    drop(relayer);
+    v.done();
+}
+
+/// The EVM variant of (d): the devnet chain's endpoint, host of the client of the anvil
+/// chain, reports that its client accepted an anvil block anvil never produced (a
+/// `client_updated` event, the update in its block attested by a key outside the
+/// committee) and serves that client frozen. The relayer's own client does not verify the
+/// attestation, so it counts the report as unconfirmed and freezes nothing; once the lie
+/// stops, messages flow both ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evm_a_fake_conflicting_update_and_a_fake_frozen_client_freeze_nothing() {
+    use xrelay_light_client::evm::attest::{Attestation, Attested};
+    use xrelay_light_client::evm::client::EvmUpdate;
+    use xrelay_light_client::{Hash32, SigningKey};
+
+    let mut v = Verdict::new("EVM: fake client update and frozen client");
+    let mut s = EvmScene::up(EvmLiar::Home).await;
+    let (home, away) = (s.home.clone(), s.away.clone());
+    let verified =
+        s.relayer
+            .metric(&format!("xrelay_light_client_height{{chain=\"{away}\"}}")) as u64;
+    assert!(verified >= 1, "the relayer verified no block of {away}");
+    let forged = Attested::sign(
+        Attestation {
+            chain_id: away.clone(),
+            height: verified,
+            block_hash: Hash32([0x5a; 32]),
+            state_root: Hash32([0xa5; 32]),
+            time_ms: 1,
+        },
+        &[SigningKey::from_seed("hostile attester", 0)],
+    );
+    let at = s.net.nodes[0].status().await.unwrap().latest_height + 2;
+    let update = block_tx(&Tx::UpdateEvmClient {
+        chain: away.clone(),
+        updates: vec![EvmUpdate::Attested(forged.clone())],
+    });
+    let event = s.hostile.inject_events_once(vec![fake_client_updated(
+        at,
+        &away,
+        &[(verified, forged.attestation.block_hash)],
+    )]);
+    let in_block = s.hostile.install(Rule::rewrite_when(
+        "block_txs",
+        Times::UntilCleared,
+        move |req, answer| {
+            if req["params"]["height"].as_u64() != Some(at) {
+                return None;
+            }
+            let mut answer = answer.clone();
+            answer["txs"].as_array_mut()?.push(update.clone());
+            Some(answer)
+        },
+    ));
+    let frozen = s.hostile.install(Rule::rewrite_when(
+        "evm_client",
+        Times::UntilCleared,
+        |_, answer| frozen_evm_client(answer),
+    ));
+    assert!(
+        s.hostile.wait_applied(event, 1, LIE_READ).await,
+        "the relayer never read {home}'s events at {at}"
+    );
+    // A message from anvil makes the relayer read its host's client of anvil: frozen, while
+    // the lie lasts.
+    s.send_from_evm(b"during the lie").await;
+    let unconfirmed = format!(
+        "xrelay_misbehaviour_unconfirmed_total{{chain=\"{away}\",reason=\"not_verified\"}}"
+    );
+    let deadline = Instant::now() + LIE_READ;
+    while s.relayer.metric(&unconfirmed) < 1.0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    v.check(
+        s.relayer.metric(&unconfirmed) >= 1.0,
+        format!("the report was judged by the relayer's own client ({unconfirmed} >= 1)"),
+    );
+    v.check(
+        s.hostile.wait_applied(frozen, 1, LIE_READ).await,
+        format!("the relayer read {home}'s client of {away}, served frozen"),
+    );
+    eprintln!(
+        "{home} served: an update of its client of {away} to a forged block at {verified} (event at {at}; in block_txs {} times), its client of {away} frozen ({} answers)",
+        s.hostile.applied(in_block),
+        s.hostile.applied(frozen)
+    );
+    s.hostile.clear();
+    s.send_both_ways().await;
+    s.check_both_ways(&mut v).await;
+    let state = s.net.nodes[0].evm_client_state(&away).await.unwrap();
+    v.check(
+        state.is_some_and(|c| !c.is_frozen()),
+        format!("{home}'s client of {away} is not frozen"),
+    );
     v.done();
 }
