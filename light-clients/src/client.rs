@@ -118,6 +118,27 @@ pub enum ClientError {
     InvalidSetup(String),
 }
 
+impl ClientError {
+    /// A short stable label, for metrics (`reason` label) and logs: a failed header gives
+    /// its rule's [`VerifyError::reason`], the rest one label per kind of failure. Callers
+    /// (the relayer's `xrelay_verification_failures_total{reason}`) count on the strings
+    /// staying the same.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ClientError::Header { error, .. } => error.reason(),
+            ClientError::Bisection(BisectionError::Verify { error, .. }) => error.reason(),
+            ClientError::Bisection(BisectionError::Source { .. }) => "source",
+            ClientError::Bisection(_) => "bisection",
+            ClientError::Frozen { .. } => "client_frozen",
+            ClientError::Expired { .. } => "client_expired",
+            ClientError::ConflictingHeader { .. } => "conflicting_header",
+            ClientError::Proof { .. } | ClientError::BatchProof { .. } => "proof",
+            ClientError::UnknownHeight(_) => "unknown_height",
+            ClientError::Misbehaviour(_) | ClientError::InvalidSetup(_) => "other",
+        }
+    }
+}
+
 /// One claim of a batched proof check.
 #[derive(Debug, Clone, Copy)]
 pub struct ProofClaim<'a> {
@@ -722,5 +743,53 @@ impl Decode for ClientState {
             frozen,
         })
         .map_err(|e| DecodeError::invalid("client state", e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod reason_tests {
+    use super::*;
+
+    /// The labels are metric label values operators alert on: they must not drift.
+    #[test]
+    fn client_error_reasons_are_the_stable_labels() {
+        let h = Hash32([1; 32]);
+        let cases: Vec<(ClientError, &str)> = vec![
+            (ClientError::Frozen { evidence: h }, "client_frozen"),
+            (
+                ClientError::Expired {
+                    latest_ms: 1,
+                    now_ms: 2,
+                },
+                "client_expired",
+            ),
+            (
+                ClientError::ConflictingHeader {
+                    height: 1,
+                    trusted: h,
+                    found: h,
+                },
+                "conflicting_header",
+            ),
+            (ClientError::UnknownHeight(3), "unknown_height"),
+            (
+                ClientError::Bisection(BisectionError::Source {
+                    height: 1,
+                    message: "down".into(),
+                }),
+                "source",
+            ),
+            (
+                ClientError::Bisection(BisectionError::TargetNotAhead {
+                    trusted: 2,
+                    target: 1,
+                }),
+                "bisection",
+            ),
+            (ClientError::InvalidSetup("x".into()), "other"),
+        ];
+        for (e, label) in cases {
+            assert_eq!(e.reason(), label, "{e}");
+        }
     }
 }

@@ -364,6 +364,38 @@ pub enum EvmClientError {
     },
 }
 
+impl EvmClientError {
+    /// A short stable label, for metrics (`reason` label) and logs, one per kind of
+    /// failure (the labels a BFT client's [`crate::ClientError::reason`] uses where the
+    /// failure is the same). Callers (the relayer's
+    /// `xrelay_verification_failures_total{reason}`) count on the strings staying the same.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            EvmClientError::Frozen => "client_frozen",
+            EvmClientError::Seal { .. } => "bad_seal",
+            EvmClientError::Attestation { .. } => "bad_attestation",
+            EvmClientError::ConflictingHeader { .. } => "conflicting_header",
+            EvmClientError::ParentMismatch { .. } | EvmClientError::NotAdjacent { .. } => {
+                "parent_hash_mismatch"
+            }
+            EvmClientError::UnknownHeight(_) => "unknown_height",
+            EvmClientError::AccountProof { .. }
+            | EvmClientError::StorageProof { .. }
+            | EvmClientError::GatewayAbsent(_)
+            | EvmClientError::ValueMismatch { .. } => "proof",
+            EvmClientError::InvalidSetup(_)
+            | EvmClientError::ModeMismatch { .. }
+            | EvmClientError::HeaderCount { .. }
+            | EvmClientError::WrongChain { .. }
+            | EvmClientError::NotNewer { .. }
+            | EvmClientError::TimeDecreased { .. }
+            | EvmClientError::TimeOverflow { .. }
+            | EvmClientError::BadValidatorSet { .. }
+            | EvmClientError::NoConflict(_) => "other",
+        }
+    }
+}
+
 /// A light client of one EVM chain. See the module documentation for the rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvmClientState {
@@ -906,5 +938,57 @@ impl Decode for EvmClientState {
             consensus_states,
             frozen,
         })
+    }
+}
+
+#[cfg(test)]
+mod reason_tests {
+    use super::*;
+
+    /// The labels are metric label values operators alert on: they must not drift.
+    #[test]
+    fn evm_client_error_reasons_are_the_stable_labels() {
+        let h = Hash32([1; 32]);
+        let cases: Vec<(EvmClientError, &str)> = vec![
+            (EvmClientError::Frozen, "client_frozen"),
+            (
+                EvmClientError::ConflictingHeader {
+                    height: 1,
+                    trusted: h,
+                    found: h,
+                },
+                "conflicting_header",
+            ),
+            (
+                EvmClientError::ParentMismatch {
+                    height: 1,
+                    expected: h,
+                    found: h,
+                },
+                "parent_hash_mismatch",
+            ),
+            (
+                EvmClientError::NotAdjacent {
+                    expected_parent: 1,
+                    found: 3,
+                },
+                "parent_hash_mismatch",
+            ),
+            (EvmClientError::UnknownHeight(3), "unknown_height"),
+            (EvmClientError::GatewayAbsent(3), "proof"),
+            (
+                EvmClientError::ValueMismatch {
+                    path: "p".into(),
+                    expected: h,
+                    found: h,
+                },
+                "proof",
+            ),
+            (EvmClientError::NoConflict(3), "other"),
+            (EvmClientError::InvalidSetup("x".into()), "other"),
+        ];
+        for (e, label) in cases {
+            assert_eq!(e.reason(), label, "{e}");
+        }
     }
 }

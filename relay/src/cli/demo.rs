@@ -20,6 +20,7 @@ use xrelay_devchain::Event;
 use xrelay_light_client::{Address, ChainId, Encode, SigningKey, Timeout};
 
 use crate::config::RelayerConfig;
+use crate::core::clock::now_ms;
 use crate::devnet::up::{Devnet, UpOptions};
 use crate::devnet::{coin, user_key, DEV_ACCOUNTS};
 use crate::store::Status;
@@ -343,13 +344,6 @@ async fn wait_mempools_empty(nodes: &[NodeClient], wait: Duration) -> anyhow::Re
         }
     }
     Ok(())
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 pub(crate) fn transfer(

@@ -16,6 +16,7 @@ use xrelay_light_client::{ChainId, SigningKey, Timeout};
 
 use super::demo::{broadcast_all, tally, transfer, DemoArgs, Planned, Summary};
 use crate::config::RelayerConfig;
+use crate::core::clock::now_ms;
 use crate::devnet::evm::{signing_provider, EvmDevnet};
 use crate::devnet::up::{Devnet, UpOptions};
 use crate::devnet::{coin, user_key, DEV_ACCOUNTS};
@@ -53,13 +54,6 @@ pub async fn run(args: &DemoArgs, dir: &Path, say: &dyn Fn(String)) -> anyhow::R
     .await;
     devnet.stop().await;
     result
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 async fn drive(

@@ -130,7 +130,7 @@ impl Failure {
     /// A BFT client failure.
     pub fn bft(e: &ClientError) -> Self {
         Failure {
-            reason: super::chain::client_error_reason(e),
+            reason: e.reason(),
             detail: e.to_string(),
             source_unavailable: matches!(e, ClientError::Bisection(BisectionError::Source { .. })),
         }
@@ -139,7 +139,7 @@ impl Failure {
     /// An EVM client failure.
     pub fn evm(e: &EvmClientError) -> Self {
         Failure {
-            reason: evm_error_reason(e),
+            reason: e.reason(),
             detail: e.to_string(),
             source_unavailable: false,
         }
@@ -152,25 +152,6 @@ impl Failure {
             detail: detail.into(),
             source_unavailable: false,
         }
-    }
-}
-
-/// The stable reason label of an EVM client failure.
-pub fn evm_error_reason(e: &EvmClientError) -> &'static str {
-    match e {
-        EvmClientError::Frozen => "client_frozen",
-        EvmClientError::Seal { .. } => "bad_seal",
-        EvmClientError::Attestation { .. } => "bad_attestation",
-        EvmClientError::ConflictingHeader { .. } => "conflicting_header",
-        EvmClientError::ParentMismatch { .. } | EvmClientError::NotAdjacent { .. } => {
-            "parent_hash_mismatch"
-        }
-        EvmClientError::UnknownHeight(_) => "unknown_height",
-        EvmClientError::AccountProof { .. }
-        | EvmClientError::StorageProof { .. }
-        | EvmClientError::GatewayAbsent(_)
-        | EvmClientError::ValueMismatch { .. } => "proof",
-        _ => "other",
     }
 }
 

@@ -11,6 +11,7 @@ use xrelay_adapters::ChainEvent;
 use xrelay_devchain::module::keys::Outcome;
 use xrelay_light_client::{Acknowledgement, ChainId, Height, Message};
 
+use crate::core::clock::now_ms;
 use crate::metrics::Metrics;
 use crate::store::{MessageRecord, RelayStore, Status, StoreError};
 
@@ -78,13 +79,6 @@ pub struct Ledger {
     /// Per chain, the height a dropped claim asked the scanner to re-read from, until the
     /// scanner's next commit takes it into account (its cursor never passes it).
     rewinds: std::sync::Mutex<HashMap<ChainId, Height>>,
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 impl Ledger {

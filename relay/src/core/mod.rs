@@ -5,6 +5,8 @@
 pub mod attestations;
 pub mod chain;
 pub mod claims;
+pub mod clock;
+pub mod error;
 pub mod evm;
 pub mod followed;
 pub mod lane;

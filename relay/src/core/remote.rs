@@ -7,7 +7,7 @@ use xrelay_adapters::{ClientUpdate, HostedClient, Submission};
 use xrelay_devchain::tx::{evm_update_runs, light_block_runs};
 use xrelay_light_client::{Hash32, Height};
 
-use super::chain::{client_error_reason, metered_update, ChainHandle, RelayError};
+use super::chain::{metered_update, ChainHandle, RelayError};
 use crate::metrics::Metrics;
 
 /// How long [`ensure_client_at`] waits for an update it submits.
@@ -211,7 +211,7 @@ async fn bft_path(
         )));
     }
     let blocks = updated.map_err(|e| {
-        let reason = client_error_reason(&e);
+        let reason = e.reason();
         metrics
             .verification_failures
             .with_label_values(&[of.id.as_str(), reason])
@@ -255,7 +255,7 @@ async fn evm_path(
         .with_label_values(&[of.id.as_str(), "path"])
         .inc_by(spent.as_secs_f64());
     if let Err(e) = applied {
-        let reason = super::followed::evm_error_reason(&e);
+        let reason = e.reason();
         metrics
             .verification_failures
             .with_label_values(&[of.id.as_str(), reason])
