@@ -77,7 +77,7 @@ fn blocks_are_signed_and_state_is_provable() {
     assert_eq!(chain.results(1).unwrap().unwrap(), results);
     TrustedState::from_light_block(&block).unwrap();
     // The balance is provable against the header's state root.
-    let key = xrelay_devchain::apps::transfer::balance_key("xrd", &alice().address());
+    let key = xrelay_devchain::module::keys::balance("xrd", &alice().address());
     let (value, proof) = StateTree::new(chain.store()).prove(&key, 1).unwrap();
     proof
         .verify_membership(&block.header().state_root, &key, &value.unwrap())

@@ -7,7 +7,8 @@ pub mod transfer;
 
 use xrelay_light_client::{Acknowledgement, Address, ChainId, Message};
 
-use crate::module::Context;
+use crate::module::bank::BankError;
+use crate::module::context::Context;
 use crate::state::{Overlay, StorageError};
 
 /// Why an app refused.
@@ -40,6 +41,27 @@ pub enum AppError {
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+/// A refusal of the bank becomes the app's refusal, with the same text (an error ack's text
+/// is committed, so it must not change with where the rule lives).
+impl From<BankError> for AppError {
+    fn from(e: BankError) -> Self {
+        match e {
+            BankError::InsufficientFunds {
+                denom,
+                balance,
+                amount,
+            } => AppError::InsufficientFunds {
+                denom,
+                balance,
+                amount,
+            },
+            BankError::Overflow => AppError::Overflow,
+            e @ BankError::Unbacked { .. } => AppError::BadPayload(e.to_string()),
+            BankError::Storage(e) => AppError::Storage(e),
+        }
+    }
 }
 
 /// The callbacks of an app, on the sending and on the receiving chain.

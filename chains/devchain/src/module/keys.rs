@@ -24,6 +24,24 @@ pub fn nonce(account: &Address) -> Vec<u8> {
     format!("nonces/{account}").into_bytes()
 }
 
+/// `balances/{denom}/{account}` → the account's balance of `denom` (u128), kept by the
+/// bank (`module::bank`).
+pub fn balance(denom: &str, account: &Address) -> Vec<u8> {
+    format!("balances/{denom}/{account}").into_bytes()
+}
+
+/// `supply/{denom}` → the tokens of `denom` that exist on this chain, escrow included
+/// (u128), kept by the bank.
+pub fn supply(denom: &str) -> Vec<u8> {
+    format!("supply/{denom}").into_bytes()
+}
+
+/// `escrow/{counterparty}/{denom}` → what is escrowed here for sends to `counterparty`
+/// (u128), kept by the bank.
+pub fn escrow(counterparty: &ChainId, denom: &str) -> Vec<u8> {
+    format!("escrow/{counterparty}/{denom}").into_bytes()
+}
+
 /// `governance` → the address allowed to create and reset clients.
 pub const GOVERNANCE: &[u8] = b"governance";
 

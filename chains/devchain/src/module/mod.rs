@@ -4,109 +4,44 @@
 //!
 //! Each handler loads what it needs, applies the pure rules of [`checks`], and only then
 //! writes; a transaction runs on its own overlay, so a failure leaves no trace.
+//!
+//! This file keeps what every handler shares ([`Module`], [`ModuleError`], [`TxReport`],
+//! [`Genesis`]) and [`Module::execute`], which dispatches each transaction to its handler:
+//! `send`, `recv`, `ack`, `timeout` (the message's life), `clients` (client creation,
+//! updates, resets, misbehaviour), `governance` (who may create and reset clients) and
+//! `bank` (balances, supplies, escrows: `Pay`, genesis balances, and what the transfer app
+//! moves). Handlers use items of this file and the shared helpers (`checks`,
+//! `counterparty`, `keys`, `outbox`), never each other.
 
+mod ack;
+pub mod bank;
 pub mod checks;
+mod clients;
+pub mod context;
 pub mod counterparty;
+mod event;
+mod governance;
 pub mod keys;
+mod outbox;
+pub mod query;
+mod recv;
+mod send;
+mod timeout;
 
 use serde::{Deserialize, Serialize};
-use xrelay_light_client::evm::client::{EvmClientError, EvmClientState, EvmUpdate};
+use xrelay_light_client::evm::client::{EvmClientError, EvmClientState};
 use xrelay_light_client::{
-    paths, Acknowledgement, Address, ChainId, ClientError, ClientState, Decode, DecodeError,
-    Height, Message, MisbehaviourKind, TimeMs, TrustOptions, TrustedState,
+    Address, ChainId, ClientError, ClientState, DecodeError, TrustOptions, TrustedState,
 };
 
 use crate::apps::{App, AppError};
-use crate::state::{atomically, Overlay, StateRead, StorageError};
-use crate::tx::{
-    Action, InboundMessage, ProvenAck, ProvenMessage, SignedAction, SourceProof, TooCostly, Tx,
-};
-use checks::Arrival;
-use counterparty::{has_client, store_client, store_evm_client, Claim};
+use crate::state::{atomically, Overlay, StorageError};
+use crate::tx::{Action, SignedAction, TooCostly, Tx};
+use bank::BankError;
+pub use clients::KEPT_CONSENSUS_STATES;
+pub use context::Context;
 pub use counterparty::{load_client, load_evm_client, Counterparty};
-use keys::Outcome;
-
-/// The block a transaction runs in: the chain's own clock for timeouts and client checks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Context {
-    /// This chain.
-    pub chain_id: ChainId,
-    /// Height of the block being built.
-    pub height: Height,
-    /// Its time.
-    pub time_ms: TimeMs,
-}
-
-/// What a transaction did, for the event stream relayers and dApps follow.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Event {
-    /// A message was committed for sending.
-    MessageSent {
-        /// The message (its id is derivable).
-        message: Message,
-    },
-    /// A message was received and its app answered.
-    MessageReceived {
-        /// The message.
-        message: Message,
-        /// The app's answer, now committed at `acks/{source}/{sequence}`.
-        ack: Acknowledgement,
-    },
-    /// A message arrived past its timeout: the lane moved on, the app did not run.
-    MessageExpired {
-        /// The message.
-        message: Message,
-    },
-    /// The ack of a message sent here was proven; the commitment is gone.
-    MessageAcknowledged {
-        /// The message.
-        message: Message,
-        /// The ack.
-        ack: Acknowledgement,
-    },
-    /// A message sent here timed out; the sender was refunded.
-    MessageTimedOut {
-        /// The message.
-        message: Message,
-    },
-    /// A client was created (genesis or governance) or reset.
-    ClientCreated {
-        /// The followed chain.
-        chain: ChainId,
-        /// Its trusted height.
-        height: Height,
-    },
-    /// A client accepted new headers. The headers are listed so that anyone can compare
-    /// them with the followed chain's own (misbehaviour detection).
-    ClientUpdated {
-        /// The followed chain.
-        chain: ChainId,
-        /// Heights and header hashes accepted, ascending.
-        headers: Vec<(Height, xrelay_light_client::Hash32)>,
-    },
-    /// A client was frozen by misbehaviour evidence.
-    ClientFrozen {
-        /// The misbehaving chain.
-        chain: ChainId,
-        /// What the evidence showed.
-        kind: MisbehaviourKind,
-        /// The evidence hash.
-        evidence: xrelay_light_client::Hash32,
-    },
-    /// Tokens moved between accounts here.
-    Paid {
-        /// Payer.
-        from: Address,
-        /// Payee.
-        to: Address,
-        /// Token.
-        denom: String,
-        /// Amount.
-        #[serde(with = "crate::amount")]
-        amount: u128,
-    },
-}
+pub use event::Event;
 
 /// What a successful transaction reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -249,6 +184,17 @@ impl ModuleError {
     }
 }
 
+/// A refusal of the bank in the module's own transactions (`Pay`): a storage failure is the
+/// module's, anything else is the app-level refusal it has always been reported as.
+impl From<BankError> for ModuleError {
+    fn from(e: BankError) -> Self {
+        match e {
+            BankError::Storage(e) => ModuleError::Storage(e),
+            e => ModuleError::App(AppError::from(e)),
+        }
+    }
+}
+
 /// Genesis of the module: governance, counterparty clients and initial balances.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Genesis {
@@ -291,14 +237,15 @@ impl Module {
         state: &mut Overlay<'_>,
         genesis: &Genesis,
     ) -> Result<Vec<Event>, ModuleError> {
-        state.set(keys::GOVERNANCE.to_vec(), genesis.governance.0.to_vec());
+        governance::install(state, &genesis.governance);
         let mut events = Vec::new();
         for (trusted, options) in &genesis.clients {
-            events.push(create_client(state, trusted, options)?);
+            events.push(clients::create_client(state, trusted, options)?);
         }
         for (account, denom, amount) in &genesis.balances {
-            crate::apps::transfer::check_denom(denom)?;
-            crate::apps::transfer::mint(state, denom, account, *amount)?;
+            bank::check_denom(denom)?;
+            // Through `AppError`, as when genesis minted through the transfer app.
+            bank::mint(state, denom, account, *amount).map_err(AppError::from)?;
         }
         Ok(events)
     }
@@ -314,7 +261,7 @@ impl Module {
         tx.cost().check()?;
         atomically(state, |s| match tx {
             Tx::Signed(signed) => self.signed(s, ctx, signed),
-            Tx::UpdateClient { chain, blocks } => update_client(s, ctx, chain, blocks),
+            Tx::UpdateClient { chain, blocks } => clients::update_client(s, ctx, chain, blocks),
             Tx::Recv {
                 source,
                 proof_height,
@@ -330,7 +277,7 @@ impl Module {
                 proof_height,
                 messages,
             } => self.timeout::<ClientState>(s, ctx, destination, *proof_height, messages),
-            Tx::UpdateEvmClient { chain, updates } => update_evm_client(s, chain, updates),
+            Tx::UpdateEvmClient { chain, updates } => clients::update_evm_client(s, chain, updates),
             Tx::RecvEvm {
                 source,
                 proof_height,
@@ -347,20 +294,13 @@ impl Module {
                 messages,
             } => self.timeout::<EvmClientState>(s, ctx, destination, *proof_height, messages),
             Tx::SubmitMisbehaviour { chain, evidence } => {
-                let mut client = load_client(s, chain)?;
-                let kind = client
-                    .submit_misbehaviour(evidence, ctx.time_ms)
-                    .map_err(|e| ModuleError::client(chain, e))?;
-                store_client(s, &client);
-                Ok(report(vec![Event::ClientFrozen {
-                    chain: chain.clone(),
-                    kind,
-                    evidence: evidence.hash(),
-                }]))
+                clients::submit_misbehaviour(s, ctx, chain, evidence)
             }
         })
     }
 
+    /// Checks a signed action's signature and nonce, consumes the nonce, and dispatches the
+    /// action to its handler.
     fn signed(
         &self,
         s: &mut Overlay<'_>,
@@ -383,50 +323,10 @@ impl Module {
                 app,
                 payload,
                 timeout,
-            } => {
-                // A lane needs a client of the destination (of either kind) to ever settle.
-                if !has_client(s, destination)? {
-                    return Err(ModuleError::UnknownClient(destination.clone()));
-                }
-                let app = self.app(app)?;
-                let sequence = s.get_u64(&paths::next_send(destination))?.max(1);
-                let message = Message {
-                    source: ctx.chain_id.clone(),
-                    destination: destination.clone(),
-                    sequence,
-                    sender: tx.signer.0.to_vec(),
-                    receiver: app.name().to_string(),
-                    payload: payload.clone(),
-                    timeout: *timeout,
-                };
-                message.validate()?;
-                app.on_send(s, ctx, &tx.signer, destination, payload)?;
-                s.set(
-                    paths::commitment(destination, sequence),
-                    message.commitment().0.to_vec(),
-                );
-                s.set_u64(paths::next_send(destination), sequence + 1);
-                vec![Event::MessageSent { message }]
-            }
+            } => self.send(s, ctx, &tx.signer, destination, app, payload, *timeout)?,
             Action::Pay { to, denom, amount } => {
-                use crate::apps::transfer::{balance_key, check_denom};
-                check_denom(denom)?;
-                let from_key = balance_key(denom, &tx.signer);
-                let have = s.get_u128(&from_key)?;
-                let left =
-                    have.checked_sub(*amount)
-                        .ok_or_else(|| AppError::InsufficientFunds {
-                            denom: denom.clone(),
-                            balance: have,
-                            amount: *amount,
-                        })?;
-                s.set_u128(from_key, left);
-                let to_key = balance_key(denom, to);
-                let credited = s
-                    .get_u128(&to_key)?
-                    .checked_add(*amount)
-                    .ok_or(AppError::Overflow)?;
-                s.set_u128(to_key, credited);
+                bank::check_denom(denom)?;
+                bank::pay(s, denom, &tx.signer, to, *amount)?;
                 vec![Event::Paid {
                     from: tx.signer,
                     to: *to,
@@ -435,486 +335,30 @@ impl Module {
                 }]
             }
             Action::CreateClient { trusted, options } => {
-                checks::check_governance(governance(s)?, &tx.signer)?;
-                vec![create_client(s, trusted, options)?]
+                governance::require(s, &tx.signer)?;
+                vec![clients::create_client(s, trusted, options)?]
             }
             Action::ResetClient { trusted, options } => {
-                checks::check_governance(governance(s)?, &tx.signer)?;
-                let mut client = load_client(s, &trusted.chain_id)?;
-                client
-                    .reset(trusted.clone(), *options)
-                    .map_err(|e| ModuleError::client(&trusted.chain_id, e))?;
-                store_client(s, &client);
-                vec![Event::ClientCreated {
-                    chain: trusted.chain_id.clone(),
-                    height: trusted.height,
-                }]
+                governance::require(s, &tx.signer)?;
+                vec![clients::reset_client(s, trusted, options)?]
             }
             Action::CreateEvmClient(client) => {
-                checks::check_governance(governance(s)?, &tx.signer)?;
-                vec![create_evm_client(s, client)?]
+                governance::require(s, &tx.signer)?;
+                vec![clients::create_evm_client(s, client)?]
             }
             Action::ResetEvmClient(client) => {
-                checks::check_governance(governance(s)?, &tx.signer)?;
-                // Only an existing EVM client is replaced (a typed error otherwise).
-                load_evm_client(s, client.chain_id())?;
-                check_not_frozen(client)?;
-                store_evm_client(s, client);
-                vec![Event::ClientCreated {
-                    chain: client.chain_id().clone(),
-                    height: client.latest_height(),
-                }]
+                governance::require(s, &tx.signer)?;
+                vec![clients::reset_evm_client(s, client)?]
             }
         };
         Ok(report(events))
     }
-
-    /// Receives messages from `source`, whose client here is a `C` (§9.1 lane rules).
-    fn recv<C: Counterparty>(
-        &self,
-        s: &mut Overlay<'_>,
-        ctx: &Context,
-        source: &ChainId,
-        proof_height: Height,
-        messages: &[InboundMessage<C::Proof>],
-    ) -> Result<TxReport, ModuleError> {
-        checks::check_non_empty(messages.len())?;
-        let client = C::load(s, source)?;
-        let mut next = s.get_u64(&paths::next_receive(source))?.max(1);
-        let mut arrivals = Vec::with_capacity(messages.len());
-        for im in messages {
-            checks::check_inbound_lane(ctx, source, &im.message)?;
-            let arrival = checks::check_arrival(next, &im.message, ctx)?;
-            if im.shows == SourceProof::TimedOut {
-                checks::check_settled_timeout(arrival, &im.message)?;
-            }
-            if arrival != Arrival::Duplicate {
-                next += 1;
-            }
-            arrivals.push(arrival);
-        }
-        // Every new item's state on the source is proven in one batched check: the
-        // commitment of a pending message, or the timed-out outcome of a refunded one.
-        let fresh: Vec<&InboundMessage<C::Proof>> = messages
-            .iter()
-            .zip(&arrivals)
-            .filter(|(_, a)| **a != Arrival::Duplicate)
-            .map(|(im, _)| im)
-            .collect();
-        let values: Vec<(Vec<u8>, Vec<u8>)> = fresh
-            .iter()
-            .map(|im| match im.shows {
-                SourceProof::Committed => (
-                    paths::commitment(&ctx.chain_id, im.message.sequence),
-                    im.message.commitment().0.to_vec(),
-                ),
-                SourceProof::TimedOut => (
-                    keys::outcome(&ctx.chain_id, im.message.sequence),
-                    vec![Outcome::TimedOut as u8],
-                ),
-            })
-            .collect();
-        let claims: Vec<Claim<'_, C::Proof>> = fresh
-            .iter()
-            .zip(&values)
-            .map(|(im, (key, value))| Claim {
-                key,
-                value: Some(value),
-                proof: &im.proof,
-            })
-            .collect();
-        client.verify(proof_height, &claims, ctx.time_ms)?;
-        let mut out = TxReport::default();
-        for (im, arrival) in messages.iter().zip(arrivals) {
-            let m = &im.message;
-            match arrival {
-                Arrival::Duplicate => out.already_done += 1,
-                Arrival::Expired => {
-                    s.set_u64(paths::next_receive(source), m.sequence + 1);
-                    out.events
-                        .push(Event::MessageExpired { message: m.clone() });
-                }
-                Arrival::Deliver => {
-                    let ack = match self.app(&m.receiver) {
-                        Err(e) => Acknowledgement::Error(e.to_string()),
-                        Ok(app) => match atomically(s, |child| app.on_recv(child, ctx, m)) {
-                            Ok(result) => Acknowledgement::Success(result),
-                            Err(AppError::Storage(e)) => return Err(e.into()),
-                            Err(e) => Acknowledgement::Error(e.to_string()),
-                        },
-                    };
-                    s.set(paths::receipt(source, m.sequence), keys::RECEIPT.to_vec());
-                    s.set(paths::ack(source, m.sequence), ack.commitment().0.to_vec());
-                    s.set_u64(paths::next_receive(source), m.sequence + 1);
-                    out.events.push(Event::MessageReceived {
-                        message: m.clone(),
-                        ack,
-                    });
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// Loads the commitment of an outbound message: `Some` if pending and identical,
-    /// `None` if it was already settled, an error if it never existed or differs.
-    fn pending(s: &Overlay<'_>, m: &Message) -> Result<bool, ModuleError> {
-        match s.get(&paths::commitment(&m.destination, m.sequence))? {
-            Some(stored) => checks::check_commitment(&stored, m).map(|_| true),
-            None if s.has(&keys::outcome(&m.destination, m.sequence))? => Ok(false),
-            None => Err(ModuleError::UnknownMessage {
-                sequence: m.sequence,
-            }),
-        }
-    }
-
-    fn settle(
-        &self,
-        s: &mut Overlay<'_>,
-        m: &Message,
-        outcome: Outcome,
-    ) -> Result<(), ModuleError> {
-        s.delete(paths::commitment(&m.destination, m.sequence));
-        s.set(
-            keys::outcome(&m.destination, m.sequence),
-            vec![outcome as u8],
-        );
-        Ok(())
-    }
-
-    /// Settles messages sent to `destination` (client kind `C`) by their proven acks.
-    fn ack<C: Counterparty>(
-        &self,
-        s: &mut Overlay<'_>,
-        ctx: &Context,
-        destination: &ChainId,
-        proof_height: Height,
-        acks: &[ProvenAck<C::Proof>],
-    ) -> Result<TxReport, ModuleError> {
-        checks::check_non_empty(acks.len())?;
-        let client = C::load(s, destination)?;
-        let mut out = TxReport::default();
-        let mut fresh = Vec::new();
-        // A message named twice in one batch is settled once: the pending check reads the
-        // state before any item of the batch settles.
-        let mut named = std::collections::BTreeSet::new();
-        for pa in acks {
-            checks::check_outbound_lane(ctx, destination, &pa.message)?;
-            if named.insert(pa.message.sequence) && Self::pending(s, &pa.message)? {
-                fresh.push(pa);
-            } else {
-                out.already_done += 1;
-            }
-        }
-        let values: Vec<(Vec<u8>, [u8; 32])> = fresh
-            .iter()
-            .map(|pa| {
-                (
-                    paths::ack(&ctx.chain_id, pa.message.sequence),
-                    pa.ack.commitment().0,
-                )
-            })
-            .collect();
-        let claims: Vec<Claim<'_, C::Proof>> = fresh
-            .iter()
-            .zip(&values)
-            .map(|(pa, (key, value))| Claim {
-                key,
-                value: Some(value),
-                proof: &pa.proof,
-            })
-            .collect();
-        client.verify(proof_height, &claims, ctx.time_ms)?;
-        for pa in fresh {
-            let outcome = if pa.ack.is_success() {
-                Outcome::Acknowledged
-            } else {
-                Outcome::Refused
-            };
-            self.settle(s, &pa.message, outcome)?;
-            // An unknown app here cannot have sent; refunds of known apps must not fail.
-            let app = self.app(&pa.message.receiver)?;
-            app.on_ack(s, &pa.message, &pa.ack)?;
-            out.events.push(Event::MessageAcknowledged {
-                message: pa.message.clone(),
-                ack: pa.ack.clone(),
-            });
-        }
-        Ok(out)
-    }
-
-    /// Refunds messages sent to `destination` (client kind `C`) that it can no longer
-    /// receive, proven by the absence of their receipts at a height past their timeouts.
-    fn timeout<C: Counterparty>(
-        &self,
-        s: &mut Overlay<'_>,
-        ctx: &Context,
-        destination: &ChainId,
-        proof_height: Height,
-        messages: &[ProvenMessage<C::Proof>],
-    ) -> Result<TxReport, ModuleError> {
-        checks::check_non_empty(messages.len())?;
-        let client = C::load(s, destination)?;
-        let proof_time = client.time_at(proof_height)?;
-        let mut out = TxReport::default();
-        let mut fresh = Vec::new();
-        let mut named = std::collections::BTreeSet::new();
-        for pm in messages {
-            checks::check_outbound_lane(ctx, destination, &pm.message)?;
-            if named.insert(pm.message.sequence) && Self::pending(s, &pm.message)? {
-                checks::check_timeout_passed(&pm.message, proof_height, proof_time)?;
-                fresh.push(pm);
-            } else {
-                out.already_done += 1;
-            }
-        }
-        let keys: Vec<Vec<u8>> = fresh
-            .iter()
-            .map(|pm| paths::receipt(&ctx.chain_id, pm.message.sequence))
-            .collect();
-        let claims: Vec<Claim<'_, C::Proof>> = fresh
-            .iter()
-            .zip(&keys)
-            .map(|(pm, key)| Claim {
-                key,
-                value: None,
-                proof: &pm.proof,
-            })
-            .collect();
-        client.verify(proof_height, &claims, ctx.time_ms)?;
-        for pm in fresh {
-            self.settle(s, &pm.message, Outcome::TimedOut)?;
-            self.app(&pm.message.receiver)?.on_timeout(s, &pm.message)?;
-            out.events.push(Event::MessageTimedOut {
-                message: pm.message.clone(),
-            });
-        }
-        Ok(out)
-    }
 }
 
+/// A report of `events` with nothing already done: what every non-batch handler returns.
 fn report(events: Vec<Event>) -> TxReport {
     TxReport {
         events,
         already_done: 0,
-    }
-}
-
-fn governance(s: &Overlay<'_>) -> Result<Option<Address>, ModuleError> {
-    Ok(s.get(keys::GOVERNANCE)?
-        .and_then(|b| b.try_into().ok())
-        .map(Address))
-}
-
-fn create_client(
-    s: &mut Overlay<'_>,
-    trusted: &TrustedState,
-    options: &TrustOptions,
-) -> Result<Event, ModuleError> {
-    // One client per chain, of one kind: a second would let two trust roots speak for it.
-    if has_client(s, &trusted.chain_id)? {
-        return Err(ModuleError::ClientExists(trusted.chain_id.clone()));
-    }
-    let client = ClientState::new(trusted.clone(), *options)
-        .map_err(|e| ModuleError::client(&trusted.chain_id, e))?;
-    store_client(s, &client);
-    Ok(Event::ClientCreated {
-        chain: trusted.chain_id.clone(),
-        height: trusted.height,
-    })
-}
-
-/// Consensus states an on-chain client keeps after an update (the newest, and never one
-/// older than the trusting period): the client is rewritten in the state tree on every
-/// update, so its size is the cost of every update. Deliveries proven at a forgotten
-/// height are refused; relayers prove at recent heights and retry at a newer one.
-pub const KEPT_CONSENSUS_STATES: usize = 512;
-
-fn update_client(
-    s: &mut Overlay<'_>,
-    ctx: &Context,
-    chain: &ChainId,
-    blocks: &[xrelay_light_client::LightBlock],
-) -> Result<TxReport, ModuleError> {
-    checks::check_non_empty(blocks.len())?;
-    let mut client = load_client(s, chain)?;
-    client
-        .update(blocks, ctx.time_ms)
-        .map_err(|e| ModuleError::client(chain, e))?;
-    client.prune_to(ctx.time_ms, KEPT_CONSENSUS_STATES);
-    store_client(s, &client);
-    Ok(report(vec![Event::ClientUpdated {
-        chain: chain.clone(),
-        headers: blocks
-            .iter()
-            .map(|b| (b.height(), b.header().hash()))
-            .collect(),
-    }]))
-}
-
-/// Governance installs only clients that can work: a frozen one would refuse everything.
-fn check_not_frozen(client: &EvmClientState) -> Result<(), ModuleError> {
-    if client.is_frozen() {
-        return Err(ModuleError::evm_client(
-            client.chain_id(),
-            EvmClientError::Frozen,
-        ));
-    }
-    Ok(())
-}
-
-fn create_evm_client(s: &mut Overlay<'_>, client: &EvmClientState) -> Result<Event, ModuleError> {
-    if has_client(s, client.chain_id())? {
-        return Err(ModuleError::ClientExists(client.chain_id().clone()));
-    }
-    check_not_frozen(client)?;
-    store_evm_client(s, client);
-    Ok(Event::ClientCreated {
-        chain: client.chain_id().clone(),
-        height: client.latest_height(),
-    })
-}
-
-/// Applies `updates` in order to the EVM client of `chain`, all or nothing, and reports
-/// each block it newly trusts as (height, block hash), the same event a BFT update emits.
-fn update_evm_client(
-    s: &mut Overlay<'_>,
-    chain: &ChainId,
-    updates: &[EvmUpdate],
-) -> Result<TxReport, ModuleError> {
-    checks::check_non_empty(updates.len())?;
-    let mut client = load_evm_client(s, chain)?;
-    let mut headers = Vec::new();
-    for update in updates {
-        let before = client.latest_height();
-        client
-            .update(update)
-            .map_err(|e| ModuleError::evm_client(chain, e))?;
-        // Updates only add blocks above the latest one, so the new blocks are those above
-        // `before` (one update adds at most 256, fewer than the 512 the client keeps).
-        headers.extend(
-            client
-                .heights()
-                .filter(|h| *h > before)
-                .filter_map(|h| client.consensus_state(h).map(|cs| (h, cs.block_hash))),
-        );
-    }
-    store_evm_client(s, &client);
-    Ok(report(vec![Event::ClientUpdated {
-        chain: chain.clone(),
-        headers,
-    }]))
-}
-
-/// Read-only queries over committed state (what the node's RPC answers).
-pub mod query {
-    use super::*;
-
-    /// Where a message sent on `source`→`destination` at `sequence` stands, seen from the
-    /// source chain.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-    #[serde(rename_all = "snake_case")]
-    pub enum SentStatus {
-        /// Never sent.
-        Unknown,
-        /// Committed, not settled yet.
-        Pending,
-        /// Settled.
-        Settled(Outcome),
-    }
-
-    /// Status of a message this chain sent.
-    pub fn sent_status(
-        state: &dyn StateRead,
-        destination: &ChainId,
-        sequence: u64,
-    ) -> Result<SentStatus, StorageError> {
-        if state
-            .get(&paths::commitment(destination, sequence))?
-            .is_some()
-        {
-            return Ok(SentStatus::Pending);
-        }
-        Ok(match state.get(&keys::outcome(destination, sequence))? {
-            Some(b) => b
-                .first()
-                .and_then(|b| Outcome::from_byte(*b))
-                .map_or(SentStatus::Unknown, SentStatus::Settled),
-            None => SentStatus::Unknown,
-        })
-    }
-
-    /// Whether a message from `source` at `sequence` was received (and its app ran) here.
-    pub fn received(
-        state: &dyn StateRead,
-        source: &ChainId,
-        sequence: u64,
-    ) -> Result<bool, StorageError> {
-        Ok(state.get(&paths::receipt(source, sequence))?.is_some())
-    }
-
-    /// The client of `chain`, if any.
-    pub fn client(
-        state: &dyn StateRead,
-        chain: &ChainId,
-    ) -> Result<Option<ClientState>, ModuleError> {
-        match state.get(&keys::client(chain))? {
-            Some(bytes) => Ok(Some(ClientState::decode(&bytes)?)),
-            None => Ok(None),
-        }
-    }
-
-    /// The client of the EVM chain `chain`, if any. Stored bytes that do not decode are a
-    /// storage failure (the module only ever writes canonical states there).
-    pub fn evm_client(
-        state: &dyn StateRead,
-        chain: &ChainId,
-    ) -> Result<Option<EvmClientState>, StorageError> {
-        match state.get(&keys::evm_client(chain))? {
-            Some(bytes) => EvmClientState::decode(&bytes).map(Some).map_err(|e| {
-                StorageError(format!("stored EVM client of {chain} does not decode: {e}"))
-            }),
-            None => Ok(None),
-        }
-    }
-
-    /// Balance of `account` in `denom`.
-    pub fn balance(
-        state: &dyn StateRead,
-        denom: &str,
-        account: &Address,
-    ) -> Result<u128, StorageError> {
-        Overlay::new(state).get_u128(&crate::apps::transfer::balance_key(denom, account))
-    }
-
-    /// Tokens of `denom` that exist on this chain (balances and escrow together).
-    pub fn supply(state: &dyn StateRead, denom: &str) -> Result<u128, StorageError> {
-        Overlay::new(state).get_u128(&crate::apps::transfer::supply_key(denom))
-    }
-
-    /// What is escrowed here for `counterparty` in `denom`.
-    pub fn escrow(
-        state: &dyn StateRead,
-        counterparty: &ChainId,
-        denom: &str,
-    ) -> Result<u128, StorageError> {
-        Overlay::new(state).get_u128(&crate::apps::transfer::escrow_key(counterparty, denom))
-    }
-
-    /// The nonce `account` must sign its next action with.
-    pub fn nonce(state: &dyn StateRead, account: &Address) -> Result<u64, StorageError> {
-        Overlay::new(state).get_u64(&keys::nonce(account))
-    }
-
-    /// The next sequence to be sent to `destination`, and the next expected from `source`.
-    pub fn lane_counters(
-        state: &dyn StateRead,
-        other: &ChainId,
-    ) -> Result<(u64, u64), StorageError> {
-        let o = Overlay::new(state);
-        Ok((
-            o.get_u64(&paths::next_send(other))?.max(1),
-            o.get_u64(&paths::next_receive(other))?.max(1),
-        ))
     }
 }
