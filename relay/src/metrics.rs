@@ -73,7 +73,32 @@ pub struct Metrics {
     /// `xrelay_mesh_peers`, `xrelay_mesh_takeovers_total`, `xrelay_mesh_rejected_peers_total`,
     /// `xrelay_mesh_heartbeats_refused_total`, `xrelay_mesh_attestations_received_total`,
     /// `xrelay_mesh_attestations_dropped_total`.
-    pub mesh: crate::mesh::MeshMetrics,
+    pub mesh: MeshMetrics,
+}
+
+/// The mesh's metrics (`xrelay_mesh_*`), defined here with every other family so this
+/// module imports nothing from the mesh; the mesh re-exports it as `mesh::MeshMetrics`.
+#[derive(Clone)]
+pub struct MeshMetrics {
+    /// `xrelay_mesh_peers`: live members other than this relayer.
+    pub peers: prometheus::IntGauge,
+    /// `xrelay_mesh_takeovers_total`: work items taken over from silent members.
+    pub takeovers: prometheus::IntCounter,
+    /// `xrelay_mesh_rejected_peers_total`: connections from peers not on the allow-list.
+    pub rejected: prometheus::IntCounter,
+    /// `xrelay_mesh_heartbeats_refused_total{reason}`: heartbeats from allowed members not
+    /// believed (so they kept nobody live): `malformed`, `bad_signature`, `replay`, `stale`
+    /// or `future` (`mesh::heartbeat::Refusal`).
+    pub heartbeats_refused: IntCounterVec,
+    /// `xrelay_mesh_attestations_received_total`: attester signatures from members that
+    /// verified and went to the board.
+    pub attestations_received: prometheus::IntCounter,
+    /// `xrelay_mesh_attestations_dropped_total{reason}`: attester signatures from members
+    /// that were dropped: `malformed` (the payload does not decode strictly),
+    /// `unknown_chain` (no committee of the attested chain is configured here),
+    /// `not_member` (the attester is not in that committee), `bad_signature` (it does not
+    /// recover to the attester it names) or `full` (the attestation has the most signers).
+    pub attestations_dropped: IntCounterVec,
 }
 
 /// A registry that remembers the name of every family registered in it: a labelled family
@@ -267,7 +292,7 @@ impl Metrics {
                 g.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
                 g
             },
-            mesh: crate::mesh::MeshMetrics {
+            mesh: MeshMetrics {
                 peers: plain_gauge(
                     &registry,
                     "xrelay_mesh_peers",
