@@ -31,7 +31,8 @@ mod timeout;
 use serde::{Deserialize, Serialize};
 use xrelay_light_client::evm::client::{EvmClientError, EvmClientState};
 use xrelay_light_client::{
-    Address, ChainId, ClientError, ClientState, DecodeError, TrustOptions, TrustedState,
+    Address, ChainId, ClientError, ClientState, DecodeError, Height, TimeMs, TrustOptions,
+    TrustedState,
 };
 
 use crate::apps::{App, AppError};
