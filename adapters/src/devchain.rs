@@ -138,6 +138,12 @@ impl DevchainAdapter {
         self
     }
 
+    /// The transactions of block `height` (what a host's client was updated with).
+    async fn block_txs(&self, height: Height) -> Result<Vec<Tx>, AdapterError> {
+        self.call("block_txs", |c| async move { c.block_txs(height).await })
+            .await
+    }
+
     /// The chain's client of the EVM chain `of`, if it hosts one.
     async fn evm_client(&self, of: &ChainId) -> Result<Option<HostedClient>, AdapterError> {
         let evm = self
@@ -565,10 +571,9 @@ impl ChainAdapter for DevchainAdapter {
         height: Height,
         of: &ChainId,
     ) -> Result<Vec<LightBlock>, AdapterError> {
-        let txs = self
-            .call("block_txs", |c| async move { c.block_txs(height).await })
-            .await?;
-        Ok(txs
+        Ok(self
+            .block_txs(height)
+            .await?
             .into_iter()
             .filter_map(|tx| match tx {
                 Tx::UpdateClient { chain, blocks } if chain == *of => Some(blocks),
@@ -583,10 +588,9 @@ impl ChainAdapter for DevchainAdapter {
         height: Height,
         of: &ChainId,
     ) -> Result<Vec<EvmUpdate>, AdapterError> {
-        let txs = self
-            .call("block_txs", |c| async move { c.block_txs(height).await })
-            .await?;
-        Ok(txs
+        Ok(self
+            .block_txs(height)
+            .await?
             .into_iter()
             .filter_map(|tx| match tx {
                 Tx::UpdateEvmClient { chain, updates } if chain == *of => Some(updates),

@@ -302,6 +302,24 @@ impl HostileNode {
         ]
     }
 
+    /// `block_txs` at `height` also lists `tx` (until cleared): a block that carries a
+    /// transaction it never included.
+    pub fn add_to_block(&self, height: Height, tx: &Tx) -> RuleId {
+        let item = block_tx(tx);
+        self.install(Rule::rewrite_when(
+            "block_txs",
+            Times::UntilCleared,
+            move |req, answer| {
+                if req["params"]["height"].as_u64() != Some(height) {
+                    return None;
+                }
+                let mut answer = answer.clone();
+                answer["txs"].as_array_mut()?.push(item.clone());
+                Some(answer)
+            },
+        ))
+    }
+
     /// Retires a rule.
     pub fn remove(&self, id: RuleId) {
         lock(&self.shared.rules).live.retain(|r| r.id != id.0);

@@ -558,27 +558,16 @@ async fn a_fake_conflicting_update_and_a_fake_frozen_client_freeze_nothing() {
     let forged = forged_header(&own);
     let evidence = fake_evidence(&trusted, &own, &forged);
     let at = s.head(1).await + 2;
-    let update = block_tx(&Tx::UpdateClient {
+    let update = Tx::UpdateClient {
         chain: a.clone(),
         blocks: vec![forged.clone()],
-    });
+    };
     let event = s.hostile.inject_events_once(vec![fake_client_updated(
         at,
         &a,
         &[(h, forged.header().hash())],
     )]);
-    let in_block = s.hostile.install(Rule::rewrite_when(
-        "block_txs",
-        Times::UntilCleared,
-        move |req, answer| {
-            if req["params"]["height"].as_u64() != Some(at) {
-                return None;
-            }
-            let mut answer = answer.clone();
-            answer["txs"].as_array_mut()?.push(update.clone());
-            Some(answer)
-        },
-    ));
+    let in_block = s.hostile.add_to_block(at, &update);
     let a_name = a.to_string();
     let frozen = s.hostile.install(Rule::rewrite_when(
         "client",
@@ -935,27 +924,16 @@ async fn evm_a_fake_conflicting_update_and_a_fake_frozen_client_freeze_nothing()
         &[SigningKey::from_seed("hostile attester", 0)],
     );
     let at = s.net.nodes[0].status().await.unwrap().latest_height + 2;
-    let update = block_tx(&Tx::UpdateEvmClient {
+    let update = Tx::UpdateEvmClient {
         chain: away.clone(),
         updates: vec![EvmUpdate::Attested(forged.clone())],
-    });
+    };
     let event = s.hostile.inject_events_once(vec![fake_client_updated(
         at,
         &away,
         &[(verified, forged.attestation.block_hash)],
     )]);
-    let in_block = s.hostile.install(Rule::rewrite_when(
-        "block_txs",
-        Times::UntilCleared,
-        move |req, answer| {
-            if req["params"]["height"].as_u64() != Some(at) {
-                return None;
-            }
-            let mut answer = answer.clone();
-            answer["txs"].as_array_mut()?.push(update.clone());
-            Some(answer)
-        },
-    ));
+    let in_block = s.hostile.add_to_block(at, &update);
     let frozen = s.hostile.install(Rule::rewrite_when(
         "evm_client",
         Times::UntilCleared,
