@@ -10,20 +10,20 @@ use jsonrpsee::core::client::SubscriptionClientT;
 use jsonrpsee::ws_client::WsClientBuilder;
 use serde_json::Value;
 use tokio::sync::watch;
-use xrelay_devchain::node::client::{ClientError, NodeClient};
-use xrelay_devchain::node::rpc::codes;
+use xrelay_devchain::client::{ClientError, NodeClient};
+use xrelay_devchain::rpc_answers::{codes, MAX_PROOF_KEYS};
 use xrelay_devchain::tx::Tx;
-use xrelay_devchain::tx::{InboundMessage, ProvenAck, ProvenMessage};
 use xrelay_devchain::Event;
-use xrelay_light_client::evm::client::{EvmStorageProof, EvmUpdate};
-use xrelay_light_client::{ChainId, Hash32, Height, LightBlock, StateProof};
+use xrelay_light_client::evm::client::EvmUpdate;
+use xrelay_light_client::{ChainId, Hash32, Height, LightBlock};
+use xrelay_protocol::RelayTx;
 
 use crate::endpoints::{EndpointPolicy, Endpoints, RpcErrorCounter};
 use crate::screen::{screen_events, Head, HeadGuard, Refusals};
 use crate::types::Applied;
 use crate::{
-    AdapterError, ChainAdapter, ChainEvent, ChainFamily, ChainProof, ChainStatus, ClientUpdate,
-    Confirmed, HostedClient, Proven, Submission,
+    AdapterError, ChainAdapter, ChainEvent, ChainFamily, ChainProof, ChainStatus, Confirmed,
+    HostedClient, Proven, Submission,
 };
 
 /// How long `submit` waits for the block that includes a transaction.
@@ -285,165 +285,14 @@ fn chain_event(height: Height, event: Event) -> Option<ChainEvent> {
     })
 }
 
-/// Which proofs a relay transaction carries: the devchain proves a BFT chain's state with
-/// sparse Merkle proofs (tags 2–4) and an EVM chain's with storage proofs (tags 7–9).
-enum Proofs<J, E> {
-    Jmt(Vec<J>),
-    Evm(Vec<E>),
-}
-
-/// One item with its proof's family made explicit.
-enum Split<J, E> {
-    Jmt(J),
-    Evm(E),
-}
-
-/// Splits items by their proof family; a transaction mixing families is refused here (a
-/// source chain serves one family).
-fn by_family<T, J, E>(
-    chain: &ChainId,
-    items: Vec<T>,
-    split: impl Fn(T) -> Split<J, E>,
-) -> Result<Proofs<J, E>, AdapterError> {
-    let mut jmt = Vec::new();
-    let mut evm = Vec::new();
-    for item in items {
-        match split(item) {
-            Split::Jmt(j) => jmt.push(j),
-            Split::Evm(e) => evm.push(e),
-        }
-    }
-    match (jmt.is_empty(), evm.is_empty()) {
-        (_, true) => Ok(Proofs::Jmt(jmt)),
-        (true, false) => Ok(Proofs::Evm(evm)),
-        (false, false) => Err(AdapterError::Refused {
+/// The devchain transaction that runs `s`: the protocol's relay body as such.
+fn to_tx(chain: &ChainId, s: Submission) -> Result<Tx, AdapterError> {
+    RelayTx::from_submission(s)
+        .map(Tx::Relay)
+        .map_err(|e| AdapterError::Refused {
             chain: chain.to_string(),
-            reason: "one transaction mixes sparse Merkle and EVM storage proofs".into(),
-        }),
-    }
-}
-
-fn split_proof(p: ChainProof) -> Split<StateProof, EvmStorageProof> {
-    match p {
-        ChainProof::Jmt(p) => Split::Jmt(p),
-        ChainProof::Evm(p) => Split::Evm(p),
-    }
-}
-
-pub(crate) fn to_tx(chain: &ChainId, s: Submission) -> Result<Tx, AdapterError> {
-    Ok(match s {
-        Submission::UpdateClient {
-            of,
-            update: ClientUpdate::Bft(blocks),
-        } => Tx::UpdateClient { chain: of, blocks },
-        Submission::UpdateClient {
-            of,
-            update: ClientUpdate::Evm(updates),
-        } => Tx::UpdateEvmClient { chain: of, updates },
-        Submission::Receive {
-            source,
-            proof_height,
-            messages,
-        } => {
-            let split = by_family(chain, messages, |m| {
-                let InboundMessage {
-                    message,
-                    shows,
-                    proof,
-                } = m;
-                match split_proof(proof) {
-                    Split::Jmt(proof) => Split::Jmt(InboundMessage {
-                        message,
-                        shows,
-                        proof,
-                    }),
-                    Split::Evm(proof) => Split::Evm(InboundMessage {
-                        message,
-                        shows,
-                        proof,
-                    }),
-                }
-            })?;
-            match split {
-                Proofs::Jmt(messages) => Tx::Recv {
-                    source,
-                    proof_height,
-                    messages,
-                },
-                Proofs::Evm(messages) => Tx::RecvEvm {
-                    source,
-                    proof_height,
-                    messages,
-                },
-            }
-        }
-        Submission::Acknowledge {
-            destination,
-            proof_height,
-            acks,
-        } => {
-            let split = by_family(chain, acks, |a| {
-                let ProvenAck {
-                    message,
-                    ack,
-                    proof,
-                } = a;
-                match split_proof(proof) {
-                    Split::Jmt(proof) => Split::Jmt(ProvenAck {
-                        message,
-                        ack,
-                        proof,
-                    }),
-                    Split::Evm(proof) => Split::Evm(ProvenAck {
-                        message,
-                        ack,
-                        proof,
-                    }),
-                }
-            })?;
-            match split {
-                Proofs::Jmt(acks) => Tx::Ack {
-                    destination,
-                    proof_height,
-                    acks,
-                },
-                Proofs::Evm(acks) => Tx::AckEvm {
-                    destination,
-                    proof_height,
-                    acks,
-                },
-            }
-        }
-        Submission::Timeout {
-            destination,
-            proof_height,
-            messages,
-        } => {
-            let split = by_family(chain, messages, |m| {
-                let ProvenMessage { message, proof } = m;
-                match split_proof(proof) {
-                    Split::Jmt(proof) => Split::Jmt(ProvenMessage { message, proof }),
-                    Split::Evm(proof) => Split::Evm(ProvenMessage { message, proof }),
-                }
-            })?;
-            match split {
-                Proofs::Jmt(messages) => Tx::Timeout {
-                    destination,
-                    proof_height,
-                    messages,
-                },
-                Proofs::Evm(messages) => Tx::TimeoutEvm {
-                    destination,
-                    proof_height,
-                    messages,
-                },
-            }
-        }
-        Submission::Misbehaviour { of, evidence } => Tx::SubmitMisbehaviour {
-            chain: of,
-            evidence,
-        },
-    })
+            reason: e.to_string(),
+        })
 }
 
 #[async_trait]
@@ -520,7 +369,7 @@ impl ChainAdapter for DevchainAdapter {
         height: Height,
     ) -> Result<Vec<Proven>, AdapterError> {
         let mut out = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(xrelay_devchain::node::rpc::MAX_PROOF_KEYS) {
+        for chunk in keys.chunks(MAX_PROOF_KEYS) {
             let proven = self
                 .call("proofs", |c| async move { c.proofs(chunk, height).await })
                 .await?;
@@ -576,7 +425,7 @@ impl ChainAdapter for DevchainAdapter {
             .await?
             .into_iter()
             .filter_map(|tx| match tx {
-                Tx::UpdateClient { chain, blocks } if chain == *of => Some(blocks),
+                Tx::Relay(RelayTx::UpdateClient { chain, blocks }) if chain == *of => Some(blocks),
                 _ => None,
             })
             .flatten()
@@ -593,7 +442,9 @@ impl ChainAdapter for DevchainAdapter {
             .await?
             .into_iter()
             .filter_map(|tx| match tx {
-                Tx::UpdateEvmClient { chain, updates } if chain == *of => Some(updates),
+                Tx::Relay(RelayTx::UpdateEvmClient { chain, updates }) if chain == *of => {
+                    Some(updates)
+                }
                 _ => None,
             })
             .flatten()

@@ -1,12 +1,11 @@
 //! The chain-agnostic vocabulary between adapters and the relay core.
 
 use serde::{Deserialize, Serialize};
-use xrelay_devchain::tx::{InboundMessage, ProvenAck, ProvenMessage};
-use xrelay_light_client::evm::client::{EvmClientState, EvmStorageProof, EvmUpdate};
-use xrelay_light_client::{
-    Acknowledgement, ChainId, ClientState, Hash32, Height, LightBlock, Message, Misbehaviour,
-    StateProof, TimeMs,
-};
+use xrelay_light_client::evm::client::EvmClientState;
+use xrelay_light_client::{Acknowledgement, ChainId, ClientState, Hash32, Height, Message, TimeMs};
+/// What the relay asks a chain to run, as the protocol defines it (re-exported: adapters
+/// and the core speak of it through this crate).
+pub use xrelay_protocol::{ChainProof, ClientUpdate, Submission};
 
 /// Where a chain is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,15 +105,6 @@ pub enum ChainFamily {
     Evm,
 }
 
-/// A state proof as a chain family serves it. Unverified.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChainProof {
-    /// Sparse Merkle proof of a protocol path (devchain, §5).
-    Jmt(StateProof),
-    /// `eth_getProof` nodes of the Gateway account and the path's storage slot (§12).
-    Evm(EvmStorageProof),
-}
-
 /// A value (or its absence) with the proof a chain served for it. Unverified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Proven {
@@ -126,30 +116,6 @@ pub struct Proven {
     pub value: Option<Vec<u8>>,
     /// The proof.
     pub proof: ChainProof,
-}
-
-/// What moves a hosted client forward.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClientUpdate {
-    /// Light blocks of a BFT chain, each verifiable from the previous.
-    Bft(Vec<LightBlock>),
-    /// Sealed headers or attested blocks of an EVM chain.
-    Evm(Vec<EvmUpdate>),
-}
-
-impl ClientUpdate {
-    /// How many headers or attested blocks it carries.
-    pub fn len(&self) -> usize {
-        match self {
-            ClientUpdate::Bft(b) => b.len(),
-            ClientUpdate::Evm(u) => u.len(),
-        }
-    }
-
-    /// Whether it carries nothing.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// A chain's on-chain client of another chain.
@@ -183,66 +149,6 @@ impl HostedClient {
         match self {
             HostedClient::Bft(c) => c.frozen().is_some(),
             HostedClient::Evm(c) => c.is_frozen(),
-        }
-    }
-}
-
-/// A transaction the relay asks a chain to run. Relay transactions carry their own proofs
-/// and are idempotent: submitting one twice is harmless.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Submission {
-    /// Update this chain's client of `of`.
-    UpdateClient {
-        /// The followed chain.
-        of: ChainId,
-        /// The headers (or attested blocks), ascending.
-        update: ClientUpdate,
-    },
-    /// Deliver messages from `source`, proven at `proof_height`.
-    Receive {
-        /// The sending chain.
-        source: ChainId,
-        /// A height this chain's client of `source` has verified.
-        proof_height: Height,
-        /// The messages with proofs, in lane order.
-        messages: Vec<InboundMessage<ChainProof>>,
-    },
-    /// Relay acknowledgements from `destination` of messages sent here.
-    Acknowledge {
-        /// The receiving chain.
-        destination: ChainId,
-        /// A verified height of `destination`.
-        proof_height: Height,
-        /// The acks with proofs.
-        acks: Vec<ProvenAck<ChainProof>>,
-    },
-    /// Time out messages sent here that `destination` can no longer receive.
-    Timeout {
-        /// The destination.
-        destination: ChainId,
-        /// A verified height of `destination` past the messages' timeouts.
-        proof_height: Height,
-        /// The messages with proofs that their receipts are absent.
-        messages: Vec<ProvenMessage<ChainProof>>,
-    },
-    /// Evidence that `of` misbehaved: freezes this chain's client of it.
-    Misbehaviour {
-        /// The misbehaving chain.
-        of: ChainId,
-        /// The evidence.
-        evidence: Box<Misbehaviour>,
-    },
-}
-
-impl Submission {
-    /// A short name for logs and metrics.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Submission::UpdateClient { .. } => "update_client",
-            Submission::Receive { .. } => "recv",
-            Submission::Acknowledge { .. } => "ack",
-            Submission::Timeout { .. } => "timeout",
-            Submission::Misbehaviour { .. } => "misbehaviour",
         }
     }
 }

@@ -45,6 +45,7 @@ use xrelay_light_client::{
     Acknowledgement, Address, ChainId, ClientState, Decode, Encode, Hash32, Message, Misbehaviour,
     SigningKey, StateProof, Timeout, TrustOptions,
 };
+use xrelay_protocol::{InboundMessage, ProvenAck, ProvenMessage, RelayTx, SourceProof, TransferPacket};
 
 struct Corpus {
     root: PathBuf,
@@ -837,10 +838,7 @@ fn main() {
 
     // Devchain transactions and transfer payloads.
     {
-        use xrelay_devchain::apps::transfer::TransferPacket;
-        use xrelay_devchain::tx::{
-            Action, InboundMessage, ProvenAck, ProvenMessage, SignedAction, SourceProof, Tx,
-        };
+        use xrelay_devchain::tx::{Action, SignedAction, Tx};
 
         let chain = TestChain::new(ChainSpec::new("alpha", fixed_set(4, 1)), 3);
         let beta = id("beta");
@@ -872,14 +870,14 @@ fn main() {
         let txs = [
             (
                 "update",
-                Tx::UpdateClient {
+                Tx::Relay(RelayTx::UpdateClient {
                     chain: id("alpha"),
                     blocks: vec![chain.light_block(2), chain.light_block(3)],
-                },
+                }),
             ),
             (
                 "recv",
-                Tx::Recv {
+                Tx::Relay(RelayTx::Recv {
                     source: id("alpha"),
                     proof_height: 3,
                     messages: vec![InboundMessage {
@@ -887,11 +885,11 @@ fn main() {
                         shows: SourceProof::Committed,
                         proof: proof.clone(),
                     }],
-                },
+                }),
             ),
             (
                 "ack",
-                Tx::Ack {
+                Tx::Relay(RelayTx::Ack {
                     destination: beta.clone(),
                     proof_height: 3,
                     acks: vec![ProvenAck {
@@ -899,18 +897,18 @@ fn main() {
                         ack: Acknowledgement::Success(vec![1]),
                         proof: proof.clone(),
                     }],
-                },
+                }),
             ),
             (
                 "timeout",
-                Tx::Timeout {
+                Tx::Relay(RelayTx::Timeout {
                     destination: beta.clone(),
                     proof_height: 3,
                     messages: vec![ProvenMessage {
                         message: message.clone(),
                         proof,
                     }],
-                },
+                }),
             ),
             (
                 "send",
@@ -957,6 +955,9 @@ fn main() {
         ];
         for (label, tx) in &txs {
             c.put("decode_tx", label, tx);
+            if let Tx::Relay(relay) = tx {
+                c.put("decode_relay_tx", label, relay);
+            }
         }
     }
 

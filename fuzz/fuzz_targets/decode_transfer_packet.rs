@@ -4,8 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use xrelay_devchain::apps::transfer::{check_denom, TransferPacket};
 use xrelay_fuzz::decode_canonical;
+use xrelay_protocol::{TransferPacket, transfer::check_denom};
 
 fuzz_target!(|data: &[u8]| {
     let Some(packet) = decode_canonical::<TransferPacket>(data) else {

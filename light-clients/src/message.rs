@@ -286,6 +286,12 @@ pub mod paths {
     pub fn next_send(destination: &ChainId) -> Vec<u8> {
         format!("next_send/{destination}").into_bytes()
     }
+
+    /// On the source: `outcomes/{destination}/{sequence}` → how a sent message ended, one
+    /// byte (`xrelay_protocol::Outcome`), written when its commitment is deleted.
+    pub fn outcome(destination: &ChainId, sequence: u64) -> Vec<u8> {
+        format!("outcomes/{destination}/{sequence}").into_bytes()
+    }
 }
 
 /// Hex strings for byte fields in JSON.

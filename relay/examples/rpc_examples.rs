@@ -16,9 +16,9 @@ use jsonrpsee::http_client::HttpClientBuilder;
 use jsonrpsee::ws_client::WsClientBuilder;
 use serde_json::{json, Map, Value};
 use xrelay::devnet::user_key;
-use xrelay_devchain::apps::transfer::TransferPacket;
 use xrelay_devchain::tx::{Action, SignedAction, Tx};
 use xrelay_light_client::{ChainId, Encode, Timeout};
+use xrelay_protocol::TransferPacket;
 
 /// Shortens long hex strings and long arrays so examples stay readable.
 fn shorten(v: &Value) -> Value {

@@ -23,3 +23,4 @@ pub mod metrics;
 pub mod runner;
 pub mod status;
 pub mod store;
+pub mod wiring;

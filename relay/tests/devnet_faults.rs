@@ -7,9 +7,10 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use xrelay_devchain::tx::{InboundMessage, SourceProof, Tx};
+use xrelay_devchain::tx::Tx;
 use xrelay_devchain::Event;
 use xrelay_light_client::{paths, Message, Misbehaviour};
+use xrelay_protocol::{InboundMessage, RelayTx, SourceProof};
 
 /// Submitting `tx` fails, in the mempool or in its block, with a reason containing `why`.
 async fn refused(node: &Node, tx: &Tx, why: &str) {
@@ -43,19 +44,19 @@ async fn bad_signatures_are_refused() {
     assert_ne!(served.signed_header.commit, canonical.signed_header.commit);
     refused(
         &honest,
-        &Tx::UpdateClient {
+        &Tx::Relay(RelayTx::UpdateClient {
             chain: bad.chain.clone(),
             blocks: vec![served],
-        },
+        }),
         "signature",
     )
     .await;
     // The canonical block is accepted: the client was not harmed by the attempt.
     honest
-        .submit_ok(&Tx::UpdateClient {
+        .submit_ok(&Tx::Relay(RelayTx::UpdateClient {
             chain: bad.chain.clone(),
             blocks: vec![canonical],
-        })
+        }))
         .await;
 }
 
@@ -99,14 +100,16 @@ async fn forged_proofs_are_refused() {
         .await
         .unwrap();
     assert_ne!(served_real.value.as_deref(), Some(&real.commitment().0[..]));
-    let recv = |message: Message, proof| Tx::Recv {
-        source: forger.chain.clone(),
-        proof_height: ph,
-        messages: vec![InboundMessage {
-            message,
-            shows: SourceProof::Committed,
-            proof,
-        }],
+    let recv = |message: Message, proof| {
+        Tx::Relay(RelayTx::Recv {
+            source: forger.chain.clone(),
+            proof_height: ph,
+            messages: vec![InboundMessage {
+                message,
+                shows: SourceProof::Committed,
+                proof,
+            }],
+        })
     };
     refused(&honest, &recv(altered, served_real.proof.clone()), "proof").await;
     // The real message with the real proof still goes through: the refusal changed nothing.
@@ -162,19 +165,19 @@ async fn a_conflicting_header_is_evidence_that_freezes_the_client() {
     // An attacker hands the forged header to the honest chain: it verifies on its own (the
     // validators signed it) ...
     honest
-        .submit_ok(&Tx::UpdateClient {
+        .submit_ok(&Tx::Relay(RelayTx::UpdateClient {
             chain: byz.chain.clone(),
             blocks: vec![forged.clone()],
-        })
+        }))
         .await;
     // ... but the chain continues from the canonical one: the next header does not link.
     let next = byz.rpc.light_block(target + 1).await.unwrap();
     refused(
         &honest,
-        &Tx::UpdateClient {
+        &Tx::Relay(RelayTx::UpdateClient {
             chain: byz.chain.clone(),
             blocks: vec![next],
-        },
+        }),
         "parent",
     )
     .await;
@@ -183,7 +186,7 @@ async fn a_conflicting_header_is_evidence_that_freezes_the_client() {
     let mut found = None;
     for height in (1..=h).rev().take(40) {
         for tx in honest.rpc.block_txs(height).await.unwrap() {
-            if let Tx::UpdateClient { blocks, .. } = tx {
+            if let Tx::Relay(RelayTx::UpdateClient { blocks, .. }) = tx {
                 found = found.or(blocks.into_iter().find(|b| b.height() == target));
             }
         }
@@ -204,10 +207,10 @@ async fn a_conflicting_header_is_evidence_that_freezes_the_client() {
         second: canonical.clone(),
     };
     let evs = honest
-        .submit_ok(&Tx::SubmitMisbehaviour {
+        .submit_ok(&Tx::Relay(RelayTx::SubmitMisbehaviour {
             chain: byz.chain.clone(),
             evidence: Box::new(evidence),
-        })
+        }))
         .await;
     assert!(matches!(evs[..], [Event::ClientFrozen { .. }]), "{evs:?}");
     let state = honest.rpc.client_state(&byz.chain).await.unwrap().unwrap();
@@ -215,10 +218,10 @@ async fn a_conflicting_header_is_evidence_that_freezes_the_client() {
     // A frozen client takes nothing, not even honest headers.
     refused(
         &honest,
-        &Tx::UpdateClient {
+        &Tx::Relay(RelayTx::UpdateClient {
             chain: byz.chain.clone(),
             blocks: vec![canonical],
-        },
+        }),
         "frozen",
     )
     .await;

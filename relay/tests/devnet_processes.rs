@@ -10,9 +10,10 @@ use common::*;
 use serde_json::{json, Value};
 use xrelay_devchain::apps::transfer::voucher;
 use xrelay_devchain::node::client::ClientError;
-use xrelay_devchain::tx::{Action, ProvenAck, ProvenMessage, SignedAction, SourceProof, Tx};
+use xrelay_devchain::tx::{Action, SignedAction, Tx};
 use xrelay_devchain::Event;
 use xrelay_light_client::{paths, Acknowledgement, Message, Timeout};
+use xrelay_protocol::{ProvenAck, ProvenMessage, RelayTx, SourceProof};
 
 async fn acknowledge(src: &Node, dst: &Node, m: &Message, ack: &Acknowledgement) -> Vec<Event> {
     let h = src.update_client_of(dst).await;
@@ -22,7 +23,7 @@ async fn acknowledge(src: &Node, dst: &Node, m: &Message, ack: &Acknowledgement)
         .await
         .unwrap()
         .proof;
-    src.submit_ok(&Tx::Ack {
+    src.submit_ok(&Tx::Relay(RelayTx::Ack {
         destination: dst.chain.clone(),
         proof_height: h,
         acks: vec![ProvenAck {
@@ -30,7 +31,7 @@ async fn acknowledge(src: &Node, dst: &Node, m: &Message, ack: &Acknowledgement)
             ack: ack.clone(),
             proof,
         }],
-    })
+    }))
     .await
 }
 
@@ -142,14 +143,14 @@ async fn two_nodes_relayed_by_hand_over_rpc() {
         .unwrap()
         .proof;
     let out = alpha
-        .submit_ok(&Tx::Timeout {
+        .submit_ok(&Tx::Relay(RelayTx::Timeout {
             destination: beta.chain.clone(),
             proof_height: hb,
             messages: vec![ProvenMessage {
                 message: late.clone(),
                 proof,
             }],
-        })
+        }))
         .await;
     assert!(
         matches!(out[..], [Event::MessageTimedOut { .. }]),

@@ -743,6 +743,7 @@ mod tests {
     use xrelay_devchain::node::run::{start, NodeOptions, RunningNode};
     use xrelay_devchain::rpc_answers;
     use xrelay_light_client::{ClientState, TrustOptions, TrustedState};
+    use xrelay_protocol::RelayTx;
 
     async fn node() -> RunningNode {
         let chain = xrelay::devnet::devnet_chain(
@@ -925,13 +926,13 @@ mod tests {
         assert_eq!(forged.height(), own.height());
         // The forged block travels in a block's transactions like a real update.
         let chain: ChainId = "chain-h".parse().unwrap();
-        let item = block_tx(&Tx::UpdateClient {
+        let item = block_tx(&Tx::Relay(RelayTx::UpdateClient {
             chain: chain.clone(),
             blocks: vec![forged.clone()],
-        });
+        }));
         let txs = rpc_answers::block_txs(&json!({"height": 9, "txs": [item]})).unwrap();
         assert!(
-            matches!(&txs[..], [Tx::UpdateClient { blocks, .. }] if blocks[0] == forged),
+            matches!(&txs[..], [Tx::Relay(RelayTx::UpdateClient { blocks, .. })] if blocks[0] == forged),
             "{txs:?}"
         );
         // A host's client of the chain, frozen by evidence that does not hold.

@@ -18,11 +18,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use xrelay::devnet::user_key;
-use xrelay_devchain::apps::transfer::TransferPacket;
 use xrelay_devchain::node::client::NodeClient;
 use xrelay_devchain::tx::{Action, SignedAction, Tx};
 use xrelay_devchain::Event;
 use xrelay_light_client::{ChainId, Encode, SigningKey, Timeout};
+use xrelay_protocol::TransferPacket;
 
 /// Longest wait for anything in these tests.
 pub const WAIT: Duration = Duration::from_secs(90);

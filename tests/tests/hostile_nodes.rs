@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use xrelay_devchain::node::client::NodeClient;
 use xrelay_devchain::tx::Tx;
 use xrelay_light_client::{Acknowledgement, ChainId};
+use xrelay_protocol::RelayTx;
 use xrelay_tests::hostile::*;
 use xrelay_tests::*;
 
@@ -558,10 +559,10 @@ async fn a_fake_conflicting_update_and_a_fake_frozen_client_freeze_nothing() {
     let forged = forged_header(&own);
     let evidence = fake_evidence(&trusted, &own, &forged);
     let at = s.head(1).await + 2;
-    let update = Tx::UpdateClient {
+    let update = Tx::Relay(RelayTx::UpdateClient {
         chain: a.clone(),
         blocks: vec![forged.clone()],
-    };
+    });
     let event = s.hostile.inject_events_once(vec![fake_client_updated(
         at,
         &a,
@@ -924,10 +925,10 @@ async fn evm_a_fake_conflicting_update_and_a_fake_frozen_client_freeze_nothing()
         &[SigningKey::from_seed("hostile attester", 0)],
     );
     let at = s.net.nodes[0].status().await.unwrap().latest_height + 2;
-    let update = Tx::UpdateEvmClient {
+    let update = Tx::Relay(RelayTx::UpdateEvmClient {
         chain: away.clone(),
         updates: vec![EvmUpdate::Attested(forged.clone())],
-    };
+    });
     let event = s.hostile.inject_events_once(vec![fake_client_updated(
         at,
         &away,

@@ -7,8 +7,9 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use xrelay::mesh::{Membership, PeerId};
-use xrelay_devchain::tx::{SourceProof, Tx};
+use xrelay_devchain::tx::Tx;
 use xrelay_light_client::SigningKey;
+use xrelay_protocol::{RelayTx, SourceProof};
 use xrelay_tests::*;
 
 const BLOCK_MS: u64 = 150;
@@ -53,9 +54,9 @@ async fn received_and_submitted(net: &Devnet) -> (u64, u64) {
     let (mut received, mut submitted) = (HashSet::new(), 0u64);
     for h in 1..=head {
         for t in node.block_txs(h).await.unwrap() {
-            if let Tx::Recv {
+            if let Tx::Relay(RelayTx::Recv {
                 source, messages, ..
-            } = t
+            }) = t
             {
                 if source == *a {
                     submitted += messages

@@ -8,6 +8,7 @@ use xrelay::devnet::coin;
 use xrelay_devchain::apps::transfer::voucher;
 use xrelay_devchain::tx::{Action, SignedAction, Tx};
 use xrelay_light_client::{Timeout, TrustOptions, TrustedState};
+use xrelay_protocol::RelayTx;
 use xrelay_tests::*;
 
 const BLOCK_MS: u64 = 150;
@@ -335,10 +336,10 @@ async fn a_conflicting_header_is_detected_and_every_client_frozen() {
     let forged = net.nodes[0].forged_light_block(40).await.unwrap();
     let included = net.nodes[1]
         .submit(
-            &Tx::UpdateClient {
+            &Tx::Relay(RelayTx::UpdateClient {
                 chain: a.clone(),
                 blocks: vec![forged],
-            },
+            }),
             WAIT,
         )
         .await
@@ -489,10 +490,10 @@ async fn a_lying_host_does_not_freeze_the_chain() {
     let honest = net.nodes[0].light_block(h).await.unwrap();
     let included = net.nodes[1]
         .submit(
-            &Tx::UpdateClient {
+            &Tx::Relay(RelayTx::UpdateClient {
                 chain: a.clone(),
                 blocks: vec![honest],
-            },
+            }),
             WAIT,
         )
         .await
@@ -560,7 +561,7 @@ async fn validator_rotation_is_followed_across_many_heights() {
     let mut longest = 0;
     for h in 1..=head {
         for t in net.nodes[1].block_txs(h).await.unwrap() {
-            if let Tx::UpdateClient { blocks, .. } = t {
+            if let Tx::Relay(RelayTx::UpdateClient { blocks, .. }) = t {
                 longest = longest.max(blocks.len());
             }
         }

@@ -22,11 +22,11 @@ use alloy::sol_types::{SolCall, SolInterface};
 use alloy::transports::{RpcError, TransportError};
 use async_trait::async_trait;
 use tokio::sync::watch;
-use xrelay_devchain::tx::Tx;
 use xrelay_evm::gateway::{relay_call, relay_tx};
 use xrelay_light_client::evm::client::{provable_slot, EvmStorageProof};
 use xrelay_light_client::evm::header::EvmHeader;
 use xrelay_light_client::{ChainId, ClientState, Decode, Hash32, Height, LightBlock, TimeMs};
+use xrelay_protocol::RelayTx;
 
 use crate::endpoints::{EndpointPolicy, Endpoints, RpcErrorCounter};
 use crate::screen::{screen_events, Head, HeadGuard, Refusals};
@@ -573,7 +573,10 @@ async fn follow_heads(
 /// Gateway function. The Gateway proves only BFT chains' state, so EVM-proven items are
 /// refused here.
 fn gateway_input(chain: &ChainId, submission: Submission) -> Result<Bytes, AdapterError> {
-    let tx = crate::devchain::to_tx(chain, submission)?;
+    let tx = RelayTx::from_submission(submission).map_err(|e| AdapterError::Refused {
+        chain: chain.to_string(),
+        reason: e.to_string(),
+    })?;
     let call = relay_call(&tx).ok_or_else(|| AdapterError::Refused {
         chain: chain.to_string(),
         reason: format!(
@@ -755,7 +758,7 @@ impl ChainAdapter for EvmAdapter {
             let Ok(call) = Gateway::GatewayCalls::abi_decode(tx.input()) else {
                 continue;
             };
-            if let Some(Tx::UpdateClient { chain, blocks }) = relay_tx(&call) {
+            if let Some(RelayTx::UpdateClient { chain, blocks }) = relay_tx(&call) {
                 if chain == *of {
                     out.extend(blocks);
                 }

@@ -10,7 +10,8 @@
 
 pub mod amount;
 pub mod apps;
-pub mod canonical_hex;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod keyfile;
 pub mod module;
 #[cfg(feature = "node")]
@@ -21,4 +22,4 @@ pub mod tx;
 
 pub use module::{Context, Event, Genesis, Module, ModuleError, TxReport};
 pub use state::{MemoryState, Overlay, StateRead, StorageError};
-pub use tx::{Action, InboundMessage, ProvenAck, ProvenMessage, SignedAction, SourceProof, Tx};
+pub use tx::{Action, SignedAction, Tx};

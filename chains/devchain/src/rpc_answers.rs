@@ -20,6 +20,26 @@ use xrelay_light_client::{ChainId, ClientState, Decode, Hash32, Height, LightBlo
 use crate::module::{Event, TxReport};
 use crate::tx::Tx;
 
+/// Error codes beyond JSON-RPC's own.
+pub mod codes {
+    /// Bad parameters (JSON-RPC standard).
+    pub const INVALID_PARAMS: i32 = -32602;
+    /// The transaction was refused by the mempool check (the module's error).
+    pub const TX_REFUSED: i32 = 1;
+    /// Nothing at that height (not produced yet, or never).
+    pub const NOT_FOUND: i32 = 2;
+    /// Storage or internal failure.
+    pub const INTERNAL: i32 = 3;
+    /// The transaction was accepted but no block included it in time.
+    pub const TIMEOUT: i32 = 4;
+    /// The mempool is full, or its verification budget for relay transactions is used up:
+    /// retry after the next block.
+    pub const MEMPOOL_FULL: i32 = 5;
+}
+
+/// Most keys one `proofs` call proves: a bound on the work and the answer's size.
+pub const MAX_PROOF_KEYS: usize = 1_000;
+
 /// An answer that did not have the documented shape (`node::client::ClientError::BadAnswer`
 /// once it reaches a client's caller).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -262,6 +282,7 @@ mod tests {
     use xrelay_light_client::prover::{MemoryTreeStore, StateTree};
     use xrelay_light_client::testkit::{fixed_set, ChainSpec, TestChain};
     use xrelay_light_client::{Encode, TrustOptions};
+    use xrelay_protocol::RelayTx;
 
     /// Runs every decoder on `v` with the expectations derived from `height` and `asked`;
     /// only a panic fails.
@@ -342,10 +363,10 @@ mod tests {
             "evm_client"
         );
 
-        let tx = Tx::UpdateClient {
+        let tx = Tx::Relay(RelayTx::UpdateClient {
             chain: ChainId::new("alpha").unwrap(),
             blocks: vec![block],
-        };
+        });
         let v = json!({ "txs": [{ "tx": hex::encode(tx.encode()) }] });
         assert_eq!(block_txs(&v).unwrap(), vec![tx]);
         assert_eq!(nonce(&json!({ "nonce": 7 })).unwrap(), 7);

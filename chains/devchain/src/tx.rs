@@ -1,20 +1,23 @@
 //! Transactions of the message module and their canonical encoding.
 //!
-//! Relay transactions (client updates, receives, acks, timeouts, misbehaviour) carry their
-//! own proof of validity and are idempotent, so they need no signature, no account and no
-//! nonce: any relayer may submit them, concurrently, from any number of processes, without
-//! the account-sequence races that shared relayer wallets suffer elsewhere. Actions that
-//! move an account's value or change governance are signed by the account, with a nonce.
+//! Relay transactions (client updates, receives, acks, timeouts, misbehaviour) are the
+//! protocol's ([`RelayTx`], tags 1–9, in `xrelay-protocol`): they carry their own proof of
+//! validity and are idempotent, so they need no signature, no account and no nonce: any
+//! relayer may submit them, concurrently, from any number of processes, without the
+//! account-sequence races that shared relayer wallets suffer elsewhere. Actions that move an
+//! account's value or change governance are this chain's own, signed by the account with a
+//! nonce (tag 0).
 
 use serde::{Deserialize, Serialize};
-use xrelay_light_client::encoding::{decode_seq, encode_seq, Reader, Writer};
-use xrelay_light_client::evm::client::{EvmClientState, EvmStorageProof, EvmUpdate};
+use xrelay_light_client::encoding::{Reader, Writer};
+use xrelay_light_client::evm::client::EvmClientState;
 use xrelay_light_client::hash::sha256_concat;
 use xrelay_light_client::{
-    Acknowledgement, Address, ChainId, Decode, DecodeError, Encode, Hash32, Height, LightBlock,
-    Message, Misbehaviour, Signature65, SigningKey, StateProof, Timeout, TrustOptions,
-    TrustedState,
+    Address, ChainId, Decode, DecodeError, Encode, Hash32, Signature65, SigningKey, Timeout,
+    TrustOptions, TrustedState,
 };
+use xrelay_protocol::trusted::{get_trusted, put_trusted};
+use xrelay_protocol::{tag, RelayTx, TxCost};
 
 /// Domain tag of the digest an account signs.
 pub const SIGNED_TX_TAG: &[u8] = b"xrelay.tx.v1";
@@ -30,271 +33,8 @@ pub fn tx_root(ids: impl IntoIterator<Item = Hash32>) -> Hash32 {
     sha256_concat(&[TX_ROOT_TAG, &ids])
 }
 
-/// Most items in one receive, ack or timeout batch.
-pub const MAX_BATCH: usize = 1024;
-/// Most light blocks in one client update.
-pub const MAX_UPDATE_BLOCKS: usize = 256;
-/// Most updates in one EVM client update (each carries up to 256 headers or one
-/// attested block).
-pub const MAX_EVM_UPDATES: usize = 16;
 /// Longest app name.
 pub const MAX_APP_LEN: usize = 64;
-
-/// Most signature recoveries verifying one transaction may need (PROTOCOL.md §9.2,
-/// verification budget): two fully signed headers of a 1,024-validator chain (misbehaviour
-/// evidence), about 80 ms of secp256k1 work on one core. Relay transactions are free, so
-/// each must cost a bounded amount to check.
-pub const MAX_TX_SIGNATURES: usize = 2_048;
-/// Most headers (light blocks, EVM headers, attested blocks) in one transaction.
-pub const MAX_TX_HEADERS: usize = 256;
-/// Most state proofs in one transaction (one per item of a receive, ack or timeout).
-pub const MAX_TX_PROOFS: usize = MAX_BATCH;
-
-/// Bytes one EVM header seal takes: a header cannot carry more seals than its extraData
-/// holds 65-byte blocks, whatever its consensus.
-const SEAL_BYTES: usize = 65;
-
-/// What verifying a transaction costs at most, counted from its decoded form before anything
-/// is verified (PROTOCOL.md §9.2): the signature recoveries, headers and state proofs it can
-/// make a chain check. A chain refuses a transaction over [`MAX_TX_SIGNATURES`],
-/// [`MAX_TX_HEADERS`] or [`MAX_TX_PROOFS`] unverified, and a node budgets its blocks and its
-/// mempool checks in [`TxCost::units`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TxCost {
-    /// Signature recoveries, at most (a header counts at least one).
-    pub signatures: usize,
-    /// Headers: light blocks, EVM headers, attested blocks.
-    pub headers: usize,
-    /// State proofs.
-    pub proofs: usize,
-}
-
-/// A transaction over the verification budget (PROTOCOL.md §9.2); it was not verified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("too costly to verify: {count} {what}, at most {max} per transaction")]
-pub struct TooCostly {
-    /// `signatures`, `headers` or `proofs`.
-    pub what: &'static str,
-    /// How many the transaction carries.
-    pub count: usize,
-    /// The bound.
-    pub max: usize,
-}
-
-impl TxCost {
-    /// What a block and a mempool budget count: signature recoveries plus proofs.
-    pub fn units(&self) -> usize {
-        self.signatures.saturating_add(self.proofs)
-    }
-
-    /// Refuses a cost over the per-transaction bounds.
-    pub fn check(&self) -> Result<(), TooCostly> {
-        for (what, count, max) in [
-            ("signatures", self.signatures, MAX_TX_SIGNATURES),
-            ("headers", self.headers, MAX_TX_HEADERS),
-            ("proofs", self.proofs, MAX_TX_PROOFS),
-        ] {
-            if count > max {
-                return Err(TooCostly { what, count, max });
-            }
-        }
-        Ok(())
-    }
-
-    fn plus(self, other: TxCost) -> TxCost {
-        TxCost {
-            signatures: self.signatures.saturating_add(other.signatures),
-            headers: self.headers.saturating_add(other.headers),
-            proofs: self.proofs.saturating_add(other.proofs),
-        }
-    }
-
-    fn light_blocks<'a>(blocks: impl IntoIterator<Item = &'a LightBlock>) -> Self {
-        blocks.into_iter().fold(TxCost::default(), |c, b| TxCost {
-            signatures: c
-                .signatures
-                .saturating_add(b.signed_header.commit.signatures.len().max(1)),
-            headers: c.headers + 1,
-            proofs: c.proofs,
-        })
-    }
-
-    /// The cost of verifying `updates` of an EVM client: each header counts
-    /// `max(1, len(extraData) / 65)` recoveries (no consensus seals more than that), an
-    /// attested block its signatures.
-    pub fn evm_updates(updates: &[EvmUpdate]) -> Self {
-        let mut cost = TxCost::default();
-        for u in updates {
-            match u {
-                EvmUpdate::Headers(headers) => {
-                    for h in headers {
-                        cost.signatures = cost
-                            .signatures
-                            .saturating_add((h.extra_data.len() / SEAL_BYTES).max(1));
-                        cost.headers += 1;
-                    }
-                }
-                EvmUpdate::Attested(a) => {
-                    cost.signatures = cost.signatures.saturating_add(a.signatures.len().max(1));
-                    cost.headers += 1;
-                }
-            }
-        }
-        cost
-    }
-}
-
-/// Splits a path of light blocks into consecutive runs that each fit one transaction's
-/// budget ([`MAX_TX_SIGNATURES`], [`MAX_TX_HEADERS`]); each run verifies from the client the
-/// previous one leaves, so they are submitted in order. A single block over the budget
-/// (more than 2,048 signatures) is a run of its own, which a chain refuses.
-pub fn light_block_runs(blocks: Vec<LightBlock>) -> Vec<Vec<LightBlock>> {
-    let mut runs: Vec<Vec<LightBlock>> = Vec::new();
-    let mut total = TxCost::default();
-    for block in blocks {
-        let cost = TxCost::light_blocks([&block]);
-        let next = total.plus(cost);
-        match runs.last_mut() {
-            Some(run) if next.check().is_ok() => {
-                run.push(block);
-                total = next;
-            }
-            _ => {
-                runs.push(vec![block]);
-                total = cost;
-            }
-        }
-    }
-    runs
-}
-
-/// Splits EVM updates into transactions' worth within the budget and the 16 updates a
-/// transaction holds, keeping their order; a run of consecutive headers is cut where the
-/// budget ends (a shorter run verifies the same way) and joined across the updates' own
-/// cuts.
-pub fn evm_update_runs(updates: Vec<EvmUpdate>) -> Vec<Vec<EvmUpdate>> {
-    let mut runs: Vec<Vec<EvmUpdate>> = Vec::new();
-    let mut total = TxCost::default();
-    let pieces = updates.into_iter().flat_map(|u| match u {
-        EvmUpdate::Headers(headers) => headers
-            .into_iter()
-            .map(|h| EvmUpdate::Headers(vec![h]))
-            .collect::<Vec<_>>(),
-        attested => vec![attested],
-    });
-    for piece in pieces {
-        let cost = TxCost::evm_updates(std::slice::from_ref(&piece));
-        let next = total.plus(cost);
-        let fits = next.check().is_ok();
-        let last = runs.last_mut().filter(|_| fits);
-        match (last, piece) {
-            (Some(run), EvmUpdate::Headers(h)) => {
-                let room = run.len() < MAX_EVM_UPDATES;
-                match run.last_mut() {
-                    Some(EvmUpdate::Headers(headers)) => {
-                        headers.extend(h);
-                        total = next;
-                    }
-                    _ if room => {
-                        run.push(EvmUpdate::Headers(h));
-                        total = next;
-                    }
-                    _ => {
-                        runs.push(vec![EvmUpdate::Headers(h)]);
-                        total = cost;
-                    }
-                }
-            }
-            (Some(run), attested) if run.len() < MAX_EVM_UPDATES => {
-                run.push(attested);
-                total = next;
-            }
-            (_, piece) => {
-                runs.push(vec![piece]);
-                total = cost;
-            }
-        }
-    }
-    runs
-}
-
-/// A message sent here with the proof, from its destination, that it was never received.
-/// `P` is the destination's kind of proof: a [`StateProof`] from a chain with a state tree
-/// (§5), an [`EvmStorageProof`] from an EVM chain (§12).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProvenMessage<P = StateProof> {
-    /// The message as this chain stored it.
-    pub message: Message,
-    /// Non-membership of `receipts/{source}/{sequence}` on the destination.
-    pub proof: P,
-}
-
-/// What a receive item's proof shows about its message on the source chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SourceProof {
-    /// Membership of `commitments/{destination}/{sequence}` with the message's commitment:
-    /// the message is pending on the source.
-    Committed,
-    /// Membership of `outcomes/{destination}/{sequence}` = timed out: the source already
-    /// refunded it, so the destination only moves its lane past it (an ordered lane would
-    /// otherwise stay blocked behind a message whose commitment is gone).
-    TimedOut,
-}
-
-/// A message to receive, with the proof of its state on the source. `P` is the source's
-/// kind of proof (see [`ProvenMessage`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InboundMessage<P = StateProof> {
-    /// The message as the source stored it.
-    pub message: Message,
-    /// What the proof shows.
-    pub shows: SourceProof,
-    /// The proof, at the transaction's proof height.
-    pub proof: P,
-}
-
-impl<P: Encode> Encode for InboundMessage<P> {
-    fn encode_to(&self, w: &mut Writer) {
-        let tag = match self.shows {
-            SourceProof::Committed => 0,
-            SourceProof::TimedOut => 1,
-        };
-        w.put(&self.message).u8(tag).put(&self.proof);
-    }
-}
-
-impl<P: Decode> Decode for InboundMessage<P> {
-    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let message = r.get()?;
-        let shows = match r.u8()? {
-            0 => SourceProof::Committed,
-            1 => SourceProof::TimedOut,
-            t => {
-                return Err(DecodeError::invalid(
-                    "source proof tag",
-                    format!("{t} is not 0 or 1"),
-                ))
-            }
-        };
-        Ok(InboundMessage {
-            message,
-            shows,
-            proof: r.get()?,
-        })
-    }
-}
-
-/// An acknowledgement with the proof that the destination wrote it. `P` is the
-/// destination's kind of proof (see [`ProvenMessage`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProvenAck<P = StateProof> {
-    /// The acknowledged message.
-    pub message: Message,
-    /// What the destination app answered.
-    pub ack: Acknowledgement,
-    /// Membership of `acks/{source}/{sequence}` on the destination.
-    pub proof: P,
-}
 
 /// What an account can do (signed, with a nonce).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -336,9 +76,9 @@ pub enum Action {
     },
     /// Governance: create a client of an EVM chain (§12), trusting the given state (boxed:
     /// it carries a validator set or committee and its consensus states).
-    CreateEvmClient(#[serde(with = "crate::canonical_hex::boxed")] Box<EvmClientState>),
+    CreateEvmClient(#[serde(with = "xrelay_protocol::canonical_hex::boxed")] Box<EvmClientState>),
     /// Governance: replace the client of an EVM chain (after a freeze, or to re-anchor it).
-    ResetEvmClient(#[serde(with = "crate::canonical_hex::boxed")] Box<EvmClientState>),
+    ResetEvmClient(#[serde(with = "xrelay_protocol::canonical_hex::boxed")] Box<EvmClientState>),
 }
 
 /// An action signed by an account.
@@ -380,108 +120,27 @@ impl SignedAction {
 pub enum Tx {
     /// An account's signed action (boxed: governance actions carry a validator set).
     Signed(Box<SignedAction>),
-    /// New headers of `chain` for its client here (bisection's intermediate ones included).
-    UpdateClient {
-        /// The followed chain.
-        chain: ChainId,
-        /// Light blocks in height order, each verifiable from the previous.
-        blocks: Vec<LightBlock>,
-    },
-    /// Messages from `source`, proven at `proof_height` of its client here, in lane order.
-    Recv {
-        /// The sending chain.
-        source: ChainId,
-        /// A height the client of `source` has verified.
-        proof_height: Height,
-        /// The messages with proofs of their state on the source.
-        messages: Vec<InboundMessage>,
-    },
-    /// Acknowledgements from `destination` of messages sent here.
-    Ack {
-        /// The chain that received the messages.
-        destination: ChainId,
-        /// A height the client of `destination` has verified.
-        proof_height: Height,
-        /// The acks with their proofs.
-        acks: Vec<ProvenAck>,
-    },
-    /// Messages sent here that `destination` can no longer receive.
-    Timeout {
-        /// The chain the messages were for.
-        destination: ChainId,
-        /// A verified height of `destination` at or past the messages' timeouts.
-        proof_height: Height,
-        /// The messages with non-membership proofs of their receipts.
-        messages: Vec<ProvenMessage>,
-    },
-    /// Evidence that `chain`'s validators misbehaved: freezes its client here.
-    SubmitMisbehaviour {
-        /// The misbehaving chain.
-        chain: ChainId,
-        /// The evidence (boxed: two light blocks and a validator set).
-        evidence: Box<Misbehaviour>,
-    },
-    /// New blocks of the EVM chain `chain` for its client here: sealed headers or attested
-    /// blocks, applied in order, all or nothing.
-    UpdateEvmClient {
-        /// The followed EVM chain.
-        chain: ChainId,
-        /// Updates in order, each verifiable from the client after the previous one.
-        #[serde(with = "crate::canonical_hex::seq")]
-        updates: Vec<EvmUpdate>,
-    },
-    /// [`Tx::Recv`] from an EVM chain: messages proven by storage proofs of its gateway.
-    RecvEvm {
-        /// The sending EVM chain.
-        source: ChainId,
-        /// A height the EVM client of `source` has verified.
-        proof_height: Height,
-        /// The messages with storage proofs of their state on the source.
-        messages: Vec<InboundMessage<EvmStorageProof>>,
-    },
-    /// [`Tx::Ack`] from an EVM chain.
-    AckEvm {
-        /// The EVM chain that received the messages.
-        destination: ChainId,
-        /// A height the EVM client of `destination` has verified.
-        proof_height: Height,
-        /// The acks with storage proofs.
-        acks: Vec<ProvenAck<EvmStorageProof>>,
-    },
-    /// [`Tx::Timeout`] against an EVM chain.
-    TimeoutEvm {
-        /// The EVM chain the messages were for.
-        destination: ChainId,
-        /// A verified height of `destination` at or past the messages' timeouts.
-        proof_height: Height,
-        /// The messages with storage proofs that their receipts are absent.
-        messages: Vec<ProvenMessage<EvmStorageProof>>,
-    },
+    /// A relay transaction (tags 1–9): the protocol's bodies, carrying their own proofs.
+    /// Untagged in JSON, so a relay transaction reads as `{"Recv": …}` as it always has.
+    #[serde(untagged)]
+    Relay(RelayTx),
+}
+
+impl From<RelayTx> for Tx {
+    fn from(r: RelayTx) -> Self {
+        Tx::Relay(r)
+    }
 }
 
 impl Tx {
     /// What verifying this transaction can cost, counted without verifying anything.
     pub fn cost(&self) -> TxCost {
-        let proofs = |n: usize| TxCost {
-            proofs: n,
-            ..TxCost::default()
-        };
         match self {
             Tx::Signed(_) => TxCost {
                 signatures: 1,
                 ..TxCost::default()
             },
-            Tx::UpdateClient { blocks, .. } => TxCost::light_blocks(blocks),
-            Tx::SubmitMisbehaviour { evidence, .. } => {
-                TxCost::light_blocks([&evidence.first, &evidence.second])
-            }
-            Tx::UpdateEvmClient { updates, .. } => TxCost::evm_updates(updates),
-            Tx::Recv { messages, .. } => proofs(messages.len()),
-            Tx::Ack { acks, .. } => proofs(acks.len()),
-            Tx::Timeout { messages, .. } => proofs(messages.len()),
-            Tx::RecvEvm { messages, .. } => proofs(messages.len()),
-            Tx::AckEvm { acks, .. } => proofs(acks.len()),
-            Tx::TimeoutEvm { messages, .. } => proofs(messages.len()),
+            Tx::Relay(r) => r.cost(),
         }
     }
 
@@ -506,39 +165,9 @@ impl Tx {
                 Action::CreateEvmClient(_) => "create_evm_client",
                 Action::ResetEvmClient(_) => "reset_evm_client",
             },
-            Tx::UpdateClient { .. } => "update_client",
-            Tx::Recv { .. } => "recv",
-            Tx::Ack { .. } => "ack",
-            Tx::Timeout { .. } => "timeout",
-            Tx::SubmitMisbehaviour { .. } => "misbehaviour",
-            Tx::UpdateEvmClient { .. } => "update_evm_client",
-            Tx::RecvEvm { .. } => "recv_evm",
-            Tx::AckEvm { .. } => "ack_evm",
-            Tx::TimeoutEvm { .. } => "timeout_evm",
+            Tx::Relay(r) => r.kind(),
         }
     }
-}
-
-/// Writes a `TrustedState` as the create-client and reset-client actions carry it (PROTOCOL.md
-/// §9.2); an EVM chain's light client takes the same bytes.
-pub fn put_trusted(w: &mut Writer, t: &TrustedState) {
-    w.put(&t.chain_id)
-        .u64(t.height)
-        .u64(t.time_ms)
-        .put(&t.header_hash)
-        .put(&t.state_root)
-        .put(&t.next_validators);
-}
-
-fn get_trusted(r: &mut Reader<'_>) -> Result<TrustedState, DecodeError> {
-    Ok(TrustedState {
-        chain_id: r.get()?,
-        height: r.u64()?,
-        time_ms: r.u64()?,
-        header_hash: r.get()?,
-        state_root: r.get()?,
-        next_validators: r.get()?,
-    })
 }
 
 fn get_string(r: &mut Reader<'_>, what: &'static str, max: usize) -> Result<String, DecodeError> {
@@ -628,70 +257,6 @@ impl Decode for Action {
     }
 }
 
-impl<P: Encode> Encode for ProvenMessage<P> {
-    fn encode_to(&self, w: &mut Writer) {
-        w.put(&self.message).put(&self.proof);
-    }
-}
-
-impl<P: Decode> Decode for ProvenMessage<P> {
-    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(ProvenMessage {
-            message: r.get()?,
-            proof: r.get()?,
-        })
-    }
-}
-
-impl<P: Encode> Encode for ProvenAck<P> {
-    fn encode_to(&self, w: &mut Writer) {
-        w.put(&self.message).put(&self.ack).put(&self.proof);
-    }
-}
-
-impl<P: Decode> Decode for ProvenAck<P> {
-    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(ProvenAck {
-            message: r.get()?,
-            ack: r.get()?,
-            proof: r.get()?,
-        })
-    }
-}
-
-/// Smallest encodings, for bounding counts against the bytes left.
-const MIN_MESSAGE_LEN: usize = 4 + 1 + 4 + 1 + 8 + 4 + 1 + 4 + 1 + 4 + 16;
-const MIN_PROOF_LEN: usize = 3;
-/// Two empty node lists.
-const MIN_EVM_PROOF_LEN: usize = 4 + 4;
-/// A header update without headers (`u8 0` ‖ `u32 0`).
-const MIN_EVM_UPDATE_LEN: usize = 1 + 4;
-
-/// The first byte of each transaction's encoding (PROTOCOL.md §9.2). An EVM Gateway's relay
-/// calls carry the body after it, so the tag is what turns a call back into a transaction.
-pub mod tag {
-    /// [`super::Tx::Signed`].
-    pub const SIGNED: u8 = 0;
-    /// [`super::Tx::UpdateClient`].
-    pub const UPDATE_CLIENT: u8 = 1;
-    /// [`super::Tx::Recv`].
-    pub const RECV: u8 = 2;
-    /// [`super::Tx::Ack`].
-    pub const ACK: u8 = 3;
-    /// [`super::Tx::Timeout`].
-    pub const TIMEOUT: u8 = 4;
-    /// [`super::Tx::SubmitMisbehaviour`].
-    pub const SUBMIT_MISBEHAVIOUR: u8 = 5;
-    /// [`super::Tx::UpdateEvmClient`].
-    pub const UPDATE_EVM_CLIENT: u8 = 6;
-    /// [`super::Tx::RecvEvm`].
-    pub const RECV_EVM: u8 = 7;
-    /// [`super::Tx::AckEvm`].
-    pub const ACK_EVM: u8 = 8;
-    /// [`super::Tx::TimeoutEvm`].
-    pub const TIMEOUT_EVM: u8 = 9;
-}
-
 impl Encode for Tx {
     fn encode_to(&self, w: &mut Writer) {
         match self {
@@ -702,67 +267,7 @@ impl Encode for Tx {
                     .put(&s.action)
                     .put(&s.signature);
             }
-            Tx::UpdateClient { chain, blocks } => {
-                w.u8(tag::UPDATE_CLIENT).put(chain);
-                encode_seq(w, blocks);
-            }
-            Tx::Recv {
-                source,
-                proof_height,
-                messages,
-            } => {
-                w.u8(tag::RECV).put(source).u64(*proof_height);
-                encode_seq(w, messages);
-            }
-            Tx::Ack {
-                destination,
-                proof_height,
-                acks,
-            } => {
-                w.u8(tag::ACK).put(destination).u64(*proof_height);
-                encode_seq(w, acks);
-            }
-            Tx::Timeout {
-                destination,
-                proof_height,
-                messages,
-            } => {
-                w.u8(tag::TIMEOUT).put(destination).u64(*proof_height);
-                encode_seq(w, messages);
-            }
-            Tx::SubmitMisbehaviour { chain, evidence } => {
-                w.u8(tag::SUBMIT_MISBEHAVIOUR)
-                    .put(chain)
-                    .put(evidence.as_ref());
-            }
-            Tx::UpdateEvmClient { chain, updates } => {
-                w.u8(tag::UPDATE_EVM_CLIENT).put(chain);
-                encode_seq(w, updates);
-            }
-            Tx::RecvEvm {
-                source,
-                proof_height,
-                messages,
-            } => {
-                w.u8(tag::RECV_EVM).put(source).u64(*proof_height);
-                encode_seq(w, messages);
-            }
-            Tx::AckEvm {
-                destination,
-                proof_height,
-                acks,
-            } => {
-                w.u8(tag::ACK_EVM).put(destination).u64(*proof_height);
-                encode_seq(w, acks);
-            }
-            Tx::TimeoutEvm {
-                destination,
-                proof_height,
-                messages,
-            } => {
-                w.u8(tag::TIMEOUT_EVM).put(destination).u64(*proof_height);
-                encode_seq(w, messages);
-            }
+            Tx::Relay(r) => r.encode_to(w),
         }
     }
 }
@@ -776,68 +281,7 @@ impl Decode for Tx {
                 action: r.get()?,
                 signature: r.get()?,
             })),
-            tag::UPDATE_CLIENT => Tx::UpdateClient {
-                chain: r.get()?,
-                blocks: decode_seq(r, "light blocks", MAX_UPDATE_BLOCKS, 64)?,
-            },
-            tag::RECV => Tx::Recv {
-                source: r.get()?,
-                proof_height: r.u64()?,
-                messages: decode_seq(
-                    r,
-                    "messages",
-                    MAX_BATCH,
-                    MIN_MESSAGE_LEN + 1 + MIN_PROOF_LEN,
-                )?,
-            },
-            tag::ACK => Tx::Ack {
-                destination: r.get()?,
-                proof_height: r.u64()?,
-                acks: decode_seq(r, "acks", MAX_BATCH, MIN_MESSAGE_LEN + 5 + MIN_PROOF_LEN)?,
-            },
-            tag::TIMEOUT => Tx::Timeout {
-                destination: r.get()?,
-                proof_height: r.u64()?,
-                messages: decode_seq(r, "messages", MAX_BATCH, MIN_MESSAGE_LEN + MIN_PROOF_LEN)?,
-            },
-            tag::SUBMIT_MISBEHAVIOUR => Tx::SubmitMisbehaviour {
-                chain: r.get()?,
-                evidence: Box::new(r.get()?),
-            },
-            tag::UPDATE_EVM_CLIENT => Tx::UpdateEvmClient {
-                chain: r.get()?,
-                updates: decode_seq(r, "evm updates", MAX_EVM_UPDATES, MIN_EVM_UPDATE_LEN)?,
-            },
-            tag::RECV_EVM => Tx::RecvEvm {
-                source: r.get()?,
-                proof_height: r.u64()?,
-                messages: decode_seq(
-                    r,
-                    "messages",
-                    MAX_BATCH,
-                    MIN_MESSAGE_LEN + 1 + MIN_EVM_PROOF_LEN,
-                )?,
-            },
-            tag::ACK_EVM => Tx::AckEvm {
-                destination: r.get()?,
-                proof_height: r.u64()?,
-                acks: decode_seq(
-                    r,
-                    "acks",
-                    MAX_BATCH,
-                    MIN_MESSAGE_LEN + 5 + MIN_EVM_PROOF_LEN,
-                )?,
-            },
-            tag::TIMEOUT_EVM => Tx::TimeoutEvm {
-                destination: r.get()?,
-                proof_height: r.u64()?,
-                messages: decode_seq(
-                    r,
-                    "messages",
-                    MAX_BATCH,
-                    MIN_MESSAGE_LEN + MIN_EVM_PROOF_LEN,
-                )?,
-            },
+            t @ tag::UPDATE_CLIENT..=tag::TIMEOUT_EVM => Tx::Relay(RelayTx::decode_body(t, r)?),
             t => {
                 return Err(DecodeError::invalid(
                     "transaction tag",

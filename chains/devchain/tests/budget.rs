@@ -7,15 +7,17 @@ use xrelay_devchain::node::chain::{
     Chain, ChainConfig, KeySource, Limits, SubmitError, ValidatorPlan,
 };
 use xrelay_devchain::node::store::Store;
-use xrelay_devchain::tx::{
-    evm_update_runs, light_block_runs, TooCostly, Tx, MAX_TX_HEADERS, MAX_TX_SIGNATURES,
-};
+use xrelay_devchain::tx::Tx;
 use xrelay_devchain::{Genesis, Module, ModuleError};
 use xrelay_light_client::evm::attest::{Attestation, Attested};
 use xrelay_light_client::evm::client::EvmUpdate;
 use xrelay_light_client::evm::header::EvmHeader;
 use xrelay_light_client::testkit::{fixed_set, ChainSpec, TestChain};
 use xrelay_light_client::{ChainId, Hash32, LightBlock, SigningKey, TrustOptions};
+use xrelay_protocol::{
+    evm_update_runs, light_block_runs, limits::MAX_TX_HEADERS, limits::MAX_TX_SIGNATURES, RelayTx,
+    TooCostly,
+};
 
 /// Later than every test header, within their trusting period.
 const NOW: u64 = 1_735_689_600_000 + 60_000;
@@ -58,10 +60,10 @@ fn transactions_over_the_caps_are_refused_unverified() {
     let big = TestChain::new(ChainSpec::new("big", fixed_set(1024, 1)), 4);
     let mut chain = node(vec![&big], Limits::default());
     let blocks: Vec<LightBlock> = (2..=4).map(|h| corrupted(big.light_block(h))).collect();
-    let over = Tx::UpdateClient {
+    let over = Tx::Relay(RelayTx::UpdateClient {
         chain: big.chain_id().clone(),
         blocks: blocks.clone(),
-    };
+    });
     assert_eq!(over.cost().signatures, 3 * 1024);
     assert_eq!(
         chain.submit(over.clone(), NOW),
@@ -72,10 +74,10 @@ fn transactions_over_the_caps_are_refused_unverified() {
         })))
     );
     // Two of them fit: verified (the corrupted signature is found), so refused otherwise.
-    let within = Tx::UpdateClient {
+    let within = Tx::Relay(RelayTx::UpdateClient {
         chain: big.chain_id().clone(),
         blocks: blocks[..2].to_vec(),
-    };
+    });
     assert_eq!(within.cost().signatures, MAX_TX_SIGNATURES);
     match chain.submit(within, NOW) {
         Err(SubmitError::Refused(ModuleError::Client { .. })) => {}
@@ -97,13 +99,13 @@ fn transactions_over_the_caps_are_refused_unverified() {
 
     // Headers: an EVM update of 300 headers (over 256), whatever chain it names.
     let header = EvmHeader::decode(&hex_header()).unwrap();
-    let many = Tx::UpdateEvmClient {
+    let many = Tx::Relay(RelayTx::UpdateEvmClient {
         chain: ChainId::new("nowhere").unwrap(),
         updates: vec![
             EvmUpdate::Headers(vec![header.clone(); 150]),
             EvmUpdate::Headers(vec![header; 150]),
         ],
-    };
+    });
     assert_eq!(
         chain.submit(many, NOW),
         Err(SubmitError::Refused(ModuleError::TooCostly(TooCostly {
@@ -152,9 +154,11 @@ fn the_node_budgets_relay_work_per_block_queued_and_checked() {
         ..Limits::default()
     };
     let mut chain = node(vec![&small], limits);
-    let update = |h| Tx::UpdateClient {
-        chain: small.chain_id().clone(),
-        blocks: vec![small.light_block(h)],
+    let update = |h| {
+        Tx::Relay(RelayTx::UpdateClient {
+            chain: small.chain_id().clone(),
+            blocks: vec![small.light_block(h)],
+        })
     };
     chain.submit(update(2), NOW).unwrap();
     chain.submit(update(3), NOW).unwrap();
@@ -168,10 +172,10 @@ fn the_node_budgets_relay_work_per_block_queued_and_checked() {
     assert!(first.txs[0].outcome.is_ok());
     assert_eq!(chain.mempool_len(), 1, "the other stays queued");
     // A new interval: 12 units of checks, refused transactions included.
-    let bad = Tx::UpdateClient {
+    let bad = Tx::Relay(RelayTx::UpdateClient {
         chain: small.chain_id().clone(),
         blocks: vec![corrupted(small.light_block(5))],
-    };
+    });
     for _ in 0..3 {
         assert!(matches!(
             chain.submit(bad.clone(), NOW),
@@ -215,10 +219,10 @@ fn long_updates_split_into_runs_within_the_budget() {
         .collect();
     assert_eq!(shape, [vec![256], vec![256], vec![88]]);
     for run in &runs {
-        let tx = Tx::UpdateEvmClient {
+        let tx = Tx::Relay(RelayTx::UpdateEvmClient {
             chain: ChainId::new("evm").unwrap(),
             updates: run.clone(),
-        };
+        });
         tx.cost().check().unwrap();
     }
 

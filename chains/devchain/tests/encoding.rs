@@ -5,10 +5,10 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use xrelay_devchain::apps::transfer::TransferPacket;
 use xrelay_devchain::tx::{Action, Tx};
 use xrelay_devchain::Module;
 use xrelay_light_client::{Decode, Encode, Timeout};
+use xrelay_protocol::{RelayTx, TransferPacket};
 
 /// Real transactions of every kind, taken from a two-chain run (built once).
 fn sample_txs() -> &'static [Tx] {
@@ -52,22 +52,22 @@ fn build_txs() -> Vec<Tx> {
     ];
     a.send(&alice, &b.id, "echo", b"x".to_vec(), far()).unwrap();
     relay_messages(&a, &mut b);
-    txs.push(update(&a, &b).unwrap_or(Tx::UpdateClient {
+    txs.push(update(&a, &b).unwrap_or(Tx::Relay(RelayTx::UpdateClient {
         chain: a.id.clone(),
         blocks: vec![a.tip().clone()],
-    }));
-    txs.push(Tx::Recv {
+    })));
+    txs.push(Tx::Relay(RelayTx::Recv {
         source: a.id.clone(),
         proof_height: a.height(),
-        messages: vec![xrelay_devchain::InboundMessage {
+        messages: vec![xrelay_protocol::InboundMessage {
             message: a.sent_messages(&b.id)[0].clone(),
-            shows: xrelay_devchain::SourceProof::Committed,
+            shows: xrelay_protocol::SourceProof::Committed,
             proof: a.prove(
                 &xrelay_light_client::paths::commitment(&b.id, 1),
                 a.height(),
             ),
         }],
-    });
+    }));
     txs
 }
 

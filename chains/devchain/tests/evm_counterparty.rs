@@ -16,10 +16,9 @@ use alloy_trie::proof::ProofRetainer;
 use alloy_trie::{HashBuilder, Nibbles};
 use common::*;
 use proptest::prelude::*;
-use xrelay_devchain::apps::transfer::{voucher, TransferPacket};
-use xrelay_devchain::module::keys::Outcome;
+use xrelay_devchain::apps::transfer::voucher;
 use xrelay_devchain::module::query::{self, SentStatus};
-use xrelay_devchain::tx::{Action, InboundMessage, ProvenAck, ProvenMessage, SourceProof, Tx};
+use xrelay_devchain::tx::{Action, Tx};
 use xrelay_devchain::{Event, Module, ModuleError};
 use xrelay_light_client::evm::attest::{Attestation, Attested, Committee};
 use xrelay_light_client::evm::client::{
@@ -33,6 +32,9 @@ use xrelay_light_client::evm::mpt::keccak256;
 use xrelay_light_client::{
     paths, sha256, Acknowledgement, Address, ChainId, Decode, Encode, Hash32, Height, Message,
     SigningKey, Timeout,
+};
+use xrelay_protocol::{
+    InboundMessage, Outcome, ProvenAck, ProvenMessage, RelayTx, SourceProof, TransferPacket,
 };
 
 // ---------------------------------------------------------------------------------------
@@ -298,15 +300,15 @@ fn evm_client(dev: &Chain, evm: &EvmChain) -> EvmClientState {
 /// Mines a block on `evm` and brings `dev`'s client to it.
 fn mine_and_update(dev: &mut Chain, evm: &mut EvmChain) -> Height {
     let h = evm.mine();
-    dev.run(Tx::UpdateEvmClient {
+    dev.run(Tx::Relay(RelayTx::UpdateEvmClient {
         chain: evm.id.clone(),
         updates: vec![evm.attested(h, &[0, 2])],
-    });
+    }));
     h
 }
 
 fn recv(evm: &EvmChain, height: Height, messages: &[&Message]) -> Tx {
-    Tx::RecvEvm {
+    Tx::Relay(RelayTx::RecvEvm {
         source: evm.id.clone(),
         proof_height: height,
         messages: messages
@@ -317,7 +319,7 @@ fn recv(evm: &EvmChain, height: Height, messages: &[&Message]) -> Tx {
                 proof: evm.prove(&paths::commitment(&m.destination, m.sequence), height),
             })
             .collect(),
-    }
+    })
 }
 
 fn failure(dev: &mut Chain, tx: Tx) -> ModuleError {
@@ -418,10 +420,10 @@ fn frozen(client: &EvmClientState) -> EvmClientState {
 fn updates_apply_all_or_nothing_and_report_new_blocks() {
     let (mut dev, mut evm) = setup();
     let (h2, h3, h4) = (evm.mine(), evm.mine(), evm.mine());
-    let report = dev.run(Tx::UpdateEvmClient {
+    let report = dev.run(Tx::Relay(RelayTx::UpdateEvmClient {
         chain: evm.id.clone(),
         updates: vec![evm.attested(h2, &[0, 1]), evm.attested(h4, &[1, 2])],
-    });
+    }));
     assert_eq!(
         report.events,
         vec![Event::ClientUpdated {
@@ -437,10 +439,10 @@ fn updates_apply_all_or_nothing_and_report_new_blocks() {
     assert_eq!(client.heights().collect::<Vec<_>>(), vec![1, h2, h4]);
 
     // The same update again (a second relayer): accepted, nothing new.
-    let report = dev.run(Tx::UpdateEvmClient {
+    let report = dev.run(Tx::Relay(RelayTx::UpdateEvmClient {
         chain: evm.id.clone(),
         updates: vec![evm.attested(h4, &[0, 1])],
-    });
+    }));
     assert_eq!(
         report.events,
         vec![Event::ClientUpdated {
@@ -454,10 +456,10 @@ fn updates_apply_all_or_nothing_and_report_new_blocks() {
     let h6 = evm.mine();
     let err = failure(
         &mut dev,
-        Tx::UpdateEvmClient {
+        Tx::Relay(RelayTx::UpdateEvmClient {
             chain: evm.id.clone(),
             updates: vec![evm.attested(h5, &[0, 1]), evm.attested(h6, &[2])],
-        },
+        }),
     );
     assert!(matches!(evm_error(err), EvmClientError::Attestation { height, .. } if height == h6));
     assert_eq!(evm_client(&dev, &evm).latest_height(), h4);
@@ -466,10 +468,10 @@ fn updates_apply_all_or_nothing_and_report_new_blocks() {
     assert_eq!(
         evm_error(failure(
             &mut dev,
-            Tx::UpdateEvmClient {
+            Tx::Relay(RelayTx::UpdateEvmClient {
                 chain: evm.id.clone(),
                 updates: vec![evm.attested(h3, &[0, 1])],
-            }
+            })
         )),
         EvmClientError::NotNewer {
             height: h3,
@@ -479,10 +481,10 @@ fn updates_apply_all_or_nothing_and_report_new_blocks() {
     assert_eq!(
         failure(
             &mut dev,
-            Tx::UpdateEvmClient {
+            Tx::Relay(RelayTx::UpdateEvmClient {
                 chain: evm.id.clone(),
                 updates: vec![],
-            }
+            })
         ),
         ModuleError::EmptyBatch
     );
@@ -600,7 +602,7 @@ fn forged_proofs_are_refused_and_write_nothing() {
     let mut forged = m1.clone();
     forged.payload = b"forged".to_vec();
     let mut tx = recv(&evm, h, &[&m1]);
-    if let Tx::RecvEvm { messages, .. } = &mut tx {
+    if let Tx::Relay(RelayTx::RecvEvm { messages, .. }) = &mut tx {
         messages[0].message = forged.clone();
     }
     assert!(matches!(
@@ -610,7 +612,7 @@ fn forged_proofs_are_refused_and_write_nothing() {
 
     // The real message with one byte of its storage proof changed.
     let mut tx = recv(&evm, h, &[&m1]);
-    if let Tx::RecvEvm { messages, .. } = &mut tx {
+    if let Tx::Relay(RelayTx::RecvEvm { messages, .. }) = &mut tx {
         let node = messages[0].proof.storage_proof.last_mut().unwrap();
         let i = node.len() / 2;
         node[i] ^= 1;
@@ -622,7 +624,7 @@ fn forged_proofs_are_refused_and_write_nothing() {
 
     // The gateway's account proof cut short.
     let mut tx = recv(&evm, h, &[&m1]);
-    if let Tx::RecvEvm { messages, .. } = &mut tx {
+    if let Tx::Relay(RelayTx::RecvEvm { messages, .. }) = &mut tx {
         messages[0].proof.account_proof.pop();
     }
     assert!(matches!(
@@ -690,7 +692,7 @@ fn expired_and_timed_out_messages_move_the_lane_without_the_app() {
     let h = mine_and_update(&mut dev, &mut evm);
 
     let outcome_proof = evm.prove(format!("outcomes/{}/2", dev.id).as_bytes(), h);
-    let tx = Tx::RecvEvm {
+    let tx = Tx::Relay(RelayTx::RecvEvm {
         source: evm.id.clone(),
         proof_height: h,
         messages: vec![
@@ -710,7 +712,7 @@ fn expired_and_timed_out_messages_move_the_lane_without_the_app() {
                 proof: evm.prove(&paths::commitment(&dev.id, 3), h),
             },
         ],
-    };
+    });
     let report = dev.run(tx);
     assert_eq!(
         report.events[..2],
@@ -735,7 +737,7 @@ fn expired_and_timed_out_messages_move_the_lane_without_the_app() {
     evm_b.commit(&live);
     evm_b.time_out(&live);
     let hb = mine_and_update(&mut dev, &mut evm_b);
-    let tx = Tx::RecvEvm {
+    let tx = Tx::Relay(RelayTx::RecvEvm {
         source: evm_b.id.clone(),
         proof_height: hb,
         messages: vec![InboundMessage {
@@ -743,7 +745,7 @@ fn expired_and_timed_out_messages_move_the_lane_without_the_app() {
             shows: SourceProof::TimedOut,
             proof: evm_b.prove(format!("outcomes/{}/1", dev.id).as_bytes(), hb),
         }],
-    };
+    });
     assert!(matches!(
         failure(&mut dev, tx),
         ModuleError::NotTimedOut { sequence: 1, .. }
@@ -768,7 +770,7 @@ fn send_xrd(dev: &mut Chain, evm: &EvmChain, amount: u128, timeout: Timeout) -> 
 }
 
 fn ack_tx(evm: &EvmChain, height: Height, items: &[(&Message, &Acknowledgement)]) -> Tx {
-    Tx::AckEvm {
+    Tx::Relay(RelayTx::AckEvm {
         destination: evm.id.clone(),
         proof_height: height,
         acks: items
@@ -779,11 +781,11 @@ fn ack_tx(evm: &EvmChain, height: Height, items: &[(&Message, &Acknowledgement)]
                 proof: evm.prove(&paths::ack(&m.source, m.sequence), height),
             })
             .collect(),
-    }
+    })
 }
 
 fn timeout_tx(evm: &EvmChain, height: Height, messages: &[&Message]) -> Tx {
-    Tx::TimeoutEvm {
+    Tx::Relay(RelayTx::TimeoutEvm {
         destination: evm.id.clone(),
         proof_height: height,
         messages: messages
@@ -793,7 +795,7 @@ fn timeout_tx(evm: &EvmChain, height: Height, messages: &[&Message]) -> Tx {
                 proof: evm.prove(&paths::receipt(&m.source, m.sequence), height),
             })
             .collect(),
-    }
+    })
 }
 
 #[test]
@@ -876,7 +878,7 @@ fn timeouts_proven_by_the_evm_chain_refund() {
     );
     // A height the client does not know: the proof time is unknown.
     let mut unknown = timeout_tx(&evm, h2, &[&m]);
-    if let Tx::TimeoutEvm { proof_height, .. } = &mut unknown {
+    if let Tx::Relay(RelayTx::TimeoutEvm { proof_height, .. }) = &mut unknown {
         *proof_height = 7;
     }
     assert_eq!(
@@ -944,7 +946,7 @@ fn a_chain_is_proven_only_by_the_kind_of_client_it_has() {
 
     // EVM-proven transactions about a BFT-followed chain.
     let mut tx = recv(&evm, h, &[&m]);
-    if let Tx::RecvEvm { source, .. } = &mut tx {
+    if let Tx::Relay(RelayTx::RecvEvm { source, .. }) = &mut tx {
         *source = beta.id.clone();
     }
     assert_eq!(
@@ -954,17 +956,17 @@ fn a_chain_is_proven_only_by_the_kind_of_client_it_has() {
     assert_eq!(
         failure(
             &mut dev,
-            Tx::UpdateEvmClient {
+            Tx::Relay(RelayTx::UpdateEvmClient {
                 chain: beta.id.clone(),
                 updates: vec![evm.attested(h, &[0, 1])],
-            }
+            })
         ),
         ModuleError::NotEvmClient(beta.id.clone())
     );
     assert_eq!(
         failure(
             &mut dev,
-            Tx::AckEvm {
+            Tx::Relay(RelayTx::AckEvm {
                 destination: beta.id.clone(),
                 proof_height: h,
                 acks: vec![ProvenAck {
@@ -972,7 +974,7 @@ fn a_chain_is_proven_only_by_the_kind_of_client_it_has() {
                     ack: Acknowledgement::Success(vec![]),
                     proof: EvmStorageProof::default(),
                 }],
-            }
+            })
         ),
         ModuleError::NotEvmClient(beta.id.clone())
     );
@@ -992,7 +994,7 @@ fn a_chain_is_proven_only_by_the_kind_of_client_it_has() {
     // BFT-proven transactions about an EVM-followed chain.
     let proof = beta.prove(b"anything", beta.height());
     let bft = [
-        Tx::Recv {
+        Tx::Relay(RelayTx::Recv {
             source: evm.id.clone(),
             proof_height: h,
             messages: vec![InboundMessage {
@@ -1000,19 +1002,19 @@ fn a_chain_is_proven_only_by_the_kind_of_client_it_has() {
                 shows: SourceProof::Committed,
                 proof: proof.clone(),
             }],
-        },
-        Tx::Timeout {
+        }),
+        Tx::Relay(RelayTx::Timeout {
             destination: evm.id.clone(),
             proof_height: h,
             messages: vec![ProvenMessage {
                 message: m.clone(),
                 proof,
             }],
-        },
-        Tx::UpdateClient {
+        }),
+        Tx::Relay(RelayTx::UpdateClient {
             chain: evm.id.clone(),
             blocks: vec![beta.tip().clone()],
-        },
+        }),
     ];
     for tx in bft {
         assert_eq!(
@@ -1034,7 +1036,7 @@ fn a_chain_is_proven_only_by_the_kind_of_client_it_has() {
     // A chain followed by neither.
     let nobody = ChainId::new("nobody").unwrap();
     let mut tx = recv(&evm, h, &[&m]);
-    if let Tx::RecvEvm { source, .. } = &mut tx {
+    if let Tx::Relay(RelayTx::RecvEvm { source, .. }) = &mut tx {
         *source = nobody.clone();
     }
     assert_eq!(
@@ -1056,7 +1058,7 @@ fn a_chain_is_proven_only_by_the_kind_of_client_it_has() {
         dev.run(tx);
     }
     let hb = beta.height();
-    let report = dev.run(Tx::Recv {
+    let report = dev.run(Tx::Relay(RelayTx::Recv {
         source: beta.id.clone(),
         proof_height: hb,
         messages: vec![InboundMessage {
@@ -1064,7 +1066,7 @@ fn a_chain_is_proven_only_by_the_kind_of_client_it_has() {
             shows: SourceProof::Committed,
             proof: beta.prove(&paths::commitment(&dev.id, 1), hb),
         }],
-    });
+    }));
     assert_eq!(report.events.len(), 1);
 }
 
@@ -1158,10 +1160,10 @@ fn a_qbft_chain_is_followed_by_its_sealed_headers() {
     let thin = qbft_header(&evm, h2, hash(&anchor), &validators, &keys[..2]);
     let err = evm_error(failure(
         &mut dev,
-        Tx::UpdateEvmClient {
+        Tx::Relay(RelayTx::UpdateEvmClient {
             chain: evm.id.clone(),
             updates: vec![EvmUpdate::Headers(vec![thin])],
-        },
+        }),
     ));
     assert!(
         matches!(
@@ -1177,19 +1179,19 @@ fn a_qbft_chain_is_followed_by_its_sealed_headers() {
     assert!(matches!(
         evm_error(failure(
             &mut dev,
-            Tx::UpdateEvmClient {
+            Tx::Relay(RelayTx::UpdateEvmClient {
                 chain: evm.id.clone(),
                 updates: vec![evm.attested(h2, &[0, 1])],
-            }
+            })
         )),
         EvmClientError::ModeMismatch { .. }
     ));
     assert_eq!(evm_client(&dev, &evm).latest_height(), 1);
 
-    let report = dev.run(Tx::UpdateEvmClient {
+    let report = dev.run(Tx::Relay(RelayTx::UpdateEvmClient {
         chain: evm.id.clone(),
         updates: vec![EvmUpdate::Headers(vec![header2.clone(), header3.clone()])],
-    });
+    }));
     assert_eq!(
         report.events,
         vec![Event::ClientUpdated {
@@ -1229,10 +1231,10 @@ fn real_transactions_round_trip_with_their_tags() {
     let txs = [
         (
             6,
-            Tx::UpdateEvmClient {
+            Tx::Relay(RelayTx::UpdateEvmClient {
                 chain: evm.id.clone(),
                 updates: vec![evm.attested(h, &[0, 1]), evm.attested(h, &[1, 2])],
-            },
+            }),
         ),
         (7, recv(&evm, h, &[&m])),
         (
@@ -1362,7 +1364,7 @@ fn arb_evm_tx() -> impl Strategy<Value = Tx> {
     let chain = || Just(ChainId::new("evm-1").unwrap());
     prop_oneof![
         (chain(), prop::collection::vec(arb_attested(), 0..4))
-            .prop_map(|(chain, updates)| Tx::UpdateEvmClient { chain, updates }),
+            .prop_map(|(chain, updates)| Tx::Relay(RelayTx::UpdateEvmClient { chain, updates })),
         (
             chain(),
             any::<u64>(),
@@ -1381,11 +1383,13 @@ fn arb_evm_tx() -> impl Strategy<Value = Tx> {
                 0..4
             )
         )
-            .prop_map(|(source, proof_height, messages)| Tx::RecvEvm {
-                source,
-                proof_height,
-                messages
-            }),
+            .prop_map(
+                |(source, proof_height, messages)| Tx::Relay(RelayTx::RecvEvm {
+                    source,
+                    proof_height,
+                    messages
+                })
+            ),
         (
             chain(),
             any::<u64>(),
@@ -1400,11 +1404,13 @@ fn arb_evm_tx() -> impl Strategy<Value = Tx> {
                 0..4
             )
         )
-            .prop_map(|(destination, proof_height, acks)| Tx::AckEvm {
-                destination,
-                proof_height,
-                acks
-            }),
+            .prop_map(
+                |(destination, proof_height, acks)| Tx::Relay(RelayTx::AckEvm {
+                    destination,
+                    proof_height,
+                    acks
+                })
+            ),
         (
             chain(),
             any::<u64>(),
@@ -1414,11 +1420,13 @@ fn arb_evm_tx() -> impl Strategy<Value = Tx> {
                 0..4
             )
         )
-            .prop_map(|(destination, proof_height, messages)| Tx::TimeoutEvm {
-                destination,
-                proof_height,
-                messages
-            }),
+            .prop_map(|(destination, proof_height, messages)| Tx::Relay(
+                RelayTx::TimeoutEvm {
+                    destination,
+                    proof_height,
+                    messages
+                }
+            )),
     ]
 }
 

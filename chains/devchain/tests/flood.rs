@@ -23,6 +23,7 @@ use xrelay_devchain::tx::Tx;
 use xrelay_devchain::Genesis;
 use xrelay_light_client::testkit::{fixed_set, ChainSpec, TestChain};
 use xrelay_light_client::{ChainId, ClientState, LightBlock, SigningKey, TrustOptions};
+use xrelay_protocol::RelayTx;
 
 const BLOCK_MS: u64 = 200;
 const CLIENTS: usize = 4;
@@ -126,18 +127,18 @@ async fn blocks_keep_coming_under_a_flood_of_costly_relay_transactions() {
     };
     let big = TestChain::new(spec, 18);
     let blocks: Vec<LightBlock> = (2..=17).map(|h| big.light_block(h)).collect();
-    let at_cap = Tx::UpdateClient {
+    let at_cap = Tx::Relay(RelayTx::UpdateClient {
         chain: big.chain_id().clone(),
         blocks: vec![blocks[0].clone(), corrupted(blocks[1].clone())],
-    };
-    let over_cap = Tx::UpdateClient {
+    });
+    let over_cap = Tx::Relay(RelayTx::UpdateClient {
         chain: big.chain_id().clone(),
         blocks: blocks[..15]
             .iter()
             .cloned()
             .chain([corrupted(blocks[15].clone())])
             .collect(),
-    };
+    });
     println!(
         "at the cap: {} signatures, {} bytes; over it: {} signatures, {} bytes",
         at_cap.cost().signatures,
@@ -147,7 +148,7 @@ async fn blocks_keep_coming_under_a_flood_of_costly_relay_transactions() {
     );
     // What one of each costs to verify (the client the node holds, in this thread).
     for (name, tx) in [("at the cap", &at_cap), ("over the cap", &over_cap)] {
-        let Tx::UpdateClient { blocks, .. } = tx else {
+        let Tx::Relay(RelayTx::UpdateClient { blocks, .. }) = tx else {
             unreachable!()
         };
         let mut client = ClientState::new(big.trusted_state(1), TrustOptions::default()).unwrap();

@@ -5,13 +5,15 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use xrelay_devchain::apps::echo::Echo;
-use xrelay_devchain::apps::transfer::{voucher, TransferPacket};
-use xrelay_devchain::module::keys::Outcome;
+use xrelay_devchain::apps::transfer::voucher;
 use xrelay_devchain::module::query::{self, SentStatus};
-use xrelay_devchain::tx::{Action, InboundMessage, ProvenMessage, SourceProof, Tx};
+use xrelay_devchain::tx::{Action, Tx};
 use xrelay_devchain::{Event, Module, ModuleError};
 use xrelay_light_client::{
     paths, sha256, Acknowledgement, ClientError, Encode, Hash32, Misbehaviour, Timeout,
+};
+use xrelay_protocol::{
+    InboundMessage, Outcome, ProvenMessage, RelayTx, SourceProof, TransferPacket,
 };
 
 fn transfer_payload(
@@ -52,7 +54,7 @@ fn echo_round_trip_and_duplicates_are_no_ops() {
     }
     // The same delivery again (another relayer): success, no effect.
     let h = a.height();
-    let again = b.run(Tx::Recv {
+    let again = b.run(Tx::Relay(RelayTx::Recv {
         source: a.id.clone(),
         proof_height: h,
         messages: vec![InboundMessage {
@@ -60,7 +62,7 @@ fn echo_round_trip_and_duplicates_are_no_ops() {
             message: m.clone(),
             proof: a.prove(&paths::commitment(&b.id, 1), h),
         }],
-    });
+    }));
     assert_eq!(again.already_done, 1);
     assert!(again.events.is_empty());
 
@@ -73,15 +75,15 @@ fn echo_round_trip_and_duplicates_are_no_ops() {
     let ack_again = {
         let h = b.height();
         let ack = Acknowledgement::Success(sha256(b"hello").0.to_vec());
-        a.run(Tx::Ack {
+        a.run(Tx::Relay(RelayTx::Ack {
             destination: b.id.clone(),
             proof_height: a.client_height(&b.id).min(h),
-            acks: vec![xrelay_devchain::ProvenAck {
+            acks: vec![xrelay_protocol::ProvenAck {
                 message: m,
                 ack,
                 proof: b.prove(&paths::ack(&a.id, 1), h),
             }],
-        })
+        }))
     };
     assert_eq!(ack_again.already_done, 1);
 }
@@ -103,11 +105,11 @@ fn lanes_deliver_in_order_only() {
     };
     let before = b.state.clone();
     let err = b
-        .block(vec![Tx::Recv {
+        .block(vec![Tx::Relay(RelayTx::Recv {
             source: a.id.clone(),
             proof_height: h,
             messages: vec![proven(&msgs[1])],
-        }])
+        })])
         .pop()
         .unwrap()
         .unwrap_err();
@@ -119,11 +121,11 @@ fn lanes_deliver_in_order_only() {
         }
     );
     assert_eq!(b.state, before, "a refused transaction changes nothing");
-    let ok = b.run(Tx::Recv {
+    let ok = b.run(Tx::Relay(RelayTx::Recv {
         source: a.id.clone(),
         proof_height: h,
         messages: msgs.iter().map(proven).collect(),
-    });
+    }));
     assert_eq!(ok.events.len(), 3);
     assert_eq!(query::lane_counters(&b.state, &a.id).unwrap().1, 4);
 }
@@ -141,7 +143,7 @@ fn forged_and_unverified_proofs_are_refused() {
     // Altered payload: the commitment differs, the proof fails.
     let mut forged = m.clone();
     forged.payload = b"forged".to_vec();
-    let err = b.block(vec![Tx::Recv {
+    let err = b.block(vec![Tx::Relay(RelayTx::Recv {
         source: a.id.clone(),
         proof_height: h,
         messages: vec![InboundMessage {
@@ -149,13 +151,13 @@ fn forged_and_unverified_proofs_are_refused() {
             message: forged,
             proof: proof.clone(),
         }],
-    }]);
+    })]);
     assert!(matches!(err[0], Err(ModuleError::Client { .. })));
     // A message never sent (sequence 2) with some proof: refused.
     let mut ghost = m.clone();
     ghost.sequence = 2;
     let ghost_proof = a.prove(&paths::commitment(&b.id, 2), h);
-    let err = b.block(vec![Tx::Recv {
+    let err = b.block(vec![Tx::Relay(RelayTx::Recv {
         source: a.id.clone(),
         proof_height: h,
         messages: vec![
@@ -170,10 +172,10 @@ fn forged_and_unverified_proofs_are_refused() {
                 proof: ghost_proof,
             },
         ],
-    }]);
+    })]);
     assert!(matches!(err[0], Err(ModuleError::Client { .. })));
     // A proof height the client never verified.
-    let err = b.block(vec![Tx::Recv {
+    let err = b.block(vec![Tx::Relay(RelayTx::Recv {
         source: a.id.clone(),
         proof_height: h + 5,
         messages: vec![InboundMessage {
@@ -181,7 +183,7 @@ fn forged_and_unverified_proofs_are_refused() {
             message: m.clone(),
             proof: proof.clone(),
         }],
-    }]);
+    })]);
     match &err[0] {
         Err(ModuleError::Client { error, .. }) => {
             assert_eq!(**error, ClientError::UnknownHeight(h + 5))
@@ -190,7 +192,7 @@ fn forged_and_unverified_proofs_are_refused() {
     }
     // A proof against the wrong root (an older height, before the send).
     let old = a.height() - 2;
-    let err = b.block(vec![Tx::Recv {
+    let err = b.block(vec![Tx::Relay(RelayTx::Recv {
         source: a.id.clone(),
         proof_height: old,
         messages: vec![InboundMessage {
@@ -198,7 +200,7 @@ fn forged_and_unverified_proofs_are_refused() {
             message: m.clone(),
             proof: a.prove(&paths::commitment(&b.id, 1), old),
         }],
-    }]);
+    })]);
     assert!(err[0].is_err());
     // Nothing was received.
     assert!(!query::received(&b.state, &a.id, 1).unwrap());
@@ -233,14 +235,14 @@ fn timeouts_refund_and_late_deliveries_are_skipped() {
     let h = b.height();
     b.block(vec![]);
     a.run(update(&b, &a).unwrap());
-    let early = a.block(vec![Tx::Timeout {
+    let early = a.block(vec![Tx::Relay(RelayTx::Timeout {
         destination: b.id.clone(),
         proof_height: b.height(),
         messages: vec![ProvenMessage {
             message: m.clone(),
             proof: b.prove(&paths::receipt(&a.id, 1), b.height()),
         }],
-    }]);
+    })]);
     assert!(
         matches!(early[0], Err(ModuleError::NotTimedOut { .. })),
         "{:?} (h={h})",
@@ -273,7 +275,7 @@ fn timeouts_refund_and_late_deliveries_are_skipped() {
     assert_eq!(b.balance(&voucher(&a.id, "xrd"), &bob.address()), 0);
     assert!(query::received(&b.state, &a.id, second.sequence).unwrap());
     // Timing out twice is a no-op.
-    let again = a.run(Tx::Timeout {
+    let again = a.run(Tx::Relay(RelayTx::Timeout {
         destination: b.id.clone(),
         proof_height: a.client_height(&b.id),
         messages: vec![ProvenMessage {
@@ -283,7 +285,7 @@ fn timeouts_refund_and_late_deliveries_are_skipped() {
                 siblings: vec![],
             },
         }],
-    });
+    }));
     assert_eq!(again.already_done, 1);
 }
 
@@ -402,10 +404,10 @@ fn a_frozen_client_accepts_nothing_until_governance_resets_it() {
         first: real,
         second: fork,
     };
-    let r = b.run(Tx::SubmitMisbehaviour {
+    let r = b.run(Tx::Relay(RelayTx::SubmitMisbehaviour {
         chain: a.id.clone(),
         evidence: Box::new(evidence),
-    });
+    }));
     assert!(matches!(r.events[..], [Event::ClientFrozen { .. }]));
     let r = relay_messages(&a, &mut b);
     assert!(
@@ -634,11 +636,11 @@ fn a_message_named_twice_in_one_timeout_batch_is_refunded_once() {
     };
     let txs: Vec<Tx> = update(&b, &a)
         .into_iter()
-        .chain([Tx::Timeout {
+        .chain([Tx::Relay(RelayTx::Timeout {
             destination: b.id.clone(),
             proof_height: h,
             messages: vec![item.clone(), item],
-        }])
+        })])
         .collect();
     a.block(txs);
     assert_eq!(a.balance("xrd", &alice.address()), start - 100);

@@ -1,15 +1,15 @@
 //! The `Gateway` contract (the message module of an EVM chain) and its apps: bindings,
 //! `deploy_all` (light client + gateway + apps, wired), and the byte bodies of its relay
-//! calls. The bodies are the devchain's relay-transaction bodies (PROTOCOL.md §9.2, tags
-//! 2–4) byte for byte, so a relayer encodes once for either kind of chain.
+//! calls. The bodies are the protocol's relay-transaction bodies (`xrelay_protocol::RelayTx`,
+//! PROTOCOL.md §9.2, tags 1–5) byte for byte, so a relayer encodes once for either kind of
+//! chain.
 
 use alloy::primitives::{Address, Bytes};
 use alloy::providers::Provider;
 use alloy::sol_types::SolInterface;
-use xrelay_devchain::apps::transfer::TransferPacket;
-pub use xrelay_devchain::tx::SourceProof;
-use xrelay_devchain::tx::{tag, InboundMessage, ProvenAck, ProvenMessage, Tx};
 use xrelay_light_client::{Acknowledgement, ChainId, Decode, Encode, Height, Message, StateProof};
+pub use xrelay_protocol::SourceProof;
+use xrelay_protocol::{tag, InboundMessage, ProvenAck, ProvenMessage, RelayTx, TransferPacket};
 
 use crate::light_client::{deploy_light_client, LightClientError};
 
@@ -167,7 +167,7 @@ async fn deployed<N: alloy::network::Network>(
 
 /// The encoding of a devchain relay transaction without its tag byte (PROTOCOL.md §9.2):
 /// the argument of the matching Gateway call.
-pub fn relay_body(tx: &Tx) -> Bytes {
+pub fn relay_body(tx: &RelayTx) -> Bytes {
     let encoded = tx.encode();
     Bytes::copy_from_slice(encoded.get(1..).unwrap_or_default())
 }
@@ -179,7 +179,7 @@ pub fn recv_body(
     proof_height: Height,
     items: &[(Message, SourceProof, StateProof)],
 ) -> Bytes {
-    relay_body(&Tx::Recv {
+    relay_body(&RelayTx::Recv {
         source: source.clone(),
         proof_height,
         messages: items
@@ -200,7 +200,7 @@ pub fn ack_body(
     proof_height: Height,
     items: &[(Message, Acknowledgement, StateProof)],
 ) -> Bytes {
-    relay_body(&Tx::Ack {
+    relay_body(&RelayTx::Ack {
         destination: destination.clone(),
         proof_height,
         acks: items
@@ -221,7 +221,7 @@ pub fn timeout_body(
     proof_height: Height,
     items: &[(Message, StateProof)],
 ) -> Bytes {
-    relay_body(&Tx::Timeout {
+    relay_body(&RelayTx::Timeout {
         destination: destination.clone(),
         proof_height,
         messages: items
@@ -246,30 +246,32 @@ pub fn transfer_packet(denom: &str, amount: u128, sender: Address, receiver: Add
     .encode()
 }
 
-/// The Gateway call that carries a devchain relay transaction (client update, receive,
+/// The Gateway call that carries a relay transaction (client update, receive,
 /// acknowledge, timeout, misbehaviour): its argument is the transaction's encoding without
 /// the tag byte (PROTOCOL.md §9.2), so a relayer encodes once for either kind of chain.
-/// `None` for what a Gateway cannot take: signed account actions and EVM-proven items (a
-/// Gateway follows BFT chains only).
-pub fn relay_call(tx: &Tx) -> Option<Gateway::GatewayCalls> {
+/// `None` for what a Gateway cannot take: EVM-proven items (a Gateway follows BFT chains
+/// only).
+pub fn relay_call(tx: &RelayTx) -> Option<Gateway::GatewayCalls> {
     use Gateway::GatewayCalls as Call;
     let body = || relay_body(tx);
     Some(match tx {
-        Tx::UpdateClient { .. } => Call::updateClient(Gateway::updateClientCall { body: body() }),
-        Tx::Recv { .. } => Call::recv(Gateway::recvCall { body: body() }),
-        Tx::Ack { .. } => Call::acknowledge(Gateway::acknowledgeCall { body: body() }),
-        Tx::Timeout { .. } => Call::timeout(Gateway::timeoutCall { body: body() }),
-        Tx::SubmitMisbehaviour { .. } => {
+        RelayTx::UpdateClient { .. } => {
+            Call::updateClient(Gateway::updateClientCall { body: body() })
+        }
+        RelayTx::Recv { .. } => Call::recv(Gateway::recvCall { body: body() }),
+        RelayTx::Ack { .. } => Call::acknowledge(Gateway::acknowledgeCall { body: body() }),
+        RelayTx::Timeout { .. } => Call::timeout(Gateway::timeoutCall { body: body() }),
+        RelayTx::SubmitMisbehaviour { .. } => {
             Call::submitMisbehaviour(Gateway::submitMisbehaviourCall { body: body() })
         }
         _ => return None,
     })
 }
 
-/// The devchain relay transaction a Gateway call carries, the inverse of [`relay_call`]:
+/// The relay transaction a Gateway call carries, the inverse of [`relay_call`]:
 /// what an observer of the EVM chain reads back (e.g. the headers a client was given).
 /// `None` for other calls and for a body that does not decode as that transaction.
-pub fn relay_tx(call: &Gateway::GatewayCalls) -> Option<Tx> {
+pub fn relay_tx(call: &Gateway::GatewayCalls) -> Option<RelayTx> {
     use Gateway::GatewayCalls as Call;
     let (tag, body) = match call {
         Call::updateClient(c) => (tag::UPDATE_CLIENT, &c.body),
@@ -282,7 +284,7 @@ pub fn relay_tx(call: &Gateway::GatewayCalls) -> Option<Tx> {
     let mut tagged = Vec::with_capacity(body.len() + 1);
     tagged.push(tag);
     tagged.extend_from_slice(body);
-    Tx::decode(&tagged).ok()
+    RelayTx::decode(&tagged).ok()
 }
 
 /// The Gateway's storage key of protocol path `path`: `provable[sha256(path)]` lives at
@@ -305,21 +307,21 @@ mod tests {
     #[test]
     fn relay_calls_carry_the_devchain_body_and_read_back_as_the_same_transaction() {
         let txs = [
-            Tx::UpdateClient {
+            RelayTx::UpdateClient {
                 chain: id("alpha"),
                 blocks: vec![],
             },
-            Tx::Recv {
+            RelayTx::Recv {
                 source: id("alpha"),
                 proof_height: 7,
                 messages: vec![],
             },
-            Tx::Ack {
+            RelayTx::Ack {
                 destination: id("beta"),
                 proof_height: 8,
                 acks: vec![],
             },
-            Tx::Timeout {
+            RelayTx::Timeout {
                 destination: id("beta"),
                 proof_height: 9,
                 messages: vec![],
@@ -342,7 +344,7 @@ mod tests {
 
     #[test]
     fn what_a_gateway_cannot_take_has_no_call_and_a_bad_body_no_transaction() {
-        let evm = Tx::TimeoutEvm {
+        let evm = RelayTx::TimeoutEvm {
             destination: id("evm"),
             proof_height: 1,
             messages: vec![],

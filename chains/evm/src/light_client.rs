@@ -3,9 +3,10 @@
 use alloy::primitives::{Address, Bytes};
 use alloy::providers::Provider;
 use alloy::sol_types::SolInterface;
-use xrelay_devchain::tx::{put_trusted, Tx};
 use xrelay_light_client::encoding::Writer;
 use xrelay_light_client::{ChainId, LightBlock, Misbehaviour, TrustOptions, TrustedState};
+use xrelay_protocol::trusted::put_trusted;
+use xrelay_protocol::RelayTx;
 
 alloy::sol!(
     /// Binding of `contracts/BftLightClient.sol`, generated from its committed artifact
@@ -66,7 +67,7 @@ pub async fn deploy_light_client<P: Provider>(provider: P) -> Result<Address, Li
 
 /// `updateClient` body: `ChainId ‖ seq<LightBlock>`, the devchain's tag-1 body.
 pub fn update_body(chain: &ChainId, blocks: &[LightBlock]) -> Bytes {
-    crate::gateway::relay_body(&Tx::UpdateClient {
+    crate::gateway::relay_body(&RelayTx::UpdateClient {
         chain: chain.clone(),
         blocks: blocks.to_vec(),
     })
@@ -74,7 +75,7 @@ pub fn update_body(chain: &ChainId, blocks: &[LightBlock]) -> Bytes {
 
 /// `submitMisbehaviour` body: `ChainId ‖ Misbehaviour`, the devchain's tag-5 body.
 pub fn misbehaviour_body(chain: &ChainId, evidence: &Misbehaviour) -> Bytes {
-    crate::gateway::relay_body(&Tx::SubmitMisbehaviour {
+    crate::gateway::relay_body(&RelayTx::SubmitMisbehaviour {
         chain: chain.clone(),
         evidence: Box::new(evidence.clone()),
     })

@@ -13,7 +13,6 @@ use clap::Args;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde::Serialize;
-use xrelay_devchain::apps::transfer::TransferPacket;
 use xrelay_devchain::node::client::NodeClient;
 use xrelay_devchain::tx::{Action, SignedAction, Tx};
 use xrelay_devchain::Event;
@@ -24,6 +23,7 @@ use crate::core::clock::now_ms;
 use crate::devnet::up::{Devnet, UpOptions};
 use crate::devnet::{coin, user_key, DEV_ACCOUNTS};
 use crate::store::Status;
+use xrelay_protocol::TransferPacket;
 
 /// `xrelay demo` flags.
 #[derive(Debug, Args)]

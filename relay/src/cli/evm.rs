@@ -6,11 +6,11 @@ use xrelay_devchain::node::client::NodeClient;
 use xrelay_light_client::ChainId;
 
 use crate::config::RelayerConfig;
-use crate::core::evm::finality_mode;
 use crate::devnet::evm::{
     attested_client_state, create_client_on_devchain, create_client_on_evm, deploy,
 };
 use crate::keys::Keystore;
+use crate::wiring::evm::finality_mode;
 
 /// `xrelay evm …`.
 #[derive(Debug, Subcommand)]
@@ -62,7 +62,7 @@ async fn deploy_cmd(args: DeployArgs) -> anyhow::Result<()> {
         .ok_or_else(|| anyhow!("chain {} has no rpc", chain.id))?;
     let id: ChainId = chain.id.parse()?;
     let keystore = Keystore::new(evm.keys_dir.clone().unwrap_or_else(Keystore::default_dir));
-    let pass = crate::core::evm::keys_passphrase(&id, evm)?;
+    let pass = crate::wiring::evm::keys_passphrase(&id, evm)?;
     let deployer = keystore
         .load(&evm.account_key, &pass)
         .with_context(|| format!("account key {:?}", evm.account_key))?;

@@ -92,7 +92,7 @@ pub async fn health_check(a: ConfigArgs) -> anyhow::Result<()> {
                     .map(|a| Arc::new(a) as Arc<dyn ChainAdapter>)
             }
             Some(e) => {
-                let settings = crate::core::evm::read_only_settings(&id, c, e, policy)?;
+                let settings = crate::wiring::evm::read_only_settings(&id, c, e, policy)?;
                 xrelay_adapters::evm::EvmAdapter::connect(settings, None)
                     .await
                     .map(|a| Arc::new(a) as Arc<dyn ChainAdapter>)

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
 use clap::{Args, Subcommand};
-use xrelay_devchain::apps::transfer::TransferPacket;
 use xrelay_devchain::node::client::NodeClient;
 use xrelay_devchain::tx::{Action, SignedAction, Tx};
 use xrelay_devchain::Event;
@@ -15,6 +14,7 @@ use xrelay_light_client::{Address, ChainId, Encode, MessageId, SigningKey, Timeo
 
 use crate::config::RelayerConfig;
 use crate::keys::{passphrase, Keystore};
+use xrelay_protocol::TransferPacket;
 
 /// `xrelay tx …`.
 #[derive(Debug, Subcommand)]

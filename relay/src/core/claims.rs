@@ -13,8 +13,8 @@
 //!   settled already is recorded as settled from its proven outcome.
 
 use xrelay_adapters::{ChainEvent, Proven};
-use xrelay_devchain::module::keys::{self, Outcome};
 use xrelay_light_client::{paths, ChainId, Height, Message};
+use xrelay_protocol::Outcome;
 
 use super::chain::{ChainHandle, RelayError};
 use super::followed::Expect;
@@ -36,13 +36,13 @@ fn key_of(event: &ChainEvent) -> Option<(Vec<u8>, Vec<u8>)> {
                 Outcome::Refused
             };
             Some((
-                keys::outcome(&message.destination, message.sequence),
+                paths::outcome(&message.destination, message.sequence),
                 vec![outcome as u8],
             ))
         }
         ChainEvent::TimedOut { message, .. } => Some((
-            keys::outcome(&message.destination, message.sequence),
-            vec![Outcome::TimedOut as u8],
+            paths::outcome(&message.destination, message.sequence),
+            vec![Outcome::TimedOut.byte()],
         )),
         _ => None,
     }
@@ -245,7 +245,7 @@ pub async fn judge_content(
         return Ok(Judged::Dropped);
     }
     // No commitment: settled already (its outcome says how), or never sent.
-    let outcome_key = keys::outcome(&m.destination, m.sequence);
+    let outcome_key = paths::outcome(&m.destination, m.sequence);
     let settled = src.adapter.prove(&outcome_key, height).await?;
     let Some(word) = &settled.value else {
         src.check_proof(height, &outcome_key, Expect::Absent, &settled.proof)

@@ -4,10 +4,9 @@
 //! proof is verified by the relayer's light clients before it is submitted.
 
 use xrelay_adapters::{Confirmed, HostedClient, Submission};
-use xrelay_devchain::tx::{InboundMessage, ProvenAck, ProvenMessage, SourceProof};
 use xrelay_light_client::{paths, Height};
 
-use xrelay_devchain::module::keys::{self, Outcome};
+use xrelay_protocol::Outcome;
 
 use super::chain::{ChainHandle, RelayError};
 use super::claims::{judge_content, Judged};
@@ -16,12 +15,13 @@ use super::remote::{ensure_client_at, UpdateWait};
 use super::Relay;
 use crate::mesh::work_item;
 use crate::store::{MessageRecord, Status};
+use xrelay_protocol::{InboundMessage, ProvenAck, ProvenMessage, SourceProof};
 
 /// `outcomes/{destination}/{sequence}` on the source, and the value a timeout leaves there.
 fn outcome_key(m: &xrelay_light_client::Message) -> Vec<u8> {
-    keys::outcome(&m.destination, m.sequence)
+    paths::outcome(&m.destination, m.sequence)
 }
-const OUTCOME_TIMED_OUT: u8 = Outcome::TimedOut as u8;
+const OUTCOME_TIMED_OUT: u8 = Outcome::TimedOut.byte();
 
 /// What a pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -8,12 +8,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use xrelay_adapters::ChainEvent;
-use xrelay_devchain::module::keys::Outcome;
 use xrelay_light_client::{Acknowledgement, ChainId, Height, Message};
 
 use crate::core::clock::now_ms;
 use crate::metrics::Metrics;
 use crate::store::{MessageRecord, RelayStore, Status, StoreError};
+use xrelay_protocol::Outcome;
 
 /// What one batch of events changed.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

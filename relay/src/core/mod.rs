@@ -7,7 +7,6 @@ pub mod chain;
 pub mod claims;
 pub mod clock;
 pub mod error;
-pub mod evm;
 pub mod followed;
 pub mod lane;
 pub mod ledger;
@@ -20,15 +19,10 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use xrelay_adapters::devchain::DevchainAdapter;
-use xrelay_adapters::evm::EvmAdapter;
-use xrelay_adapters::ChainAdapter;
-use xrelay_adapters::{ChainEvent, EndpointPolicy};
+use xrelay_adapters::ChainEvent;
 use xrelay_light_client::{ChainId, Height};
 
-use crate::config::{hex_hash, RelayerConfig};
 use crate::metrics::Metrics;
-use crate::store::RelayStore;
 use chain::{ChainHandle, RelayError};
 use ledger::Ledger;
 
@@ -76,140 +70,29 @@ impl Relay {
 }
 
 impl Relay {
-    /// Connects to every chain, opens the store and the light clients; a chain that cannot
-    /// be reached fails the whole open (for one-shot commands such as `clear`).
-    pub async fn open(cfg: &RelayerConfig, metrics: Metrics) -> anyhow::Result<Arc<Relay>> {
-        Self::open_with(cfg, metrics, None).await
-    }
-
-    /// [`Self::open`] for the long-running relayer: a chain that cannot be reached yet
-    /// (its node restarting, say) is retried with backoff up to `patience`, with a warning
-    /// each time, instead of ending the process. Anything else (a trust root that does
-    /// not match, a store of another schema) still fails at once.
-    pub async fn open_patiently(
-        cfg: &RelayerConfig,
+    /// A relay over chains the wiring layer opened (`crate::wiring`, which builds each
+    /// chain's adapter from `[[chains]]`): the core itself never names a chain family's
+    /// adapter.
+    pub(crate) fn assemble(
+        ledger: Ledger,
         metrics: Metrics,
-        patience: Duration,
-    ) -> anyhow::Result<Arc<Relay>> {
-        Self::open_with(cfg, metrics, Some(patience)).await
-    }
-
-    async fn open_with(
-        cfg: &RelayerConfig,
-        metrics: Metrics,
-        patience: Option<Duration>,
-    ) -> anyhow::Result<Arc<Relay>> {
-        std::fs::create_dir_all(&cfg.relayer.data_dir)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", cfg.relayer.data_dir.display()))?;
-        let store = Arc::new(RelayStore::open(&cfg.relayer.data_dir.join("db"))?);
-        let mut lanes = Vec::new();
-        let mut partners: BTreeMap<ChainId, Vec<ChainId>> = BTreeMap::new();
-        for link in &cfg.links {
-            let a: ChainId = link.chains[0].parse()?;
-            let b: ChainId = link.chains[1].parse()?;
-            lanes.push((a.clone(), b.clone()));
-            lanes.push((b.clone(), a.clone()));
-            partners.entry(a.clone()).or_default().push(b.clone());
-            partners.entry(b).or_default().push(a);
-        }
-        let attestations = attestations::AttestationBoard::new();
-        let mut chains = BTreeMap::new();
-        for c in &cfg.chains {
-            let id: ChainId = c.id.parse()?;
-            let policy = EndpointPolicy {
-                request_timeout: Duration::from_millis(c.request_timeout_ms),
-                ..EndpointPolicy::default()
-            };
-            let block_time = Duration::from_millis(c.block_time_ms);
-            let trusted = match (
-                c.trusted_height,
-                c.trusted_hash.as_deref().and_then(hex_hash),
-            ) {
-                (Some(h), Some(hash)) => Some((h, hash)),
-                _ => None,
-            };
-            let started = std::time::Instant::now();
-            let mut backoff = Duration::from_millis(250);
-            let evm = match &c.evm {
-                Some(e) => Some(evm::settings(&id, c, e, policy, &attestations)?),
-                None => None,
-            };
-            let poll = (block_time / 2).max(Duration::from_millis(20));
-            let handle = loop {
-                let opened = async {
-                    let (adapter, follow): (Arc<dyn ChainAdapter>, _) = match &evm {
-                        None => (
-                            Arc::new(
-                                DevchainAdapter::connect(
-                                    id.clone(),
-                                    &c.rpc,
-                                    policy,
-                                    Some(metrics.rpc_errors.clone()),
-                                    poll,
-                                )
-                                .await?
-                                .with_refusals(metrics.claims_refused.clone()),
-                            ),
-                            None,
-                        ),
-                        Some((settings, follow)) => {
-                            let mut settings = settings.clone();
-                            settings.poll = poll;
-                            (
-                                Arc::new(
-                                    EvmAdapter::connect(settings, Some(metrics.rpc_errors.clone()))
-                                        .await?
-                                        .with_refusals(metrics.claims_refused.clone()),
-                                ),
-                                Some(follow.clone()),
-                            )
-                        }
-                    };
-                    ChainHandle::open(
-                        adapter,
-                        block_time,
-                        trusted,
-                        follow,
-                        partners.get(&id).cloned().unwrap_or_default(),
-                        store.clone(),
-                        metrics.clone(),
-                    )
-                    .await
-                }
-                .await;
-                match (opened, patience) {
-                    (Ok(handle), _) => break handle,
-                    (Err(RelayError::Adapter(e)), Some(p)) if started.elapsed() < p => {
-                        tracing::warn!(chain = %c.id, error = %e, retry_in_ms = backoff.as_millis() as u64, "chain unreachable at start; retrying");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(10));
-                    }
-                    (Err(e), _) => anyhow::bail!("chain {}: {e}", c.id),
-                }
-            };
-            chains.insert(id, Arc::new(handle));
-        }
-        let ledger = Ledger::open(
-            store,
-            metrics.clone(),
-            lanes.iter().cloned().collect::<BTreeSet<_>>(),
-        )?;
-        let mesh = if cfg.mesh.enabled {
-            crate::mesh::Mesh::start(&cfg.mesh, metrics.mesh.clone(), attestations.clone()).await?
-        } else {
-            crate::mesh::Mesh::off(cfg.mesh.window, attestations.clone())
-        };
-        Ok(Arc::new(Relay {
+        chains: BTreeMap<ChainId, Arc<ChainHandle>>,
+        lanes: Vec<(ChainId, ChainId)>,
+        max_batch: usize,
+        mesh: crate::mesh::Mesh,
+        attestations: Arc<attestations::AttestationBoard>,
+    ) -> Arc<Relay> {
+        Arc::new(Relay {
             ledger,
             metrics,
             chains,
             lanes,
-            max_batch: cfg.relayer.max_batch,
+            max_batch,
             mesh,
             attestations,
             status: Default::default(),
             taken_over: std::sync::Mutex::new(BTreeSet::new()),
-        }))
+        })
     }
 
     /// Runs every scanner and lane worker until `stop` turns true.

@@ -4,11 +4,11 @@
 //! at exactly the header the relayer's own light client holds at that height.
 
 use xrelay_adapters::{ClientUpdate, HostedClient, Submission};
-use xrelay_devchain::tx::{evm_update_runs, light_block_runs};
 use xrelay_light_client::{Hash32, Height};
 
 use super::chain::{metered_update, ChainHandle, RelayError};
 use crate::metrics::Metrics;
+use xrelay_protocol::{evm_update_runs, light_block_runs};
 
 /// How long [`ensure_client_at`] waits for an update it submits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

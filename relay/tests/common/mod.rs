@@ -8,13 +8,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use xrelay::devnet::{governance_key, user_key};
-use xrelay_devchain::apps::transfer::TransferPacket;
 use xrelay_devchain::node::client::{Included, NodeClient};
-use xrelay_devchain::tx::{Action, InboundMessage, SignedAction, SourceProof, Tx};
+use xrelay_devchain::tx::{Action, SignedAction, Tx};
 use xrelay_devchain::Event;
 use xrelay_light_client::{
     paths, ChainId, Encode, Message, SigningKey, Timeout, TrustOptions, TrustedState,
 };
+use xrelay_protocol::{InboundMessage, RelayTx, SourceProof, TransferPacket};
 
 /// A node process, killed when dropped.
 pub struct Node {
@@ -118,10 +118,10 @@ impl Node {
     pub async fn update_client_of(&self, src: &Node) -> u64 {
         let h = src.height().await;
         let block = src.rpc.light_block(h).await.unwrap();
-        self.submit_ok(&Tx::UpdateClient {
+        self.submit_ok(&Tx::Relay(RelayTx::UpdateClient {
             chain: src.chain.clone(),
             blocks: vec![block],
-        })
+        }))
         .await;
         h
     }
@@ -156,11 +156,11 @@ pub async fn deliver(src: &Node, dst: &Node, messages: &[(Message, SourceProof)]
             proof,
         });
     }
-    dst.submit_ok(&Tx::Recv {
+    dst.submit_ok(&Tx::Relay(RelayTx::Recv {
         source: src.chain.clone(),
         proof_height: h,
         messages: items,
-    })
+    }))
     .await
 }
 

@@ -7,10 +7,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use xrelay_devchain::apps::transfer::{voucher, TransferPacket};
+use xrelay_devchain::apps::transfer::voucher;
 use xrelay_devchain::node::client::NodeClient;
 use xrelay_devchain::Event;
 use xrelay_light_client::{Acknowledgement, Address, ChainId, Decode};
+use xrelay_protocol::TransferPacket;
 
 /// A message by lane and sequence.
 pub type Key = (ChainId, ChainId, u64);

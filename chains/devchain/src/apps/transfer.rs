@@ -8,59 +8,13 @@
 //! The balances, supplies and escrows it moves are the bank's ([`crate::module::bank`]):
 //! this app decides what moves, the bank keeps the state and its key layout.
 
-use xrelay_light_client::encoding::{Reader, Writer};
-use xrelay_light_client::{
-    Acknowledgement, Address, ChainId, Decode, DecodeError, Encode, Message,
-};
+use xrelay_light_client::{Acknowledgement, Address, ChainId, Decode, Message};
 
 use super::{App, AppError};
 use crate::module::bank;
-/// A packet's denomination follows the bank's rule (re-exported: callers that build or
-/// fuzz packets name it here).
-pub use crate::module::bank::{check_denom, MAX_DENOM_LEN};
 use crate::module::context::Context;
 use crate::state::Overlay;
-
-/// The payload of a transfer message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransferPacket {
-    /// The token as named on the sending chain.
-    pub denom: String,
-    /// Amount, at least 1.
-    pub amount: u128,
-    /// The paying account on the source.
-    pub sender: Address,
-    /// The receiving account on the destination.
-    pub receiver: Address,
-}
-
-impl Encode for TransferPacket {
-    fn encode_to(&self, w: &mut Writer) {
-        w.bytes(self.denom.as_bytes())
-            .fixed(&self.amount.to_be_bytes())
-            .put(&self.sender)
-            .put(&self.receiver);
-    }
-}
-
-impl Decode for TransferPacket {
-    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let denom = std::str::from_utf8(r.bytes("denom", MAX_DENOM_LEN)?)
-            .map_err(|_| DecodeError::invalid("denom", "not UTF-8"))?
-            .to_string();
-        let packet = TransferPacket {
-            denom,
-            amount: u128::from_be_bytes(r.array()?),
-            sender: r.get()?,
-            receiver: r.get()?,
-        };
-        check_denom(&packet.denom)?;
-        if packet.amount == 0 {
-            return Err(DecodeError::invalid("amount", "zero"));
-        }
-        Ok(packet)
-    }
-}
+use xrelay_protocol::transfer::{check_denom, TransferPacket};
 
 /// The voucher name on this chain of `denom` arriving from `source`.
 pub fn voucher(source: &ChainId, denom: &str) -> String {
@@ -166,6 +120,7 @@ impl App for Transfer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use xrelay_light_client::Encode;
 
     #[test]
     fn denominations_and_vouchers() {

@@ -6,11 +6,11 @@ use xrelay_light_client::{paths, ChainId, Height};
 
 use super::checks;
 use super::counterparty::{Claim, Counterparty};
-use super::keys::Outcome;
 use super::outbox;
 use super::{Context, Event, Module, ModuleError, TxReport};
 use crate::state::Overlay;
-use crate::tx::ProvenAck;
+use xrelay_protocol::Outcome;
+use xrelay_protocol::ProvenAck;
 
 impl Module {
     /// Settles messages sent to `destination` (client kind `C`) by their proven acks.

@@ -7,13 +7,14 @@
 //!
 //! State: [`keys::balance`], [`keys::supply`], [`keys::escrow`] (PROTOCOL.md §9).
 
-use xrelay_light_client::{Address, ChainId, DecodeError};
+use xrelay_light_client::{Address, ChainId};
 
 use super::keys;
 use crate::state::{Overlay, StorageError};
 
-/// Longest denomination: a bound on every key a denomination is part of.
-pub const MAX_DENOM_LEN: usize = 128;
+/// Denominations follow the `transfer` packet's rule: every key a denomination is part of
+/// stays bounded.
+pub use xrelay_protocol::transfer::{check_denom, MAX_DENOM_LEN};
 
 /// Why the bank refused a movement of tokens. Apps turn it into an
 /// [`AppError`](crate::apps::AppError) with the same meaning and text.
@@ -46,25 +47,6 @@ pub enum BankError {
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
-}
-
-/// Checks a denomination before it becomes part of a key: 1–128 bytes of `[A-Za-z0-9._/-]`,
-/// no empty `/` segment.
-pub fn check_denom(denom: &str) -> Result<(), DecodeError> {
-    let ok_chars = denom
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'));
-    if denom.is_empty()
-        || denom.len() > MAX_DENOM_LEN
-        || !ok_chars
-        || denom.split('/').any(str::is_empty)
-    {
-        return Err(DecodeError::invalid(
-            "denom",
-            format!("{denom:?} is not a valid denomination"),
-        ));
-    }
-    Ok(())
 }
 
 /// Balance of `account` in `denom`, for queries and apps.
@@ -190,20 +172,4 @@ fn sub(state: &mut Overlay<'_>, key: Vec<u8>, amount: u128) -> Result<(), BankEr
         })?;
     state.set_u128(key, left);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn denominations() {
-        assert!(check_denom("xrd").is_ok());
-        assert!(check_denom("v/alpha/xrd").is_ok());
-        assert!(check_denom("v//xrd").is_err());
-        assert!(check_denom("").is_err());
-        assert!(check_denom("a b").is_err());
-        assert!(check_denom(&"a".repeat(MAX_DENOM_LEN)).is_ok());
-        assert!(check_denom(&"a".repeat(MAX_DENOM_LEN + 1)).is_err());
-    }
 }

@@ -14,11 +14,6 @@ pub fn evm_client(chain: &ChainId) -> Vec<u8> {
     format!("evm_clients/{chain}").into_bytes()
 }
 
-/// `outcomes/{destination}/{sequence}` → how a sent message ended (see [`Outcome`]).
-pub fn outcome(destination: &ChainId, sequence: u64) -> Vec<u8> {
-    format!("outcomes/{destination}/{sequence}").into_bytes()
-}
-
 /// `nonces/{account}` → the account's next nonce (u64).
 pub fn nonce(account: &Address) -> Vec<u8> {
     format!("nonces/{account}").into_bytes()
@@ -47,26 +42,3 @@ pub const GOVERNANCE: &[u8] = b"governance";
 
 /// The value of a receipt: the message was received and its app ran.
 pub const RECEIPT: &[u8] = &[1];
-
-/// How a sent message ended, stored at [`outcome`] when its commitment is deleted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Outcome {
-    /// Acknowledged, the app accepted it.
-    Acknowledged = 1,
-    /// Acknowledged with an error; the sender was refunded.
-    Refused = 2,
-    /// Timed out; the sender was refunded.
-    TimedOut = 3,
-}
-
-impl Outcome {
-    /// From the stored byte.
-    pub fn from_byte(b: u8) -> Option<Self> {
-        match b {
-            1 => Some(Outcome::Acknowledged),
-            2 => Some(Outcome::Refused),
-            3 => Some(Outcome::TimedOut),
-            _ => None,
-        }
-    }
-}

@@ -37,12 +37,13 @@ use xrelay_light_client::{
 
 use crate::apps::{App, AppError};
 use crate::state::{atomically, Overlay, StorageError};
-use crate::tx::{Action, SignedAction, TooCostly, Tx};
+use crate::tx::{Action, SignedAction, Tx};
 use bank::BankError;
 pub use clients::KEPT_CONSENSUS_STATES;
 pub use context::Context;
 pub use counterparty::{load_client, load_evm_client, Counterparty};
 pub use event::Event;
+use xrelay_protocol::{RelayTx, TooCostly};
 
 /// What a successful transaction reports.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -262,39 +263,43 @@ impl Module {
         tx.cost().check()?;
         atomically(state, |s| match tx {
             Tx::Signed(signed) => self.signed(s, ctx, signed),
-            Tx::UpdateClient { chain, blocks } => clients::update_client(s, ctx, chain, blocks),
-            Tx::Recv {
+            Tx::Relay(RelayTx::UpdateClient { chain, blocks }) => {
+                clients::update_client(s, ctx, chain, blocks)
+            }
+            Tx::Relay(RelayTx::Recv {
                 source,
                 proof_height,
                 messages,
-            } => self.recv::<ClientState>(s, ctx, source, *proof_height, messages),
-            Tx::Ack {
+            }) => self.recv::<ClientState>(s, ctx, source, *proof_height, messages),
+            Tx::Relay(RelayTx::Ack {
                 destination,
                 proof_height,
                 acks,
-            } => self.ack::<ClientState>(s, ctx, destination, *proof_height, acks),
-            Tx::Timeout {
+            }) => self.ack::<ClientState>(s, ctx, destination, *proof_height, acks),
+            Tx::Relay(RelayTx::Timeout {
                 destination,
                 proof_height,
                 messages,
-            } => self.timeout::<ClientState>(s, ctx, destination, *proof_height, messages),
-            Tx::UpdateEvmClient { chain, updates } => clients::update_evm_client(s, chain, updates),
-            Tx::RecvEvm {
+            }) => self.timeout::<ClientState>(s, ctx, destination, *proof_height, messages),
+            Tx::Relay(RelayTx::UpdateEvmClient { chain, updates }) => {
+                clients::update_evm_client(s, chain, updates)
+            }
+            Tx::Relay(RelayTx::RecvEvm {
                 source,
                 proof_height,
                 messages,
-            } => self.recv::<EvmClientState>(s, ctx, source, *proof_height, messages),
-            Tx::AckEvm {
+            }) => self.recv::<EvmClientState>(s, ctx, source, *proof_height, messages),
+            Tx::Relay(RelayTx::AckEvm {
                 destination,
                 proof_height,
                 acks,
-            } => self.ack::<EvmClientState>(s, ctx, destination, *proof_height, acks),
-            Tx::TimeoutEvm {
+            }) => self.ack::<EvmClientState>(s, ctx, destination, *proof_height, acks),
+            Tx::Relay(RelayTx::TimeoutEvm {
                 destination,
                 proof_height,
                 messages,
-            } => self.timeout::<EvmClientState>(s, ctx, destination, *proof_height, messages),
-            Tx::SubmitMisbehaviour { chain, evidence } => {
+            }) => self.timeout::<EvmClientState>(s, ctx, destination, *proof_height, messages),
+            Tx::Relay(RelayTx::SubmitMisbehaviour { chain, evidence }) => {
                 clients::submit_misbehaviour(s, ctx, chain, evidence)
             }
         })

@@ -5,9 +5,10 @@
 use xrelay_light_client::{paths, Message};
 
 use super::checks;
-use super::keys::{self, Outcome};
+
 use super::ModuleError;
 use crate::state::Overlay;
+use xrelay_protocol::Outcome;
 
 /// Loads the commitment of an outbound message: `true` if pending and identical, `false` if
 /// it was already settled, an error if it never existed or differs. Ack and timeout call it
@@ -15,7 +16,7 @@ use crate::state::Overlay;
 pub(super) fn pending(s: &Overlay<'_>, m: &Message) -> Result<bool, ModuleError> {
     match s.get(&paths::commitment(&m.destination, m.sequence))? {
         Some(stored) => checks::check_commitment(&stored, m).map(|_| true),
-        None if s.has(&keys::outcome(&m.destination, m.sequence))? => Ok(false),
+        None if s.has(&paths::outcome(&m.destination, m.sequence))? => Ok(false),
         None => Err(ModuleError::UnknownMessage {
             sequence: m.sequence,
         }),
@@ -31,8 +32,8 @@ pub(super) fn settle(
 ) -> Result<(), ModuleError> {
     s.delete(paths::commitment(&m.destination, m.sequence));
     s.set(
-        keys::outcome(&m.destination, m.sequence),
-        vec![outcome as u8],
+        paths::outcome(&m.destination, m.sequence),
+        vec![outcome.byte()],
     );
     Ok(())
 }

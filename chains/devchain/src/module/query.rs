@@ -7,9 +7,10 @@ use xrelay_light_client::evm::client::EvmClientState;
 use xrelay_light_client::{paths, Address, ChainId, ClientState, Decode};
 
 use super::bank;
-use super::keys::{self, Outcome};
+use super::keys;
 use super::ModuleError;
 use crate::state::{Overlay, StateRead, StorageError};
+use xrelay_protocol::Outcome;
 
 /// Where a message sent on `source`→`destination` at `sequence` stands, seen from the
 /// source chain.
@@ -36,7 +37,7 @@ pub fn sent_status(
     {
         return Ok(SentStatus::Pending);
     }
-    Ok(match state.get(&keys::outcome(destination, sequence))? {
+    Ok(match state.get(&paths::outcome(destination, sequence))? {
         Some(b) => b
             .first()
             .and_then(|b| Outcome::from_byte(*b))

@@ -6,11 +6,12 @@ use xrelay_light_client::{paths, Acknowledgement, ChainId, Height};
 
 use super::checks::{self, Arrival};
 use super::counterparty::{Claim, Counterparty};
-use super::keys::{self, Outcome};
+use super::keys;
 use super::{Context, Event, Module, ModuleError, TxReport};
 use crate::apps::AppError;
 use crate::state::{atomically, Overlay};
-use crate::tx::{InboundMessage, SourceProof};
+use xrelay_protocol::Outcome;
+use xrelay_protocol::{InboundMessage, SourceProof};
 
 impl Module {
     /// Receives messages from `source`, whose client here is a `C` (§9.1 lane rules).
@@ -53,8 +54,8 @@ impl Module {
                     im.message.commitment().0.to_vec(),
                 ),
                 SourceProof::TimedOut => (
-                    keys::outcome(&ctx.chain_id, im.message.sequence),
-                    vec![Outcome::TimedOut as u8],
+                    paths::outcome(&ctx.chain_id, im.message.sequence),
+                    vec![Outcome::TimedOut.byte()],
                 ),
             })
             .collect();

@@ -6,11 +6,11 @@ use xrelay_light_client::{paths, ChainId, Height};
 
 use super::checks;
 use super::counterparty::{Claim, Counterparty};
-use super::keys::Outcome;
 use super::outbox;
 use super::{Context, Event, Module, ModuleError, TxReport};
 use crate::state::Overlay;
-use crate::tx::ProvenMessage;
+use xrelay_protocol::Outcome;
+use xrelay_protocol::ProvenMessage;
 
 impl Module {
     /// Refunds messages sent to `destination` (client kind `C`) that it can no longer

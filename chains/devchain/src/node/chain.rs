@@ -14,7 +14,8 @@ use xrelay_light_client::{
 use super::store::{Batch, Cf, Store};
 use crate::module::{Context, Genesis, Module, ModuleError, TxReport};
 use crate::state::{Overlay, StorageError, Writes};
-use crate::tx::{tx_root, Tx, MAX_TX_SIGNATURES};
+use crate::tx::{tx_root, Tx};
+use xrelay_protocol::limits::MAX_TX_SIGNATURES;
 
 /// Where the validators' secret keys come from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

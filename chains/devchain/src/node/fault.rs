@@ -15,6 +15,7 @@ use xrelay_light_client::{
 use super::chain::ValidatorPlan;
 use crate::module::{Event, TxReport};
 use crate::tx::Tx;
+use xrelay_protocol::RelayTx;
 
 /// What a faulty node does wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -177,10 +178,12 @@ impl Fault {
         }
         txs.into_iter()
             .map(|tx| match tx {
-                Tx::UpdateClient { chain, blocks } => Tx::UpdateClient {
-                    chain,
-                    blocks: blocks.into_iter().map(altered_block).collect(),
-                },
+                Tx::Relay(RelayTx::UpdateClient { chain, blocks }) => {
+                    Tx::Relay(RelayTx::UpdateClient {
+                        chain,
+                        blocks: blocks.into_iter().map(altered_block).collect(),
+                    })
+                }
                 other => other,
             })
             .collect()
@@ -196,7 +199,7 @@ impl Fault {
         };
         for (height, hash) in headers.iter_mut() {
             let altered = txs.iter().find_map(|tx| match tx {
-                Tx::UpdateClient { chain: c, blocks } if c == chain => blocks
+                Tx::Relay(RelayTx::UpdateClient { chain: c, blocks }) if c == chain => blocks
                     .iter()
                     .find(|b| b.height() == *height && b.header().hash() == *hash)
                     .map(|b| altered_header(b.header()).hash()),
@@ -262,7 +265,7 @@ impl Fault {
     /// in its latest block at `height`, and the client frozen.
     pub fn fake_evidence_outcome(&self, tx: &Tx) -> Option<TxReport> {
         match (self.lies_about_clients(), tx) {
-            (true, Tx::SubmitMisbehaviour { chain, evidence }) => Some(TxReport {
+            (true, Tx::Relay(RelayTx::SubmitMisbehaviour { chain, evidence })) => Some(TxReport {
                 events: vec![Event::ClientFrozen {
                     chain: chain.clone(),
                     kind: evidence

@@ -4,7 +4,8 @@
 //! a test can switch on to prove that others refuse them ([`fault`]).
 
 pub mod chain;
-pub mod client;
+/// The RPC client, reachable here too: tools that run a node also talk to one.
+pub use crate::client;
 pub mod fault;
 pub mod rpc;
 pub mod run;

@@ -22,22 +22,7 @@ use super::store::Store;
 use crate::module::{query, Event};
 use crate::tx::Tx;
 
-/// Error codes beyond JSON-RPC's own.
-pub mod codes {
-    /// Bad parameters (JSON-RPC standard).
-    pub const INVALID_PARAMS: i32 = -32602;
-    /// The transaction was refused by the mempool check (the module's error).
-    pub const TX_REFUSED: i32 = 1;
-    /// Nothing at that height (not produced yet, or never).
-    pub const NOT_FOUND: i32 = 2;
-    /// Storage or internal failure.
-    pub const INTERNAL: i32 = 3;
-    /// The transaction was accepted but no block included it in time.
-    pub const TIMEOUT: i32 = 4;
-    /// The mempool is full, or its verification budget for relay transactions is used up:
-    /// retry after the next block.
-    pub const MEMPOOL_FULL: i32 = 5;
-}
+pub use crate::rpc_answers::codes;
 
 /// A new block, as pushed to subscribers.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -161,8 +146,7 @@ struct ProofsParam {
 /// hashing its verification needs (PROTOCOL.md §9.2, verification budget).
 pub const MAX_REQUEST_BYTES: u32 = 10 * 1024 * 1024;
 
-/// Most keys one `proofs` call proves: a bound on the work and the answer's size.
-pub const MAX_PROOF_KEYS: usize = 1_000;
+pub use crate::rpc_answers::MAX_PROOF_KEYS;
 
 #[derive(Deserialize)]
 struct TxParam {

@@ -7,9 +7,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use xrelay_devchain::module::query;
-use xrelay_devchain::tx::{
-    Action, InboundMessage, ProvenAck, ProvenMessage, SignedAction, SourceProof, Tx,
-};
+use xrelay_devchain::tx::{Action, SignedAction, Tx};
 use xrelay_devchain::{
     Context, Event, Genesis, MemoryState, Module, ModuleError, Overlay, TxReport,
 };
@@ -18,6 +16,7 @@ use xrelay_light_client::{
     paths, Address, ChainId, Commit, Encode, Hash32, Header, LightBlock, Message, SignedHeader,
     SigningKey, StateProof, Timeout, TrustOptions, TrustedState, ValidatorSet,
 };
+use xrelay_protocol::{InboundMessage, ProvenAck, ProvenMessage, RelayTx, SourceProof};
 
 /// One clock for all chains, so headers are never "from the future" for each other.
 #[derive(Clone, Default)]
@@ -239,9 +238,11 @@ impl Chain {
 
 /// An UpdateClient for `dst`'s client of `src`, up to `src`'s tip (None if up to date).
 pub fn update(src: &Chain, dst: &Chain) -> Option<Tx> {
-    (dst.client_height(&src.id) < src.height()).then(|| Tx::UpdateClient {
-        chain: src.id.clone(),
-        blocks: vec![src.tip().clone()],
+    (dst.client_height(&src.id) < src.height()).then(|| {
+        Tx::Relay(RelayTx::UpdateClient {
+            chain: src.id.clone(),
+            blocks: vec![src.tip().clone()],
+        })
     })
 }
 
@@ -255,11 +256,11 @@ pub fn relay_messages(src: &Chain, dst: &mut Chain) -> Vec<Result<TxReport, Modu
         .filter(|m| m.sequence >= next_recv)
         .map(|m| {
             let timed_out = query::sent_status(&src.state, &dst.id, m.sequence).unwrap()
-                == query::SentStatus::Settled(xrelay_devchain::module::keys::Outcome::TimedOut);
+                == query::SentStatus::Settled(xrelay_protocol::Outcome::TimedOut);
             let (shows, key) = if timed_out {
                 (
                     SourceProof::TimedOut,
-                    xrelay_devchain::module::keys::outcome(&dst.id, m.sequence),
+                    xrelay_light_client::paths::outcome(&dst.id, m.sequence),
                 )
             } else {
                 (
@@ -279,11 +280,11 @@ pub fn relay_messages(src: &Chain, dst: &mut Chain) -> Vec<Result<TxReport, Modu
     }
     let txs = update(src, dst)
         .into_iter()
-        .chain([Tx::Recv {
+        .chain([Tx::Relay(RelayTx::Recv {
             source: src.id.clone(),
             proof_height: h,
             messages,
-        }])
+        })])
         .collect();
     dst.block(txs)
 }
@@ -315,11 +316,11 @@ pub fn relay_acks(src: &mut Chain, dst: &Chain) -> Vec<Result<TxReport, ModuleEr
     }
     let txs = update(dst, src)
         .into_iter()
-        .chain([Tx::Ack {
+        .chain([Tx::Relay(RelayTx::Ack {
             destination: dst.id.clone(),
             proof_height: h,
             acks,
-        }])
+        })])
         .collect();
     src.block(txs)
 }
@@ -349,11 +350,11 @@ pub fn relay_timeouts(src: &mut Chain, dst: &Chain) -> Vec<Result<TxReport, Modu
     }
     let txs = update(dst, src)
         .into_iter()
-        .chain([Tx::Timeout {
+        .chain([Tx::Relay(RelayTx::Timeout {
             destination: dst.id.clone(),
             proof_height: h,
             messages,
-        }])
+        })])
         .collect();
     src.block(txs)
 }

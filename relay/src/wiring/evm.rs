@@ -10,9 +10,9 @@ use xrelay_light_client::evm::attest::Committee;
 use xrelay_light_client::evm::client::FinalityMode;
 use xrelay_light_client::{Address, ChainId};
 
-use super::attestations::AttestationBoard;
-use super::followed::EvmFollow;
 use crate::config::{parse_address, ChainSection, EvmSection};
+use crate::core::attestations::AttestationBoard;
+use crate::core::followed::EvmFollow;
 use crate::keys::{passphrase, Keystore};
 
 fn address(s: &str, what: &str) -> anyhow::Result<Address> {

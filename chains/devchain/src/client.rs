@@ -1,5 +1,5 @@
 //! A typed client of the node's JSON-RPC API (HTTP), for tools, tests and the relayer's
-//! devchain adapter. Everything a node returns is decoded strictly: a light block or proof
+//! devchain adapter (feature `client`: no storage engine, so the adapter links none). Everything a node returns is decoded strictly: a light block or proof
 //! that does not decode is an error here, never a panic or a silently wrong value. The
 //! decoding itself lives in [`crate::rpc_answers`] (compiled without the node, so it is
 //! fuzzed and property-tested as is); this module does the transport.
@@ -14,8 +14,7 @@ use serde_json::{json, Value};
 use xrelay_light_client::evm::client::EvmClientState;
 use xrelay_light_client::{Address, ChainId, ClientState, Encode, Hash32, Height, LightBlock};
 
-use super::rpc::codes;
-use crate::rpc_answers::{self, BadAnswer};
+use crate::rpc_answers::{self, codes, BadAnswer};
 pub use crate::rpc_answers::{EventAt, Included, ProvenValue, Status};
 use crate::tx::Tx;
 
@@ -226,7 +225,7 @@ impl NodeClient {
     }
 
     /// The values at `keys` with their proofs at `height`, in the order of `keys`, in one
-    /// request (at most [`crate::node::rpc::MAX_PROOF_KEYS`]); unverified.
+    /// request (at most [`crate::rpc_answers::MAX_PROOF_KEYS`]); unverified.
     pub async fn proofs(
         &self,
         keys: &[Vec<u8>],

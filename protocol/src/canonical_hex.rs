@@ -14,7 +14,7 @@ fn from_hex<T: Decode, E: serde::de::Error>(s: &str) -> Result<T, E> {
     T::decode(&bytes).map_err(E::custom)
 }
 
-/// A boxed value (`#[serde(with = "crate::canonical_hex::boxed")]`).
+/// A boxed value (`#[serde(with = "xrelay_protocol::canonical_hex::boxed")]`).
 pub mod boxed {
     use super::*;
 
@@ -30,7 +30,8 @@ pub mod boxed {
     }
 }
 
-/// A vector of values (`#[serde(with = "crate::canonical_hex::seq")]`), one hex string each.
+/// A vector of values, one hex string each
+/// (`#[serde(with = "xrelay_protocol::canonical_hex::seq")]`).
 pub mod seq {
     use super::*;
     use serde::ser::SerializeSeq;
