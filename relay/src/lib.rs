@@ -9,7 +9,9 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod attestations;
 pub mod cli;
+pub mod clock;
 /// The configuration (its own crate, `xrelay-config`, so that it can be fuzzed without the
 /// relayer's RocksDB and libp2p); `crate::config::…` paths name it here.
 pub use xrelay_config as config;
