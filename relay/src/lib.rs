@@ -23,5 +23,7 @@ pub mod logging;
 pub mod mesh;
 pub mod metrics;
 pub mod runner;
-pub mod status;
+/// The status sampler is part of the core (it reads the relay's state and the core starts
+/// it), so the core and it do not import each other; `crate::status::…` paths keep naming it.
+pub use crate::core::status;
 pub mod store;

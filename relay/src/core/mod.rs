@@ -17,6 +17,7 @@ pub mod lane;
 pub mod ledger;
 pub mod misbehaviour;
 pub mod remote;
+pub mod status;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
