@@ -21,7 +21,7 @@ use xrelay_fuzz::{config_input, RpcRequest};
 
 // The mesh's attester-signature payload codec, compiled from the relayer's own source file as
 // the `decode_attestation_payload` target does (it depends on xrelay-light-client only).
-#[path = "../../relay/src/core/attestations/payload.rs"]
+#[path = "../../relay/src/attestations/payload.rs"]
 mod payload;
 
 // The mesh's heartbeat codec, compiled from the relayer's own source file as the

@@ -11,7 +11,7 @@
 //! to the same values, and losing its last byte or gaining one more must be refused.
 #![no_main]
 
-#[path = "../../relay/src/core/attestations/payload.rs"]
+#[path = "../../relay/src/attestations/payload.rs"]
 mod payload;
 
 use libfuzzer_sys::fuzz_target;

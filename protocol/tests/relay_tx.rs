@@ -96,7 +96,7 @@ fn samples() -> Vec<RelayTx> {
                 trusted_height: 2,
                 trusted_next_validators: chain.validators(3).clone(),
                 first: chain.light_block(3),
-                second: chain.conflicting_light_block(3, |h| h.app_hash.0[0] ^= 1),
+                second: chain.conflicting_light_block(3, |h| h.state_root.0[0] ^= 1),
             }),
         },
         RelayTx::UpdateEvmClient {

@@ -9,7 +9,9 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod attestations;
 pub mod cli;
+pub mod clock;
 /// The configuration (its own crate, `xrelay-config`, so that it can be fuzzed without the
 /// relayer's RocksDB and libp2p); `crate::config::…` paths name it here.
 pub use xrelay_config as config;
@@ -21,6 +23,8 @@ pub mod logging;
 pub mod mesh;
 pub mod metrics;
 pub mod runner;
-pub mod status;
+/// The status sampler is part of the core (it reads the relay's state and the core starts
+/// it), so the core and it do not import each other; `crate::status::…` paths keep naming it.
+pub use crate::core::status;
 pub mod store;
 pub mod wiring;

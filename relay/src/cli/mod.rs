@@ -3,7 +3,6 @@
 
 pub mod bench;
 pub mod demo;
-pub mod demo_evm;
 pub mod devnet;
 pub mod evm;
 pub mod keys;

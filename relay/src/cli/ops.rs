@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use xrelay_light_client::ChainId;
 
 use crate::config::RelayerConfig;
-use crate::core::chain::now_ms;
+use crate::core::clock::now_ms;
 use crate::core::followed::ClientFacts;
 use crate::core::{lane, scan_once, Relay};
 use crate::metrics::Metrics;

@@ -111,7 +111,7 @@ pub struct TransferArgs {
 }
 
 fn timeout(ms: Option<u64>) -> Timeout {
-    let now = crate::core::chain::now_ms();
+    let now = crate::core::clock::now_ms();
     match ms {
         Some(ms) => Timeout {
             height: 0,

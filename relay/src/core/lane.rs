@@ -466,7 +466,7 @@ pub async fn refresh_client(
     let Some(latest) = state.consensus_state(state.latest_height()) else {
         return Ok(false);
     };
-    let age = super::chain::now_ms().saturating_sub(latest.time_ms);
+    let age = super::clock::now_ms().saturating_sub(latest.time_ms);
     if age < state.options().trusting_period_ms / 3 {
         return Ok(false);
     }

@@ -2,16 +2,21 @@
 //! and misbehaviour checks on client updates), per directed lane a worker (deliveries,
 //! timeouts, acks), all verified by the relayer's own light clients.
 
-pub mod attestations;
+/// The attestation board is a leaf module of its own (the mesh holds it too);
+/// `crate::core::attestations::…` paths keep naming it.
+pub use crate::attestations;
 pub mod chain;
 pub mod claims;
-pub mod clock;
+/// The clock is a leaf module of its own (the mesh and the status page read it too);
+/// `crate::core::clock::now_ms` keeps naming it.
+pub use crate::clock;
 pub mod error;
 pub mod followed;
 pub mod lane;
 pub mod ledger;
 pub mod misbehaviour;
 pub mod remote;
+pub mod status;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -38,7 +38,7 @@
 //! Its metric families ([`MeshMetrics`]) are defined in `crate::metrics`, which imports
 //! nothing from the mesh.
 //!
-//! [`AttestationBoard::publish_own`]: crate::core::attestations::AttestationBoard::publish_own
+//! [`AttestationBoard::publish_own`]: crate::attestations::AttestationBoard::publish_own
 
 pub mod heartbeat;
 mod identity;
@@ -57,4 +57,4 @@ pub use crate::metrics::MeshMetrics;
 pub use identity::{load_or_create_identity, write_identity};
 pub use membership::{work_item, Membership};
 pub use signing::verify_heartbeat;
-pub use swarm::{Mesh, MeshCommand, ATTEST_TOPIC, HEARTBEAT_TOPIC, STUCK_AFTER_FAILURES};
+pub use swarm::{LaneEnd, Mesh, MeshCommand, ATTEST_TOPIC, HEARTBEAT_TOPIC, STUCK_AFTER_FAILURES};

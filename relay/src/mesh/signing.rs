@@ -54,7 +54,7 @@ pub(super) fn accept_heartbeat(
     data: &[u8],
 ) {
     let verdict = verify_heartbeat(source, data)
-        .and_then(|hb| beats.accept(source, &hb, crate::core::chain::now_ms(), Instant::now()));
+        .and_then(|hb| beats.accept(source, &hb, crate::clock::now_ms(), Instant::now()));
     if let Err(refused) = verdict {
         metrics
             .heartbeats_refused

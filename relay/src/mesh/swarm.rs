@@ -22,8 +22,8 @@ use super::identity::load_or_create_identity;
 use super::membership::Membership;
 use super::signing::{accept_heartbeat, sign_heartbeat};
 use super::MeshSection;
-use crate::core::attestations::payload::{decode_payload, encode_payload};
-use crate::core::attestations::AttestationBoard;
+use crate::attestations::payload::{decode_payload, encode_payload};
+use crate::attestations::AttestationBoard;
 use crate::metrics::MeshMetrics;
 
 /// The gossipsub topic of heartbeats (payload: [`heartbeat`](super::heartbeat),
@@ -32,7 +32,7 @@ use crate::metrics::MeshMetrics;
 pub const HEARTBEAT_TOPIC: &str = "xrelay/mesh/heartbeat/v2";
 
 /// The gossipsub topic of attester signatures (payload: canonical `Attestation ‖
-/// AttesterSignature`, see [`crate::core::attestations::payload`]).
+/// AttesterSignature`, see [`crate::attestations::payload`]).
 pub const ATTEST_TOPIC: &str = "xrelay/mesh/attest/v1";
 
 /// Consecutive failed passes of a lane worker after which this relayer tells the mesh it
@@ -46,6 +46,26 @@ pub const STUCK_AFTER_FAILURES: u32 = 5;
 pub enum MeshCommand {
     /// Drop every connection and ignore every peer for this long.
     Isolate(Duration),
+}
+
+/// What the mesh needs of one end of a lane to judge whether this relayer can serve it.
+/// The relay core's chain handle implements it, so that the mesh does not import the core
+/// (which holds the mesh).
+pub trait LaneEnd {
+    /// The chain at this end.
+    fn chain_id(&self) -> &ChainId;
+    /// Whether the chain was found misbehaving (nothing from it is relayed).
+    fn is_frozen(&self) -> bool;
+}
+
+impl<T: LaneEnd + ?Sized> LaneEnd for Arc<T> {
+    fn chain_id(&self) -> &ChainId {
+        (**self).chain_id()
+    }
+
+    fn is_frozen(&self) -> bool {
+        (**self).is_frozen()
+    }
 }
 
 /// The running mesh.
@@ -87,21 +107,20 @@ impl Mesh {
     /// passes in a row failed (a proof or header it cannot get verified, a node that does
     /// not answer) or while either chain is frozen for it; it can again after one pass
     /// succeeds. The change goes out with the next heartbeat (and is logged).
-    pub fn report_lane(
-        &self,
-        src: &crate::core::chain::ChainHandle,
-        dst: &crate::core::chain::ChainHandle,
-        failed_passes: u32,
-    ) {
-        let frozen = src.is_frozen() || dst.is_frozen();
+    pub fn report_lane(&self, src: &impl LaneEnd, dst: &impl LaneEnd, failed_passes: u32) {
+        let (src, dst, frozen) = (
+            src.chain_id(),
+            dst.chain_id(),
+            src.is_frozen() || dst.is_frozen(),
+        );
         let stuck = frozen || failed_passes >= STUCK_AFTER_FAILURES;
-        if self.set_lane_served(&src.id, &dst.id, !stuck) {
+        if self.set_lane_served(src, dst, !stuck) {
             if stuck && self.view.borrow().enabled {
-                tracing::warn!(src = %src.id, dst = %dst.id, frozen, failed_passes, "this relayer cannot serve the lane: other mesh members take its windows over");
+                tracing::warn!(src = %src, dst = %dst, frozen, failed_passes, "this relayer cannot serve the lane: other mesh members take its windows over");
             } else if stuck {
-                tracing::warn!(src = %src.id, dst = %dst.id, frozen, failed_passes, "this relayer cannot serve the lane");
+                tracing::warn!(src = %src, dst = %dst, frozen, failed_passes, "this relayer cannot serve the lane");
             } else {
-                tracing::info!(src = %src.id, dst = %dst.id, "this relayer serves the lane again");
+                tracing::info!(src = %src, dst = %dst, "this relayer serves the lane again");
             }
         }
     }
@@ -237,7 +256,7 @@ impl Mesh {
             let mut beats: Beats<PeerId> = Beats::new(grace);
             // Above every counter of this relayer's earlier runs (fewer than one beat per
             // millisecond), so a restart is not taken for a replay.
-            let mut counter = crate::core::chain::now_ms();
+            let mut counter = crate::clock::now_ms();
             let me_bytes = me.to_bytes();
             let mut beat = tokio::time::interval(heartbeat);
             let mut redial = tokio::time::interval(Duration::from_secs(2));
@@ -252,7 +271,7 @@ impl Mesh {
                             .clone();
                         counter += 1;
                         if !isolated {
-                            let hb = Heartbeat::new(counter, crate::core::chain::now_ms(), mine.iter().cloned());
+                            let hb = Heartbeat::new(counter, crate::clock::now_ms(), mine.iter().cloned());
                             match sign_heartbeat(&signer, &me_bytes, &hb) {
                                 // No peers yet is normal at start; heartbeats resume when they come.
                                 Some(payload) => {

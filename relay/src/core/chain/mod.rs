@@ -38,9 +38,8 @@ use super::followed::{EvmFollow, Failure, Followed};
 use crate::metrics::Metrics;
 use crate::store::RelayStore;
 
-// The error and the clock have modules of their own (`core::error`, `core::clock`); they
-// stay reachable here, where most of the core has always imported them from.
-pub use super::clock::now_ms;
+// The error has a module of its own (`core::error`); it stays reachable here, where most
+// of the core has always imported it from.
 pub use super::error::RelayError;
 pub use conflict::Confirmation;
 pub use cosign::{Cosigned, SIGNED_HEIGHTS_KEPT};
@@ -72,6 +71,17 @@ pub struct ChainHandle {
     signing: Mutex<()>,
     store: Arc<RelayStore>,
     metrics: Metrics,
+}
+
+/// The mesh judges a lane by its ends' ids and frozen flags.
+impl crate::mesh::LaneEnd for ChainHandle {
+    fn chain_id(&self) -> &ChainId {
+        &self.id
+    }
+
+    fn is_frozen(&self) -> bool {
+        ChainHandle::is_frozen(self)
+    }
 }
 
 /// The block hash a chain's own header at `height` has under `mode`'s rules.

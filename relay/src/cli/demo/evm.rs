@@ -14,7 +14,9 @@ use xrelay_devchain::tx::Action;
 use xrelay_evm::gateway::{Gateway, TransferApp};
 use xrelay_light_client::{ChainId, SigningKey, Timeout};
 
-use super::demo::{broadcast_all, tally, transfer, DemoArgs, Planned, Summary};
+use super::send::{broadcast_all, transfer, Planned};
+use super::summary::{tally, Summary};
+use super::DemoArgs;
 use crate::config::RelayerConfig;
 use crate::core::clock::now_ms;
 use crate::devnet::evm::{signing_provider, EvmDevnet};
@@ -23,7 +25,11 @@ use crate::devnet::{coin, user_key, DEV_ACCOUNTS};
 use crate::store::Status;
 
 /// Runs the EVM demo in `dir`; returns its summary.
-pub async fn run(args: &DemoArgs, dir: &Path, say: &dyn Fn(String)) -> anyhow::Result<Summary> {
+pub(super) async fn run(
+    args: &DemoArgs,
+    dir: &Path,
+    say: &dyn Fn(String),
+) -> anyhow::Result<Summary> {
     say(format!(
         "starting 2 devchains, an anvil node and a relayer in {}",
         dir.display()

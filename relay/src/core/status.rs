@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokio::sync::watch;
 use xrelay_light_client::ChainId;
 
-use crate::core::chain::now_ms;
+use crate::clock::now_ms;
 use crate::core::followed::ClientFacts;
 use crate::core::ledger::RecentChange;
 use crate::core::Relay;
