@@ -10,8 +10,10 @@
 
 pub mod amount;
 pub mod apps;
+pub mod bank;
 #[cfg(feature = "client")]
 pub mod client;
+pub mod context;
 pub mod keyfile;
 pub mod module;
 #[cfg(feature = "node")]

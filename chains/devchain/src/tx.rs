@@ -234,7 +234,7 @@ impl Decode for Action {
             },
             1 => Action::Pay {
                 to: r.get()?,
-                denom: get_string(r, "denom", crate::module::bank::MAX_DENOM_LEN)?,
+                denom: get_string(r, "denom", crate::bank::MAX_DENOM_LEN)?,
                 amount: u128::from_be_bytes(r.array()?),
             },
             2 => Action::CreateClient {

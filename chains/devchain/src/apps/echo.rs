@@ -4,7 +4,7 @@
 use xrelay_light_client::{sha256, Acknowledgement, Address, ChainId, Message};
 
 use super::{App, AppError};
-use crate::module::context::Context;
+use crate::context::Context;
 use crate::state::Overlay;
 
 /// The echo app.

@@ -7,8 +7,8 @@ pub mod transfer;
 
 use xrelay_light_client::{Acknowledgement, Address, ChainId, Message};
 
-use crate::module::bank::BankError;
-use crate::module::context::Context;
+use crate::bank::BankError;
+use crate::context::Context;
 use crate::state::{Overlay, StorageError};
 
 /// Why an app refused.

@@ -5,14 +5,14 @@
 //! token, escrow on its home chain always equals the vouchers outstanding elsewhere plus
 //! what is in flight, and nothing is created or lost.
 //!
-//! The balances, supplies and escrows it moves are the bank's ([`crate::module::bank`]):
+//! The balances, supplies and escrows it moves are the bank's ([`crate::bank`]):
 //! this app decides what moves, the bank keeps the state and its key layout.
 
 use xrelay_light_client::{Acknowledgement, Address, ChainId, Decode, Message};
 
 use super::{App, AppError};
-use crate::module::bank;
-use crate::module::context::Context;
+use crate::bank;
+use crate::context::Context;
 use crate::state::Overlay;
 use xrelay_protocol::transfer::{check_denom, TransferPacket};
 

@@ -3,6 +3,9 @@
 
 use xrelay_light_client::{Address, ChainId};
 
+/// The bank's keys (`balances`, `supply`, `escrow`), kept by [`crate::bank`].
+pub use crate::bank::keys::{balance, escrow, supply};
+
 /// `clients/{chain}` → the client of `chain` (canonical `ClientState` bytes).
 pub fn client(chain: &ChainId) -> Vec<u8> {
     format!("clients/{chain}").into_bytes()
@@ -17,24 +20,6 @@ pub fn evm_client(chain: &ChainId) -> Vec<u8> {
 /// `nonces/{account}` → the account's next nonce (u64).
 pub fn nonce(account: &Address) -> Vec<u8> {
     format!("nonces/{account}").into_bytes()
-}
-
-/// `balances/{denom}/{account}` → the account's balance of `denom` (u128), kept by the
-/// bank (`module::bank`).
-pub fn balance(denom: &str, account: &Address) -> Vec<u8> {
-    format!("balances/{denom}/{account}").into_bytes()
-}
-
-/// `supply/{denom}` → the tokens of `denom` that exist on this chain, escrow included
-/// (u128), kept by the bank.
-pub fn supply(denom: &str) -> Vec<u8> {
-    format!("supply/{denom}").into_bytes()
-}
-
-/// `escrow/{counterparty}/{denom}` → what is escrowed here for sends to `counterparty`
-/// (u128), kept by the bank.
-pub fn escrow(counterparty: &ChainId, denom: &str) -> Vec<u8> {
-    format!("escrow/{counterparty}/{denom}").into_bytes()
 }
 
 /// `governance` → the address allowed to create and reset clients.

@@ -14,10 +14,10 @@
 //! `counterparty`, `keys`, `outbox`), never each other.
 
 mod ack;
-pub mod bank;
+/// The bank, reachable here as well: genesis, `Pay` and the queries use it.
+pub use crate::bank;
 pub mod checks;
 mod clients;
-pub mod context;
 pub mod counterparty;
 mod event;
 mod governance;
@@ -36,11 +36,11 @@ use xrelay_light_client::{
 };
 
 use crate::apps::{App, AppError};
+pub use crate::context::Context;
 use crate::state::{atomically, Overlay, StorageError};
 use crate::tx::{Action, SignedAction, Tx};
 use bank::BankError;
 pub use clients::KEPT_CONSENSUS_STATES;
-pub use context::Context;
 pub use counterparty::{load_client, load_evm_client, Counterparty};
 pub use event::Event;
 use xrelay_protocol::{RelayTx, TooCostly};

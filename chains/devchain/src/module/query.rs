@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use xrelay_light_client::evm::client::EvmClientState;
 use xrelay_light_client::{paths, Address, ChainId, ClientState, Decode};
 
-use super::bank;
 use super::keys;
 use super::ModuleError;
+use crate::bank;
 use crate::state::{Overlay, StateRead, StorageError};
 use xrelay_protocol::Outcome;
 

@@ -1,4 +1,4 @@
-//! The block a transaction runs in. It has its own file because both the module's handlers
+//! The block a transaction runs in. It is its own module because both the module's handlers
 //! and the apps' callbacks take it: apps import it from here without depending on the
 //! module's handlers.
 

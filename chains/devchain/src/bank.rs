@@ -1,16 +1,37 @@
 //! The bank: token balances, supplies and escrows, and the only code that reads or writes
 //! them. It has its own file so that the module (genesis balances, `Pay`, balance queries)
 //! and the transfer app (escrow, vouchers, refunds) share one API and neither reaches into a
-//! key layout the other owns. It depends on nothing but the state overlay and the key
-//! registry ([`super::keys`]), so apps can use it without depending on the module's
-//! handlers.
+//! key layout the other owns. It depends on nothing but the state overlay and its own keys
+//! ([`keys`]), so apps use it without depending on the module.
 //!
 //! State: [`keys::balance`], [`keys::supply`], [`keys::escrow`] (PROTOCOL.md §9).
 
 use xrelay_light_client::{Address, ChainId};
 
-use super::keys;
 use crate::state::{Overlay, StorageError};
+
+/// The state keys the bank owns (listed with the module's in `module::keys`).
+pub mod keys {
+    use xrelay_light_client::{Address, ChainId};
+
+    /// `balances/{denom}/{account}` → the account's balance of `denom` (u128), kept by the
+    /// bank.
+    pub fn balance(denom: &str, account: &Address) -> Vec<u8> {
+        format!("balances/{denom}/{account}").into_bytes()
+    }
+
+    /// `supply/{denom}` → the tokens of `denom` that exist on this chain, escrow included
+    /// (u128), kept by the bank.
+    pub fn supply(denom: &str) -> Vec<u8> {
+        format!("supply/{denom}").into_bytes()
+    }
+
+    /// `escrow/{counterparty}/{denom}` → what is escrowed here for sends to `counterparty`
+    /// (u128), kept by the bank.
+    pub fn escrow(counterparty: &ChainId, denom: &str) -> Vec<u8> {
+        format!("escrow/{counterparty}/{denom}").into_bytes()
+    }
+}
 
 /// Denominations follow the `transfer` packet's rule: every key a denomination is part of
 /// stays bounded.
