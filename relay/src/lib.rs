@@ -23,3 +23,5 @@ pub mod metrics;
 pub mod runner;
 pub mod status;
 pub mod store;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;

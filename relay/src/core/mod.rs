@@ -12,7 +12,12 @@ pub mod followed;
 pub mod lane;
 pub mod ledger;
 pub mod misbehaviour;
+#[cfg(any(test, feature = "testkit"))]
+mod parts;
 pub mod remote;
+// Unit tests of the core over the testkit's in-process chains.
+#[cfg(test)]
+mod kit_tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
