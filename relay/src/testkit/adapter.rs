@@ -65,7 +65,12 @@ impl MemChain {
         })
     }
 
-    fn confirmed(&self, height: Height, hash: Hash32, outcome: Result<xrelay_devchain::TxReport, String>) -> Confirmed {
+    fn confirmed(
+        &self,
+        height: Height,
+        hash: Hash32,
+        outcome: Result<xrelay_devchain::TxReport, String>,
+    ) -> Confirmed {
         Confirmed {
             height,
             tx_hash: hash,
@@ -246,8 +251,7 @@ impl ChainAdapter for MemChain {
         if to < from || to - from >= 1_000 {
             return Err(AdapterError::Unavailable {
                 chain: self.id.to_string(),
-                message: "rpc error -32602: range must be from <= to, at most 1000 heights"
-                    .into(),
+                message: "rpc error -32602: range must be from <= to, at most 1000 heights".into(),
             });
         }
         let faults = self.faults().clone();
@@ -289,7 +293,13 @@ impl ChainAdapter for MemChain {
                 .cloned(),
         );
         events.sort_by_key(ChainEvent::height);
-        Ok(screen_events(&self.id, from, to, events, &Refusals::default()))
+        Ok(screen_events(
+            &self.id,
+            from,
+            to,
+            events,
+            &Refusals::default(),
+        ))
     }
 
     fn max_event_range(&self) -> u64 {
@@ -333,7 +343,8 @@ impl ChainAdapter for MemChain {
         let txs = block_txs(&self.store, height)
             .map_err(|e| self.internal(e))?
             .ok_or_else(|| self.not_found(format!("no block at height {height}")))?;
-        let txs = match self.faults().node {
+        let fault = self.faults().node;
+        let txs = match fault {
             Some(fault) => fault.serve_txs(txs),
             None => txs,
         };
@@ -350,7 +361,10 @@ impl ChainAdapter for MemChain {
     async fn broadcast(&self, submission: Submission) -> Result<Hash32, AdapterError> {
         let tx = to_tx(&self.id, submission)?;
         let hash = tx.hash();
-        let fake = self.faults().node.and_then(|f| f.fake_evidence_outcome(&tx));
+        let fake = self
+            .faults()
+            .node
+            .and_then(|f| f.fake_evidence_outcome(&tx));
         if fake.is_none() {
             self.admit(tx)?;
         }
@@ -360,7 +374,12 @@ impl ChainAdapter for MemChain {
     async fn submit(&self, submission: Submission) -> Result<Confirmed, AdapterError> {
         let tx = to_tx(&self.id, submission)?;
         let hash = tx.hash();
-        if let Some(report) = self.faults().node.and_then(|f| f.fake_evidence_outcome(&tx)) {
+        // Bound first: the faults' lock must not be held while answering.
+        let fake = self
+            .faults()
+            .node
+            .and_then(|f| f.fake_evidence_outcome(&tx));
+        if let Some(report) = fake {
             // A lying host: "included and accepted", though nothing entered the mempool.
             return Ok(self.confirmed(self.served_height(), hash, Ok(report)));
         }
@@ -373,9 +392,7 @@ impl ChainAdapter for MemChain {
             });
         }
         for _ in 0..INCLUSION_BLOCKS {
-            let (block, results) = self
-                .produce()
-                .map_err(|e| self.internal(e))?;
+            let (block, results) = self.produce().map_err(|e| self.internal(e))?;
             if let Some(r) = results.txs.into_iter().find(|r| r.hash == hash) {
                 return Ok(self.confirmed(block.height(), hash, r.outcome));
             }
@@ -388,13 +405,18 @@ impl ChainAdapter for MemChain {
 }
 
 impl MemChain {
-    fn hosted(&self, of: &ChainId, at: Option<Height>) -> Result<Option<HostedClient>, AdapterError> {
+    fn hosted(
+        &self,
+        of: &ChainId,
+        at: Option<Height>,
+    ) -> Result<Option<HostedClient>, AdapterError> {
         match query::client(self.store.as_ref(), of).map_err(|e| self.internal(e))? {
             Some(mut c) => {
                 if let Some(h) = at {
                     c = c.trimmed_for(h);
                 }
-                if let Some(fault) = self.faults().node {
+                let fault = self.faults().node;
+                if let Some(fault) = fault {
                     c = fault.serve_client(c);
                 }
                 Ok(Some(HostedClient::Bft(Box::new(c))))

@@ -243,7 +243,12 @@ impl MemChain {
         let mut inner = self.lock();
         let committed = query::nonce(inner.chain.store(), &key.address())
             .map_err(|e| TestkitError::Setup(e.to_string()))?;
-        let nonce = inner.nonces.get(&key.address()).copied().unwrap_or(0).max(committed);
+        let nonce = inner
+            .nonces
+            .get(&key.address())
+            .copied()
+            .unwrap_or(0)
+            .max(committed);
         inner.nonces.insert(key.address(), nonce + 1);
         Ok(Tx::Signed(Box::new(SignedAction::sign(
             &self.id, key, nonce, action,
@@ -300,7 +305,12 @@ impl MemChain {
     }
 
     /// Sends `n` messages (payloads `msg-0`, `msg-1`, …), all in one block.
-    pub fn send_many(&self, to: &ChainId, n: usize, timeout: Timeout) -> Result<Height, TestkitError> {
+    pub fn send_many(
+        &self,
+        to: &ChainId,
+        n: usize,
+        timeout: Timeout,
+    ) -> Result<Height, TestkitError> {
         for i in 0..n {
             self.queue_send(to, format!("msg-{i}").as_bytes(), timeout)?;
         }
@@ -317,8 +327,8 @@ impl MemChain {
     /// Governance creates a client of `other` here, trusting `other`'s latest header.
     pub fn create_client_of(&self, other: &MemChain) -> Result<(), TestkitError> {
         let block = other.block(other.height())?;
-        let trusted =
-            TrustedState::from_light_block(&block).map_err(|e| TestkitError::Setup(e.to_string()))?;
+        let trusted = TrustedState::from_light_block(&block)
+            .map_err(|e| TestkitError::Setup(e.to_string()))?;
         let tx = self.signed(
             &governance(),
             Action::CreateClient {

@@ -30,7 +30,12 @@ pub fn net(ids: &[&str]) -> Result<Vec<Arc<MemChain>>, TestkitError> {
 pub fn net_of(specs: &[ChainSpec]) -> Result<Vec<Arc<MemChain>>, TestkitError> {
     let chains = specs
         .iter()
-        .map(|s| MemChain::new(s, vec![(user("alice").address(), "stake".into(), 1_000_000)]))
+        .map(|s| {
+            MemChain::new(
+                s,
+                vec![(user("alice").address(), "stake".into(), 1_000_000)],
+            )
+        })
         .collect::<Result<Vec<_>, _>>()?;
     for a in &chains {
         for b in &chains {
@@ -124,7 +129,11 @@ impl Harness {
         }
         let lanes: Vec<(ChainId, ChainId)> = ids
             .iter()
-            .flat_map(|a| ids.iter().filter(move |b| *b != a).map(move |b| (a.clone(), b.clone())))
+            .flat_map(|a| {
+                ids.iter()
+                    .filter(move |b| *b != a)
+                    .map(move |b| (a.clone(), b.clone()))
+            })
             .collect();
         let ledger = Ledger::open(store, metrics.clone(), lanes.iter().cloned().collect())?;
         let mut mesh = Mesh::off(options.window, AttestationBoard::new());
@@ -147,14 +156,7 @@ impl Harness {
         };
         let (_, view) = tokio::sync::watch::channel(membership.clone());
         mesh.view = view;
-        let relay = Relay::assemble(
-            ledger,
-            metrics,
-            handles,
-            lanes,
-            options.max_batch,
-            mesh,
-        );
+        let relay = Relay::assemble(ledger, metrics, handles, lanes, options.max_batch, mesh);
         Ok(Harness {
             chains: chains.iter().map(|c| (c.id().clone(), c.clone())).collect(),
             relay,

@@ -21,7 +21,10 @@ async fn the_relayers_client_verifies_a_far_height_and_holds_the_chains_own_head
     assert_eq!(v.state_root, block.header().state_root);
     assert_eq!(h.handle(a.id()).verified_height().await, target);
     let facts = h.handle(a.id()).client_facts().await;
-    assert_eq!((facts.family, facts.height, facts.frozen), ("bft", target, false));
+    assert_eq!(
+        (facts.family, facts.height, facts.frozen),
+        ("bft", target, false)
+    );
 }
 
 #[tokio::test]
@@ -113,7 +116,12 @@ async fn a_proof_with_altered_bytes_does_not_verify() {
     let key = paths::commitment(b.id(), m.sequence);
     let proven = a.prove(&key, height).await.unwrap();
     let e = handle
-        .check_proof(height, &key, Expect::Value(&m.commitment().0), &proven.proof)
+        .check_proof(
+            height,
+            &key,
+            Expect::Value(&m.commitment().0),
+            &proven.proof,
+        )
         .await
         .unwrap_err();
     assert_eq!(e.reason(), "proof", "{e}");
@@ -130,7 +138,12 @@ async fn a_proof_at_a_height_the_client_did_not_verify_is_refused() {
     assert!(h.handle(a.id()).verified_height().await < height);
     assert!(h
         .handle(a.id())
-        .check_proof(height, &key, Expect::Value(&m.commitment().0), &proven.proof)
+        .check_proof(
+            height,
+            &key,
+            Expect::Value(&m.commitment().0),
+            &proven.proof
+        )
         .await
         .is_err());
 }

@@ -39,7 +39,10 @@ async fn a_made_up_reception_on_the_destination_changes_nothing() {
     let r = h.settle(10).await;
     assert!(r.errors.is_empty(), "{:?}", r.errors);
     assert_eq!(received_sequences(&b, a.id()), vec![m.sequence]);
-    assert_eq!(h.status(a.id(), b.id(), m.sequence), Some(Status::Acknowledged));
+    assert_eq!(
+        h.status(a.id(), b.id(), m.sequence),
+        Some(Status::Acknowledged)
+    );
 }
 
 #[tokio::test]
@@ -109,7 +112,10 @@ async fn applying_the_same_events_twice_changes_nothing_the_second_time() {
     let second = h.relay.ledger.apply(a.id(), &events, None).await.unwrap();
     assert!(!second.any(), "{second:?}");
     let counts = h.relay.ledger.counts().await;
-    assert_eq!(counts.get(&(a.id().clone(), b.id().clone(), Status::Pending)), Some(&3));
+    assert_eq!(
+        counts.get(&(a.id().clone(), b.id().clone(), Status::Pending)),
+        Some(&3)
+    );
 }
 
 #[tokio::test]
@@ -117,7 +123,10 @@ async fn a_settled_message_never_moves_back() {
     let (a, b, h) = pair().await;
     let m = a.send(b.id(), b"x", NEVER).unwrap();
     h.settle(10).await;
-    assert_eq!(h.status(a.id(), b.id(), m.sequence), Some(Status::Acknowledged));
+    assert_eq!(
+        h.status(a.id(), b.id(), m.sequence),
+        Some(Status::Acknowledged)
+    );
     // Every event of both chains seen again.
     let a_events = a.events(1, a.height()).await.unwrap();
     let b_events = b.events(1, b.height()).await.unwrap();
@@ -125,7 +134,10 @@ async fn a_settled_message_never_moves_back() {
     assert!(!again.any(), "{again:?}");
     let again = h.relay.ledger.apply(b.id(), &b_events, None).await.unwrap();
     assert!(!again.any(), "{again:?}");
-    assert_eq!(h.status(a.id(), b.id(), m.sequence), Some(Status::Acknowledged));
+    assert_eq!(
+        h.status(a.id(), b.id(), m.sequence),
+        Some(Status::Acknowledged)
+    );
 }
 
 #[tokio::test]

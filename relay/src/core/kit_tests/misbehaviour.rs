@@ -11,7 +11,11 @@ use crate::core::misbehaviour;
 
 /// Feeds `host`'s client of `of` a second, validly signed header of `of` at `height` (what
 /// colluding validators and an attacking relayer would do). Returns the forged header.
-fn feed_conflict(host: &MemChain, of: &MemChain, height: Height) -> xrelay_light_client::LightBlock {
+fn feed_conflict(
+    host: &MemChain,
+    of: &MemChain,
+    height: Height,
+) -> xrelay_light_client::LightBlock {
     let forged = of.conflicting_block(height).unwrap();
     host.execute(Tx::UpdateClient {
         chain: of.id().clone(),
@@ -99,15 +103,23 @@ async fn a_lying_host_freezes_nothing_and_the_other_lanes_go_on() {
 
 #[tokio::test]
 async fn a_conflict_below_the_relayers_trusted_header_is_not_confirmed() {
-    let (a, b, h) = pair().await;
+    let chains = net(&["a", "b"]).unwrap();
+    let (a, b) = (chains[0].clone(), chains[1].clone());
+    // `b`'s client of `a` is older than the relayer's trust root.
+    a.produce_n(3).unwrap();
+    let h = Harness::over(&chains).await.unwrap();
     // The relayer trusted `a` from its latest header when it started: a conflict at that
     // very height has no header of its own below it to be checked from.
     let anchored = h.handle(a.id()).verified_height().await;
+    assert_eq!(anchored, a.height());
     feed_conflict(&b, &a, anchored);
     h.scan().await.unwrap();
     assert!(!h.handle(a.id()).is_frozen());
     assert_eq!(
-        metric(&h.relay.metrics.misbehaviour_unconfirmed, &["a", "no_trusted_header"]),
+        metric(
+            &h.relay.metrics.misbehaviour_unconfirmed,
+            &["a", "no_trusted_header"]
+        ),
         1
     );
 }
@@ -117,7 +129,14 @@ async fn headers_that_match_the_chains_own_change_nothing() {
     let (a, b, h) = pair().await;
     let target = a.produce_n(2).unwrap();
     let own = a.header_hash(target).unwrap();
-    misbehaviour::check(&h.relay, &h.handle(b.id()), b.height(), a.id(), &[(target, own)]).await;
+    misbehaviour::check(
+        &h.relay,
+        &h.handle(b.id()),
+        b.height(),
+        a.id(),
+        &[(target, own)],
+    )
+    .await;
     assert!(!h.handle(a.id()).is_frozen());
     assert_eq!(metric(&h.relay.metrics.misbehaviour, &["a"]), 0);
     assert!(b.hosted_client(a.id()).unwrap().frozen().is_none());
@@ -138,7 +157,10 @@ async fn a_claimed_header_no_host_block_carries_is_not_confirmed() {
     .await;
     assert!(!h.handle(a.id()).is_frozen());
     assert_eq!(
-        metric(&h.relay.metrics.misbehaviour_unconfirmed, &["a", "not_found"]),
+        metric(
+            &h.relay.metrics.misbehaviour_unconfirmed,
+            &["a", "not_found"]
+        ),
         1
     );
 }

@@ -36,7 +36,9 @@ fn held(host: &MemChain, of: &MemChain, height: Height) -> Option<xrelay_light_c
 async fn the_hosted_client_gets_exactly_the_header_the_relayer_verified() {
     let (a, b, h) = pair().await;
     let target = a.produce_n(5).unwrap();
-    ensure(&h, &b, &a, target, UpdateWait::Included).await.unwrap();
+    ensure(&h, &b, &a, target, UpdateWait::Included)
+        .await
+        .unwrap();
     assert_eq!(held(&b, &a, target), Some(a.header_hash(target).unwrap()));
     assert_eq!(b.hosted_client(a.id()).unwrap().latest_height(), target);
 }
@@ -45,9 +47,13 @@ async fn the_hosted_client_gets_exactly_the_header_the_relayer_verified() {
 async fn a_client_that_holds_the_header_already_gets_no_transaction() {
     let (a, b, h) = pair().await;
     let target = a.produce_n(2).unwrap();
-    ensure(&h, &b, &a, target, UpdateWait::Included).await.unwrap();
+    ensure(&h, &b, &a, target, UpdateWait::Included)
+        .await
+        .unwrap();
     let hb = b.height();
-    ensure(&h, &b, &a, target, UpdateWait::Included).await.unwrap();
+    ensure(&h, &b, &a, target, UpdateWait::Included)
+        .await
+        .unwrap();
     assert_eq!(b.height(), hb);
 }
 
@@ -60,12 +66,18 @@ async fn a_rotating_validator_set_is_crossed_with_a_verified_bisection_path() {
     let h = Harness::over(&chains).await.unwrap();
     let before = b.hosted_client(a.id()).unwrap().heights().count();
     let target = a.produce_n(20).unwrap();
-    ensure(&h, &b, &a, target, UpdateWait::Included).await.unwrap();
+    ensure(&h, &b, &a, target, UpdateWait::Included)
+        .await
+        .unwrap();
     let client = b.hosted_client(a.id()).unwrap();
     assert_eq!(held(&b, &a, target), Some(a.header_hash(target).unwrap()));
     // Four validators, one replaced every two heights: more than a third of the trusted
     // set is gone by the target, so intermediate headers were needed.
-    assert!(client.heights().count() > before + 1, "{}", client.heights().count());
+    assert!(
+        client.heights().count() > before + 1,
+        "{}",
+        client.heights().count()
+    );
 }
 
 #[tokio::test]
@@ -73,7 +85,9 @@ async fn the_update_can_be_queued_just_ahead_of_what_needs_it() {
     let (a, b, h) = pair().await;
     let target = a.produce_n(3).unwrap();
     let hb = b.height();
-    ensure(&h, &b, &a, target, UpdateWait::Accepted).await.unwrap();
+    ensure(&h, &b, &a, target, UpdateWait::Accepted)
+        .await
+        .unwrap();
     // Queued, not included yet.
     assert_eq!(b.height(), hb);
     assert_eq!(held(&b, &a, target), None);
@@ -86,9 +100,13 @@ async fn a_client_already_past_the_height_without_it_is_a_retry() {
     let (a, b, h) = pair().await;
     let low = a.produce_n(2).unwrap();
     let high = a.produce_n(4).unwrap();
-    ensure(&h, &b, &a, high, UpdateWait::Included).await.unwrap();
+    ensure(&h, &b, &a, high, UpdateWait::Included)
+        .await
+        .unwrap();
     assert_eq!(held(&b, &a, low), None);
-    let e = ensure(&h, &b, &a, low, UpdateWait::Included).await.unwrap_err();
+    let e = ensure(&h, &b, &a, low, UpdateWait::Included)
+        .await
+        .unwrap_err();
     assert!(matches!(e, RelayError::Retry(_)), "{e}");
 }
 
@@ -98,7 +116,9 @@ async fn a_chain_without_a_client_is_a_typed_error() {
     let b = MemChain::new(&ChainSpec::new("b"), vec![]).unwrap();
     let h = Harness::over(&[a.clone(), b.clone()]).await.unwrap();
     let target = a.produce_n(1).unwrap();
-    let e = ensure(&h, &b, &a, target, UpdateWait::Included).await.unwrap_err();
+    let e = ensure(&h, &b, &a, target, UpdateWait::Included)
+        .await
+        .unwrap_err();
     assert!(matches!(e, RelayError::NoClient { .. }), "{e}");
     assert_eq!(e.reason(), "no_client");
 }
@@ -117,9 +137,16 @@ async fn a_hosted_client_holding_another_header_is_a_conflict_not_an_update() {
     })
     .unwrap();
     assert_eq!(held(&b, &a, target), Some(forged.header().hash()));
-    let e = ensure(&h, &b, &a, target, UpdateWait::Included).await.unwrap_err();
+    let e = ensure(&h, &b, &a, target, UpdateWait::Included)
+        .await
+        .unwrap_err();
     assert_eq!(e.reason(), "conflicting_header", "{e}");
-    assert!(metric(&h.relay.metrics.verification_failures, &["a", "conflicting_header"]) > 0);
+    assert!(
+        metric(
+            &h.relay.metrics.verification_failures,
+            &["a", "conflicting_header"]
+        ) > 0
+    );
 }
 
 #[tokio::test]
@@ -129,7 +156,9 @@ async fn a_frozen_hosted_client_is_not_updated() {
     let hb = b.height();
     b.set_node_fault(xrelay_devchain::node::fault::Fault::LyingHost);
     // The host's node reports its client frozen: nothing is sent to it.
-    let e = ensure(&h, &b, &a, target, UpdateWait::Included).await.unwrap_err();
+    let e = ensure(&h, &b, &a, target, UpdateWait::Included)
+        .await
+        .unwrap_err();
     assert!(matches!(e, RelayError::Frozen { .. }), "{e}");
     assert_eq!(b.height(), hb);
     // The relayer's own view of `a` is untouched by that claim.
