@@ -27,4 +27,6 @@ pub mod runner;
 /// it), so the core and it do not import each other; `crate::status::…` paths keep naming it.
 pub use crate::core::status;
 pub mod store;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod wiring;

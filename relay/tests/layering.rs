@@ -33,14 +33,16 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// A file's code without its tests: test files (`tests.rs`, `*_tests.rs`, a `tests/`
-/// folder) are skipped whole, and a file's `#[cfg(test)]` module (kept at the end by
+/// A file's code without its tests: test files (`tests.rs`, `*_tests.rs`, a folder named
+/// `tests` or `*_tests`) are skipped whole, and a file's `#[cfg(test)]` module (kept at the end by
 /// convention) is cut off, so real adapters may appear in tests that drive real nodes.
 fn production_code(path: &Path) -> Option<String> {
     let name = path.file_name()?.to_str()?;
     if name == "tests.rs"
         || name.ends_with("_tests.rs")
-        || path.components().any(|c| c.as_os_str() == "tests")
+        || path
+            .components()
+            .any(|c| c.as_os_str().to_str().is_some_and(|c| c.ends_with("tests")))
     {
         return None;
     }

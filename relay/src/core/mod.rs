@@ -15,8 +15,12 @@ pub mod followed;
 pub mod lane;
 pub mod ledger;
 pub mod misbehaviour;
+mod parts;
 pub mod remote;
 pub mod status;
+// Unit tests of the core over the testkit's in-process chains.
+#[cfg(test)]
+mod kit_tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -75,31 +79,6 @@ impl Relay {
 }
 
 impl Relay {
-    /// A relay over chains the wiring layer opened (`crate::wiring`, which builds each
-    /// chain's adapter from `[[chains]]`): the core itself never names a chain family's
-    /// adapter.
-    pub(crate) fn assemble(
-        ledger: Ledger,
-        metrics: Metrics,
-        chains: BTreeMap<ChainId, Arc<ChainHandle>>,
-        lanes: Vec<(ChainId, ChainId)>,
-        max_batch: usize,
-        mesh: crate::mesh::Mesh,
-        attestations: Arc<attestations::AttestationBoard>,
-    ) -> Arc<Relay> {
-        Arc::new(Relay {
-            ledger,
-            metrics,
-            chains,
-            lanes,
-            max_batch,
-            mesh,
-            attestations,
-            status: Default::default(),
-            taken_over: std::sync::Mutex::new(BTreeSet::new()),
-        })
-    }
-
     /// Runs every scanner and lane worker until `stop` turns true.
     pub async fn run(self: Arc<Self>, stop: watch::Receiver<bool>) {
         let mut tasks = JoinSet::new();

@@ -217,7 +217,6 @@ impl Relay {
             lanes,
             cfg.relayer.max_batch,
             mesh,
-            attestations,
         ))
     }
 }
