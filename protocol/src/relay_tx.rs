@@ -182,6 +182,13 @@ impl RelayTx {
         }
     }
 
+    /// The encoding without its tag byte: what an EVM Gateway's relay call carries.
+    pub fn body(&self) -> Vec<u8> {
+        let mut encoded = self.encode();
+        encoded.remove(0);
+        encoded
+    }
+
     /// Decodes the body that follows `tag` (a chain's decoder has read the tag to tell its
     /// own transactions apart).
     pub fn decode_body(tag: u8, r: &mut Reader<'_>) -> Result<Self, DecodeError> {

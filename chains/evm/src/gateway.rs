@@ -165,11 +165,10 @@ async fn deployed<N: alloy::network::Network>(
         .ok_or_else(|| GatewayError::Deploy("receipt has no contract address".into()))
 }
 
-/// The encoding of a devchain relay transaction without its tag byte (PROTOCOL.md §9.2):
+/// The encoding of a relay transaction without its tag byte (PROTOCOL.md §9.2):
 /// the argument of the matching Gateway call.
 pub fn relay_body(tx: &RelayTx) -> Bytes {
-    let encoded = tx.encode();
-    Bytes::copy_from_slice(encoded.get(1..).unwrap_or_default())
+    Bytes::from(tx.body())
 }
 
 /// `recv` body: `ChainId source ‖ u64 proof_height ‖ seq<Message ‖ u8 shows ‖ StateProof>`

@@ -67,18 +67,24 @@ pub async fn deploy_light_client<P: Provider>(provider: P) -> Result<Address, Li
 
 /// `updateClient` body: `ChainId ‖ seq<LightBlock>`, the devchain's tag-1 body.
 pub fn update_body(chain: &ChainId, blocks: &[LightBlock]) -> Bytes {
-    crate::gateway::relay_body(&RelayTx::UpdateClient {
-        chain: chain.clone(),
-        blocks: blocks.to_vec(),
-    })
+    Bytes::from(
+        RelayTx::UpdateClient {
+            chain: chain.clone(),
+            blocks: blocks.to_vec(),
+        }
+        .body(),
+    )
 }
 
 /// `submitMisbehaviour` body: `ChainId ‖ Misbehaviour`, the devchain's tag-5 body.
 pub fn misbehaviour_body(chain: &ChainId, evidence: &Misbehaviour) -> Bytes {
-    crate::gateway::relay_body(&RelayTx::SubmitMisbehaviour {
-        chain: chain.clone(),
-        evidence: Box::new(evidence.clone()),
-    })
+    Bytes::from(
+        RelayTx::SubmitMisbehaviour {
+            chain: chain.clone(),
+            evidence: Box::new(evidence.clone()),
+        }
+        .body(),
+    )
 }
 
 /// `createClient` / `resetClient` arguments: `TrustedState` and `TrustOptions`, the

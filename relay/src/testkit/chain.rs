@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::watch;
-use xrelay_adapters::AdapterError;
+use xrelay_adapters::{AdapterError, ChainEvent};
 use xrelay_devchain::module::query;
 use xrelay_devchain::node::chain::{
     BlockResults, Chain, ChainConfig, KeySource, Limits, SubmitError, ValidatorPlan,
@@ -19,8 +19,9 @@ use xrelay_light_client::{
     TrustedState,
 };
 
-use super::faults::Faults;
+use super::faults::{Faults, Forgery};
 use crate::core::clock::now_ms;
+use xrelay_devchain::node::fault::Fault;
 
 /// The governance key of every testkit chain (it creates the clients of the others).
 pub fn governance() -> SigningKey {
@@ -397,5 +398,46 @@ impl MemChain {
             }
         }
         out
+    }
+}
+
+/// The fault hooks a test switches on (kept in [`Faults`], read where answers are served).
+impl MemChain {
+    /// Serves `event` as if the chain had emitted it (a lying node).
+    pub fn lie(&self, event: ChainEvent) {
+        self.faults().lying_events.push(event);
+    }
+
+    /// Forges the proofs of keys starting with `prefix`.
+    pub fn forge_proofs(&self, prefix: &[u8], forgery: Forgery) {
+        self.faults().forged_proofs.push((prefix.to_vec(), forgery));
+    }
+
+    /// Serves a conflicting, validly signed header at `height` instead of the chain's own.
+    pub fn serve_conflicting_header(&self, height: Height) {
+        self.faults().conflicting_headers.insert(height);
+    }
+
+    /// Withholds every block produced from now on (the head stops advancing for readers).
+    pub fn withhold(&self) {
+        let h = self.height();
+        self.faults().withheld_above = Some(h);
+    }
+
+    /// Serves the withheld blocks and announces the head.
+    pub fn release(&self) {
+        self.faults().withheld_above = None;
+        self.publish_head();
+    }
+
+    /// Answers as a devchain node started with `--fault` would.
+    pub fn set_node_fault(&self, fault: Fault) {
+        self.faults().node = Some(fault);
+    }
+
+    /// Back to an honest node.
+    pub fn clear_faults(&self) {
+        *self.faults() = Faults::default();
+        self.publish_head();
     }
 }

@@ -8,8 +8,6 @@ use xrelay_adapters::ChainEvent;
 use xrelay_devchain::node::fault::Fault;
 use xrelay_light_client::{Hash32, Height, StateProof};
 
-use super::chain::MemChain;
-
 /// How a proof is forged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Forgery {
@@ -76,45 +74,5 @@ impl Faults {
             }
         }
         (value, proof)
-    }
-}
-
-impl MemChain {
-    /// Serves `event` as if the chain had emitted it (a lying node).
-    pub fn lie(&self, event: ChainEvent) {
-        self.faults().lying_events.push(event);
-    }
-
-    /// Forges the proofs of keys starting with `prefix`.
-    pub fn forge_proofs(&self, prefix: &[u8], forgery: Forgery) {
-        self.faults().forged_proofs.push((prefix.to_vec(), forgery));
-    }
-
-    /// Serves a conflicting, validly signed header at `height` instead of the chain's own.
-    pub fn serve_conflicting_header(&self, height: Height) {
-        self.faults().conflicting_headers.insert(height);
-    }
-
-    /// Withholds every block produced from now on (the head stops advancing for readers).
-    pub fn withhold(&self) {
-        let h = self.height();
-        self.faults().withheld_above = Some(h);
-    }
-
-    /// Serves the withheld blocks and announces the head.
-    pub fn release(&self) {
-        self.faults().withheld_above = None;
-        self.publish_head();
-    }
-
-    /// Answers as a devchain node started with `--fault` would.
-    pub fn set_node_fault(&self, fault: Fault) {
-        self.faults().node = Some(fault);
-    }
-
-    /// Back to an honest node.
-    pub fn clear_faults(&self) {
-        *self.faults() = Faults::default();
-        self.publish_head();
     }
 }
