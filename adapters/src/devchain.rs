@@ -260,7 +260,9 @@ fn heads_only() -> jsonrpsee::core::params::ObjectParams {
     p
 }
 
-fn chain_event(height: Height, event: Event) -> Option<ChainEvent> {
+/// The adapter's view of a module event at `height`; `None` for events no relay step reads
+/// (client creation, payments). Public so an in-process devchain maps events the same way.
+pub fn chain_event(height: Height, event: Event) -> Option<ChainEvent> {
     Some(match event {
         Event::MessageSent { message } => ChainEvent::Sent { height, message },
         Event::MessageReceived { message, ack } => ChainEvent::Received {
@@ -285,8 +287,9 @@ fn chain_event(height: Height, event: Event) -> Option<ChainEvent> {
     })
 }
 
-/// The devchain transaction that runs `s`: the protocol's relay body as such.
-fn to_tx(chain: &ChainId, s: Submission) -> Result<Tx, AdapterError> {
+/// The devchain transaction that runs `s`: the protocol's relay body as such (public so an
+/// in-process devchain, the relayer's testkit, sends exactly what this adapter sends).
+pub fn to_tx(chain: &ChainId, s: Submission) -> Result<Tx, AdapterError> {
     RelayTx::from_submission(s)
         .map(Tx::Relay)
         .map_err(|e| AdapterError::Refused {

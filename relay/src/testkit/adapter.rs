@@ -6,6 +6,7 @@
 
 use async_trait::async_trait;
 use tokio::sync::watch;
+use xrelay_adapters::devchain::{chain_event, to_tx};
 use xrelay_adapters::screen::{screen_events, Refusals};
 use xrelay_adapters::{
     AdapterError, Applied, ChainAdapter, ChainEvent, ChainFamily, ChainProof, ChainStatus,
@@ -103,43 +104,6 @@ impl MemChain {
                 },
             })
     }
-}
-
-/// The adapter's view of a module event (the devchain adapter's mapping).
-fn chain_event(height: Height, event: Event) -> Option<ChainEvent> {
-    Some(match event {
-        Event::MessageSent { message } => ChainEvent::Sent { height, message },
-        Event::MessageReceived { message, ack } => ChainEvent::Received {
-            height,
-            message,
-            ack,
-        },
-        Event::MessageExpired { message } => ChainEvent::Expired { height, message },
-        Event::MessageAcknowledged { message, ack } => ChainEvent::Acknowledged {
-            height,
-            message,
-            ack,
-        },
-        Event::MessageTimedOut { message } => ChainEvent::TimedOut { height, message },
-        Event::ClientUpdated { chain, headers } => ChainEvent::ClientUpdated {
-            height,
-            of: chain,
-            headers,
-        },
-        Event::ClientFrozen { chain, .. } => ChainEvent::ClientFrozen { height, of: chain },
-        Event::ClientCreated { .. } | Event::Paid { .. } => return None,
-    })
-}
-
-/// The transaction a submission becomes: the protocol's relay body, as the devchain
-/// adapter sends it.
-pub(super) fn to_tx(chain: &ChainId, s: Submission) -> Result<Tx, AdapterError> {
-    RelayTx::from_submission(s)
-        .map(Tx::Relay)
-        .map_err(|e| AdapterError::Refused {
-            chain: chain.to_string(),
-            reason: e.to_string(),
-        })
 }
 
 #[async_trait]
