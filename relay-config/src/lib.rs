@@ -303,13 +303,6 @@ impl RelayerConfig {
                     ));
                 }
             }
-            let evm = |id: &String| self.chains.iter().any(|c| c.id == *id && c.kind == "evm");
-            if evm(a) && evm(b) {
-                return Err((
-                    format!("links[{i}].chains"),
-                    "two EVM chains cannot be linked: a Gateway follows BFT chains only".into(),
-                ));
-            }
             if a == b {
                 return Err((
                     format!("links[{i}].chains"),

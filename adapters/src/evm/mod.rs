@@ -68,6 +68,7 @@ pub struct EvmAdapter {
     chain: ChainId,
     gateway: Address,
     light_client: Address,
+    evm_light_client: Address,
     confirmations: u64,
     endpoints: Arc<Endpoints<RootProvider>>,
     sender: Sender,
@@ -216,24 +217,9 @@ impl EvmAdapter {
                 what: format!("no contract at the Gateway address {gateway}"),
             });
         }
-        let light_client = endpoints
-            .call("eth_call lightClient", |p| {
-                let name = name.clone();
-                async move {
-                    let call = Gateway::lightClientCall {};
-                    let tx = alloy::rpc::types::TransactionRequest::default()
-                        .to(gateway)
-                        .input(Bytes::from(call.abi_encode()).into());
-                    let out = p.call(tx).await.map_err(|e| rpc_error(&name, e))?;
-                    Gateway::lightClientCall::abi_decode_returns(&out).map_err(|e| {
-                        AdapterError::BadAnswer {
-                            chain: name.clone(),
-                            why: format!("Gateway.lightClient(): {e}"),
-                        }
-                    })
-                }
-            })
-            .await?;
+        let light_client = gateway_view::<Gateway::lightClientCall>(&endpoints, &name, gateway).await?;
+        let evm_light_client =
+            gateway_view::<Gateway::evmLightClientCall>(&endpoints, &name, gateway).await?;
         let signer = PrivateKeySigner::from_bytes(&B256::from(settings.account.secret_bytes()))
             .map_err(|e| AdapterError::Refused {
                 chain: name.clone(),
@@ -263,6 +249,7 @@ impl EvmAdapter {
             chain,
             gateway,
             light_client,
+            evm_light_client,
             confirmations: settings.confirmations,
             endpoints,
             sender,
@@ -568,23 +555,41 @@ async fn follow_heads(
     }
 }
 
+/// One of the Gateway's address-valued views (`lightClient()`, `evmLightClient()`): the
+/// contracts it trusts, which the adapter reads hosted clients from.
+async fn gateway_view<C>(
+    endpoints: &Endpoints<RootProvider>,
+    name: &str,
+    gateway: Address,
+) -> Result<Address, AdapterError>
+where
+    C: SolCall<Return = Address> + Default,
+{
+    let input = Bytes::from(C::default().abi_encode());
+    let input = &input;
+    endpoints
+        .call(&format!("eth_call {}", C::SIGNATURE), |p| async move {
+            let tx = alloy::rpc::types::TransactionRequest::default()
+                .to(gateway)
+                .input(input.clone().into());
+            let out = p.call(tx).await.map_err(|e| rpc_error(name, e))?;
+            C::abi_decode_returns(&out).map_err(|e| AdapterError::BadAnswer {
+                chain: name.to_string(),
+                why: format!("Gateway.{}: {e}", C::SIGNATURE),
+            })
+        })
+        .await
+}
+
 /// The Gateway call data of a submission: the devchain transaction body of the same relay
 /// transaction (PROTOCOL.md §9.2, without the tag byte), as the argument of the matching
-/// Gateway function. The Gateway proves only BFT chains' state, so EVM-proven items are
-/// refused here.
+/// Gateway function (`recv` for a BFT source's proofs, `recvEvm` for an EVM source's, …).
 fn gateway_input(chain: &ChainId, submission: Submission) -> Result<Bytes, AdapterError> {
     let tx = RelayTx::from_submission(submission).map_err(|e| AdapterError::Refused {
         chain: chain.to_string(),
         reason: e.to_string(),
     })?;
-    let call = relay_call(&tx).ok_or_else(|| AdapterError::Refused {
-        chain: chain.to_string(),
-        reason: format!(
-            "an EVM Gateway follows BFT chains only; it cannot take {}",
-            tx.kind()
-        ),
-    })?;
-    Ok(Bytes::from(call.abi_encode()))
+    Ok(Bytes::from(relay_call(&tx).abi_encode()))
 }
 
 #[async_trait]

@@ -2,6 +2,7 @@
 pragma solidity 0.8.30;
 
 import {IBftLightClient} from "./IBftLightClient.sol";
+import {IEvmLightClient} from "./IEvmLightClient.sol";
 import {IApp} from "./apps/IApp.sol";
 import {Codec} from "./lib/Codec.sol";
 import {StateProofs} from "./lib/StateProofs.sol";
@@ -9,13 +10,19 @@ import {StateProofs} from "./lib/StateProofs.sol";
 /// @title xrelay Gateway: the message module of an EVM chain
 /// @notice The EVM twin of the devchain's message module (docs/PROTOCOL.md §6, §9): an outbox
 /// of message commitments, an inbox of receipts, acknowledgements and ordered lane counters,
-/// and the apps messages are addressed to. Counterparty headers are verified by the
-/// `BftLightClient`; state proofs are checked here against the state root it proved (one
-/// call per batch). Relay calls (`updateClient`, `recv`, `acknowledge`, `timeout`,
-/// `submitMisbehaviour`) take the same canonical byte bodies as the devchain's relay
-/// transactions (§9.2, tags 1–5), so one encoder serves both chains. Anyone may submit them:
-/// they carry their own proofs, and an item already processed is a no-op reported as
-/// `AlreadyDone`.
+/// and the apps messages are addressed to. A counterparty is of one of two families, fixed
+/// by the client governance created for it: an xrelay BFT chain (the devchain), whose
+/// headers the `BftLightClient` verifies and whose sparse Merkle proofs are checked here
+/// against the state root it proved (one call per batch); or an EVM chain, whose sealed or
+/// attested headers the `EvmLightClient` verifies and which checks the Merkle-Patricia
+/// proofs of the counterpart Gateway's storage (§12). Relay calls take the same canonical
+/// byte bodies as the devchain's relay transactions (§9.2): `updateClient`, `recv`,
+/// `acknowledge`, `timeout`, `submitMisbehaviour` those of tags 1–5 (BFT counterparties),
+/// `updateEvmClient`, `recvEvm`, `acknowledgeEvm`, `timeoutEvm` those of tags 6–9 and
+/// `submitEvmMisbehaviour` the EVM client's evidence (EVM counterparties), so one encoder
+/// serves every chain. A call of one family naming a chain of the other is refused. Anyone
+/// may submit them: they carry their own proofs, and an item already processed is a no-op
+/// reported as `AlreadyDone`.
 /// @dev Storage convention (what a client of this chain proves with `eth_getProof`): slot 0
 /// is `provable`; for every protocol path P of §6 holding value V, `provable[sha256(P)]` is
 /// `sha256(V)`, and an absent path is zero. Nothing may ever be declared before it.
@@ -30,8 +37,11 @@ contract Gateway {
     /// @notice The account that registers apps (the deployer).
     address public immutable governance;
 
-    /// @notice Verifies counterparty headers; holds their state roots.
+    /// @notice Verifies BFT counterparties' headers; holds their state roots.
     IBftLightClient public immutable lightClient;
+
+    /// @notice Verifies EVM counterparties' headers and their Gateways' storage proofs.
+    IEvmLightClient public immutable evmLightClient;
 
     /// @notice Gas given to each app callback on receive. The caller must leave enough for
     /// it, so an app that fails for lack of gas fails for its own budget, never for a
@@ -45,10 +55,14 @@ contract Gateway {
     uint256 private constant MAX_PAYLOAD_LEN = 65536;
     uint256 private constant MAX_ACK_LEN = 65536;
     /// Smallest encodings, so a hostile count fails before any work: a Message (2 one-byte
-    /// chain ids, 1-byte sender and receiver), a StateProof (no leaf, no sibling), an ack.
+    /// chain ids, 1-byte sender and receiver), a StateProof (no leaf, no sibling; an
+    /// EvmStorageProof is longer), an ack.
     uint256 private constant MIN_MESSAGE_LEN = 5 + 5 + 8 + 5 + 5 + 4 + 16;
     uint256 private constant MIN_PROOF_LEN = 3;
     uint256 private constant MIN_ACK_LEN = 5;
+    /// Bounds of an `EvmStorageProof` (§12.4): nodes per trie proof, bytes per node.
+    uint256 private constant MAX_PROOF_NODES = 64;
+    uint256 private constant MAX_PROOF_NODE_LEN = 4096;
 
     uint8 private constant OUTCOME_ACKNOWLEDGED = 1;
     uint8 private constant OUTCOME_REFUSED = 2;
@@ -113,6 +127,12 @@ contract Gateway {
     error InvalidSend(string why);
     /// @notice A lane needs a client of the other chain to ever settle.
     error UnknownClient(bytes chainId);
+    /// @notice A BFT relay call (`updateClient`, `recv`, …) names a chain whose client is
+    /// not a BFT one.
+    error NotBftClient(bytes chainId);
+    /// @notice An EVM relay call (`updateEvmClient`, `recvEvm`, …) names a chain whose
+    /// client is not an EVM one.
+    error NotEvmClient(bytes chainId);
     /// @notice A message is not on the lane the call names.
     error WrongLane(uint64 sequence);
     /// @notice A message skips ahead of the lane's next sequence.
@@ -127,7 +147,7 @@ contract Gateway {
     /// @notice The client has no consensus state at the proof height.
     error UnknownHeight(uint64 height);
     /// @notice The state proof of this item does not show its claim (`result`: a
-    /// `StateProofs.Result`).
+    /// `StateProofs.Result` for a BFT counterparty, a `MerklePatricia.Result` for an EVM one).
     error ProofRefused(uint64 sequence, uint8 result);
     /// @notice A batch without items.
     error EmptyBatch();
@@ -164,6 +184,7 @@ contract Gateway {
         uint256 otherLen;
         bytes32 otherHash; // keccak256 of it
         uint64 proofHeight;
+        bool evm; // the counterparty is an EVM chain (tags 7–9)
         uint256 count;
         bytes self;
         bytes32 selfHash;
@@ -194,12 +215,14 @@ contract Gateway {
     }
 
     /// @param chainId_ this chain's id (1–64 bytes of `[A-Za-z0-9._-]`)
-    /// @param lightClient_ the client of counterparty chains
-    constructor(bytes memory chainId_, IBftLightClient lightClient_) {
+    /// @param lightClient_ the client of BFT counterparty chains
+    /// @param evmLightClient_ the client of EVM counterparty chains
+    constructor(bytes memory chainId_, IBftLightClient lightClient_, IEvmLightClient evmLightClient_) {
         if (!_validChainId(chainId_)) revert Codec.InvalidValue("chain id");
         chainId = chainId_;
         governance = msg.sender;
         lightClient = lightClient_;
+        evmLightClient = evmLightClient_;
         RECEIPT_VALUE = sha256(hex"01");
         TIMED_OUT_VALUE = sha256(abi.encodePacked(OUTCOME_TIMED_OUT));
     }
@@ -225,18 +248,40 @@ contract Gateway {
 
     // ---------------------------------------------------------------- light client
 
-    /// @notice Verifies and stores headers of a counterparty (body = `ChainId ‖
-    /// seq<LightBlock>`, §9.2 tag 1) through the light client.
+    /// @notice Verifies and stores headers of a BFT counterparty (body = `ChainId ‖
+    /// seq<LightBlock>`, §9.2 tag 1) through the BFT light client.
     function updateClient(bytes calldata body) external returns (uint64[] memory heights, bytes32[] memory hashes) {
+        bytes calldata other = _leadingChainId(body);
+        _requireFamily(other, false);
         (heights, hashes) = lightClient.updateClient(body);
-        emit ClientUpdated(_leadingChainId(body), heights, hashes);
+        emit ClientUpdated(other, heights, hashes);
     }
 
-    /// @notice Freezes a counterparty's client with misbehaviour evidence (body =
+    /// @notice Freezes a BFT counterparty's client with misbehaviour evidence (body =
     /// `ChainId ‖ Misbehaviour`, §9.2 tag 5).
     function submitMisbehaviour(bytes calldata body) external returns (bytes32 evidenceHash) {
+        bytes calldata other = _leadingChainId(body);
+        _requireFamily(other, false);
         evidenceHash = lightClient.submitMisbehaviour(body);
-        emit ClientFrozen(_leadingChainId(body));
+        emit ClientFrozen(other);
+    }
+
+    /// @notice Verifies and stores sealed headers or attested blocks of an EVM counterparty
+    /// (body = `ChainId ‖ seq<EvmUpdate>`, §9.2 tag 6) through the EVM light client.
+    function updateEvmClient(bytes calldata body) external returns (uint64[] memory heights, bytes32[] memory hashes) {
+        bytes calldata other = _leadingChainId(body);
+        _requireFamily(other, true);
+        (heights, hashes) = evmLightClient.updateClient(body);
+        emit ClientUpdated(other, heights, hashes);
+    }
+
+    /// @notice Freezes an EVM counterparty's client with evidence of two valid blocks at one
+    /// height (body = `ChainId ‖ EvmMisbehaviour`, §12).
+    function submitEvmMisbehaviour(bytes calldata body) external returns (bytes32 evidenceHash) {
+        bytes calldata other = _leadingChainId(body);
+        _requireFamily(other, true);
+        evidenceHash = evmLightClient.submitMisbehaviour(body);
+        emit ClientFrozen(other);
     }
 
     // ---------------------------------------------------------------- lanes (views)
@@ -301,7 +346,9 @@ contract Gateway {
         if (keccak256(destination) == keccak256(chainId)) revert InvalidSend("destination is this chain");
         if (payload.length > MAX_PAYLOAD_LEN) revert InvalidSend("payload longer than 65536 bytes");
         if (timeoutHeight == 0 && timeoutTimeMs == 0) revert InvalidSend("no timeout set");
-        if (lightClient.latestHeight(destination) == 0) revert UnknownClient(destination);
+        if (lightClient.latestHeight(destination) == 0 && evmLightClient.latestHeight(destination) == 0) {
+            revert UnknownClient(destination);
+        }
         target.onSend(sender, destination, payload);
         bytes memory tail =
             abi.encodePacked(uint32(app.length), app, uint32(payload.length), payload, timeoutHeight, timeoutTimeMs);
@@ -337,12 +384,22 @@ contract Gateway {
     /// receipt are written before the app runs, so an app sees its message received, and
     /// the call cannot be re-entered (`Reentered`).
     function recv(bytes calldata body) external relayCall {
-        (Batch memory b, Codec.Reader memory r) = _batch(body, MIN_MESSAGE_LEN + 1 + MIN_PROOF_LEN);
+        _recv(body, false);
+    }
+
+    /// @notice `recv` from an EVM counterparty (§9.2 tag 7): the same rules, each proof an
+    /// `EvmStorageProof` of the counterpart Gateway's storage (§12.2).
+    function recvEvm(bytes calldata body) external relayCall {
+        _recv(body, true);
+    }
+
+    function _recv(bytes calldata body, bool evm) private {
+        (Batch memory b, Codec.Reader memory r) = _batch(body, MIN_MESSAGE_LEN + 1 + MIN_PROOF_LEN, evm);
         uint64 next = _orOne(nextRecvOf[b.otherHash]);
         for (uint256 i = 0; i < b.count; i++) {
             next = _recvItem(r, b, next);
         }
-        _finish(r, b);
+        Codec.finish(r);
     }
 
     /// One `InboundMessage` on a lane expecting `next`; returns the lane's next sequence.
@@ -352,7 +409,7 @@ contract Gateway {
         uint8 shows = Codec.u8(r);
         if (shows > 1) revert Codec.InvalidValue("source proof tag");
         if (m.sequence < next) {
-            _skipProof(r);
+            _skipProof(r, b.evm);
             emit AlreadyDone(_messageId(m));
             return next;
         }
@@ -457,11 +514,20 @@ contract Gateway {
     /// `0x02` for an error ack) and calls the app, which refunds on an error ack. Each item is
     /// settled before its app is called; the call cannot be re-entered (`Reentered`).
     function acknowledge(bytes calldata body) external relayCall {
-        (Batch memory b, Codec.Reader memory r) = _batch(body, MIN_MESSAGE_LEN + MIN_ACK_LEN + MIN_PROOF_LEN);
+        _acknowledge(body, false);
+    }
+
+    /// @notice `acknowledge` of messages an EVM counterparty received (§9.2 tag 8).
+    function acknowledgeEvm(bytes calldata body) external relayCall {
+        _acknowledge(body, true);
+    }
+
+    function _acknowledge(bytes calldata body, bool evm) private {
+        (Batch memory b, Codec.Reader memory r) = _batch(body, MIN_MESSAGE_LEN + MIN_ACK_LEN + MIN_PROOF_LEN, evm);
         for (uint256 i = 0; i < b.count; i++) {
             _acknowledgeItem(r, b);
         }
-        _finish(r, b);
+        Codec.finish(r);
     }
 
     /// One `Message ‖ Acknowledgement ‖ StateProof`.
@@ -472,7 +538,7 @@ contract Gateway {
         _readAck(r);
         bytes calldata ack = Codec.since(r, ackStart);
         if (!_pending(m)) {
-            _skipProof(r);
+            _skipProof(r, b.evm);
             emit AlreadyDone(_messageId(m));
             return;
         }
@@ -492,13 +558,25 @@ contract Gateway {
     /// absent; the commitment is deleted, outcome `0x03` recorded and the app refunds. Each
     /// item is settled before its app is called; the call cannot be re-entered (`Reentered`).
     function timeout(bytes calldata body) external relayCall {
-        (Batch memory b, Codec.Reader memory r) = _batch(body, MIN_MESSAGE_LEN + MIN_PROOF_LEN);
-        (bool exists, uint64 proofTime,,) = lightClient.consensusState(_other(b), b.proofHeight);
+        _timeout(body, false);
+    }
+
+    /// @notice `timeout` against an EVM counterparty (§9.2 tag 9): the proof time is the
+    /// block time the EVM light client verified at the proof height.
+    function timeoutEvm(bytes calldata body) external relayCall {
+        _timeout(body, true);
+    }
+
+    function _timeout(bytes calldata body, bool evm) private {
+        (Batch memory b, Codec.Reader memory r) = _batch(body, MIN_MESSAGE_LEN + MIN_PROOF_LEN, evm);
+        (bool exists, uint64 proofTime,,) = evm
+            ? evmLightClient.consensusState(_other(b), b.proofHeight)
+            : lightClient.consensusState(_other(b), b.proofHeight);
         if (!exists) revert UnknownHeight(b.proofHeight);
         for (uint256 i = 0; i < b.count; i++) {
             _timeoutItem(r, b, proofTime);
         }
-        _finish(r, b);
+        Codec.finish(r);
     }
 
     /// One `Message ‖ StateProof`, proven at a header of time `proofTime`.
@@ -506,7 +584,7 @@ contract Gateway {
         Msg memory m = _readMessage(r);
         _checkOutbound(m, b);
         if (!_pending(m)) {
-            _skipProof(r);
+            _skipProof(r, b.evm);
             emit AlreadyDone(_messageId(m));
             return;
         }
@@ -552,8 +630,10 @@ contract Gateway {
         if (keccak256(_src(m)) != b.selfHash || keccak256(_dst(m)) != b.otherHash) revert WrongLane(m.sequence);
     }
 
-    /// Reads the item's `StateProof` and checks it against the batch's proven root: `path`
-    /// holds the value hashed to `valueHash` (membership), or is absent.
+    /// Reads the item's proof and checks that `path` holds the value hashed to `valueHash`
+    /// (membership), or is absent: a `StateProof` against the batch's proven root (fetched
+    /// once), or an `EvmStorageProof` that the EVM light client checks against the state
+    /// root it verified at the proof height and the counterpart Gateway's storage.
     function _prove(
         Codec.Reader memory r,
         Batch memory b,
@@ -562,6 +642,11 @@ contract Gateway {
         bytes32 valueHash,
         uint64 sequence
     ) private view {
+        if (b.evm) {
+            uint8 code = _checkEvmProof(r, b, sha256(path), membership, valueHash);
+            if (code != 0) revert ProofRefused(sequence, code);
+            return;
+        }
         if (!b.proven) {
             (, b.root) = lightClient.provenState(_other(b), b.proofHeight);
             b.proven = true;
@@ -570,28 +655,55 @@ contract Gateway {
         if (result != StateProofs.Result.Valid) revert ProofRefused(sequence, uint8(result));
     }
 
+    /// Reads the item's `EvmStorageProof` and has the EVM light client check it: 0 if it
+    /// shows the claim, else the `MerklePatricia.Result` that refutes it.
+    function _checkEvmProof(
+        Codec.Reader memory r,
+        Batch memory b,
+        bytes32 pathHash,
+        bool membership,
+        bytes32 valueHash
+    ) private view returns (uint8) {
+        uint256 start = r.pos;
+        _skipEvmProof(r);
+        return evmLightClient.verifyPath(
+            _other(b), b.proofHeight, pathHash, membership, valueHash, Codec.since(r, start)
+        );
+    }
+
     // ---------------------------------------------------------------- canonical decoding
 
     /// Reads `ChainId other ‖ u64 proof_height ‖ u32 count` (1–1024 items of at least
-    /// `minItem` bytes).
-    function _batch(bytes calldata body, uint256 minItem) private view returns (Batch memory b, Codec.Reader memory r) {
+    /// `minItem` bytes) and checks that `other` has a client of the call's family.
+    function _batch(bytes calldata body, uint256 minItem, bool evm)
+        private
+        view
+        returns (Batch memory b, Codec.Reader memory r)
+    {
         r = Codec.reader(body);
         bytes calldata other = Codec.chainId(r);
         b.other = Codec.offsetOf(other);
         b.otherLen = other.length;
         b.otherHash = keccak256(other);
         b.proofHeight = Codec.u64(r);
+        b.evm = evm;
+        _requireFamily(other, evm);
         b.count = Codec.count(r, MAX_BATCH, minItem);
         if (b.count == 0) revert EmptyBatch();
         b.self = chainId;
         b.selfHash = keccak256(b.self);
     }
 
-    /// No trailing bytes; and a batch whose items were all done already still names a
-    /// chain this Gateway has a client of.
-    function _finish(Codec.Reader memory r, Batch memory b) private view {
-        Codec.finish(r);
-        if (!b.proven && lightClient.latestHeight(_other(b)) == 0) revert UnknownClient(_other(b));
+    /// Reverts unless `other` has a client of the family a call is for (`evm`) and none of
+    /// the other family: a chain is proven one way only, whatever governance created.
+    function _requireFamily(bytes calldata other, bool evm) private view {
+        uint64 bft = lightClient.latestHeight(other);
+        uint64 evmHeight = evmLightClient.latestHeight(other);
+        if (evm ? bft != 0 : evmHeight != 0) {
+            if (evm) revert NotEvmClient(other);
+            revert NotBftClient(other);
+        }
+        if ((evm ? evmHeight : bft) == 0) revert UnknownClient(other);
     }
 
     /// Reads a `Message` with every field rule of §2 except the chain ids' alphabet (each
@@ -631,8 +743,25 @@ contract Gateway {
         if (tag == 1 && !_validUtf8(text)) revert Codec.InvalidValue("ack error");
     }
 
-    /// Reads a `StateProof` strictly without judging it (an item already done).
-    function _skipProof(Codec.Reader memory r) private pure {
+    /// Reads the item's proof strictly without judging it (an item already done).
+    function _skipProof(Codec.Reader memory r, bool evm) private pure {
+        if (evm) _skipEvmProof(r);
+        else _skipStateProof(r);
+    }
+
+    /// Reads an `EvmStorageProof` (`seq<bytes>` account proof ‖ `seq<bytes>` storage proof,
+    /// at most 64 nodes of at most 4,096 bytes each, §12.4) without judging it.
+    function _skipEvmProof(Codec.Reader memory r) private pure {
+        for (uint256 part = 0; part < 2; ++part) {
+            uint256 n = Codec.count(r, MAX_PROOF_NODES, 4);
+            for (uint256 j = 0; j < n; ++j) {
+                Codec.bytesField(r, MAX_PROOF_NODE_LEN);
+            }
+        }
+    }
+
+    /// Reads a `StateProof` strictly without judging it.
+    function _skipStateProof(Codec.Reader memory r) private pure {
         uint8 leaf = Codec.u8(r);
         if (leaf == 1) Codec.take(r, 64);
         else if (leaf != 0) revert Codec.InvalidValue("proof leaf tag");
