@@ -11,3 +11,4 @@ pub mod consensus;
 pub mod header;
 pub mod istanbul;
 pub mod mpt;
+pub mod testkit;

@@ -1,0 +1,33 @@
+//! `EvmLightClient` and its header libraries on a real anvil node, differentially against
+//! the Rust EVM light client (`light-clients/src/evm/`): real headers and the shared
+//! real-data vectors through a header harness; generated QBFT, IBFT 2.0, Clique and
+//! attestation runs through the client; every single-bit alteration of update and evidence
+//! bodies; governance, the trusting period, freezing and reset, pruning, all-or-nothing
+//! batches; and gas per header against its floor (`-- --nocapture` prints the counts and
+//! the gas table).
+//!
+//! One anvil per test file, killed when the single test below ends; the scenarios run in
+//! turn on it, each against freshly deployed contracts.
+
+#[path = "common/mod.rs"]
+mod common;
+#[path = "evm_light_client/harness.rs"]
+mod harness;
+#[path = "evm_light_client/labels.rs"]
+mod labels;
+#[path = "evm_light_client/vectors.rs"]
+mod vectors;
+
+use common::Node;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evm_light_client_on_anvil() {
+    let wall_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    let node = Node::start(wall_s);
+    let headers = harness::deploy(&node.provider).await;
+    vectors::real_headers_and_every_bit_flipped(&headers).await;
+    vectors::shared_vectors(&headers).await;
+}
