@@ -9,16 +9,25 @@
 //! One anvil per test file, killed when the single test below ends; the scenarios run in
 //! turn on it, each against freshly deployed contracts.
 
+#[path = "evm_light_client/client.rs"]
+mod client;
+#[path = "evm_light_client/client_labels.rs"]
+mod client_labels;
 #[path = "common/mod.rs"]
 mod common;
+#[path = "evm_light_client/evidence.rs"]
+mod evidence;
 #[path = "evm_light_client/harness.rs"]
 mod harness;
 #[path = "evm_light_client/labels.rs"]
 mod labels;
+#[path = "evm_light_client/runs.rs"]
+mod runs;
 #[path = "evm_light_client/vectors.rs"]
 mod vectors;
 
 use common::Node;
+use xrelay_light_client::evm::istanbul::BftVariant;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn evm_light_client_on_anvil() {
@@ -30,4 +39,14 @@ async fn evm_light_client_on_anvil() {
     let headers = harness::deploy(&node.provider).await;
     vectors::real_headers_and_every_bit_flipped(&headers).await;
     vectors::shared_vectors(&headers).await;
+
+    let qbft = runs::bft_runs(&node, BftVariant::Qbft).await;
+    let ibft2 = runs::bft_runs(&node, BftVariant::Ibft2).await;
+    let clique = runs::clique_runs(&node).await;
+    let attested = runs::attestation_runs(&node).await;
+    let judged = evidence::evidence(&node).await;
+    println!("misbehaviour evidence, contract verdict = Rust verdict: {judged} bodies");
+    println!(
+        "generated runs, contract verdict = Rust verdict: QBFT {qbft}, IBFT 2.0 {ibft2}, Clique {clique}, attestation {attested} bodies"
+    );
 }

@@ -8,7 +8,7 @@
 use alloy_primitives::U256;
 
 use crate::crypto::{Address, SigningKey};
-use crate::evm::clique::{CliqueHeader, EMPTY_OMMERS_HASH};
+use crate::evm::clique::{EMPTY_OMMERS_HASH, SEAL_LENGTH};
 use crate::evm::header::EvmHeader;
 use crate::evm::istanbul::{BftExtraData, BftHeader, BftVariant, ValidatorVote, ISTANBUL_MIX_HASH};
 use crate::hash::Hash32;
@@ -127,17 +127,17 @@ pub fn clique_header(
     header.difficulty = U256::from(if in_turn { 2u8 } else { 1 });
     header.extra_data = extra;
     if number != 0 {
-        clique_reseal(&mut header, epoch, sealer);
+        clique_reseal(&mut header, sealer);
     }
     header
 }
 
-/// Replaces a Clique header's seal with `sealer`'s over its current fields.
-pub fn clique_reseal(header: &mut EvmHeader, epoch: u64, sealer: &SigningKey) {
-    let digest = CliqueHeader::parse(header, epoch)
-        .expect("a Clique header the testkit built")
-        .seal_hash();
-    let seal = besu_seal(sealer, &digest);
+/// Replaces a Clique header's seal (the last 65 bytes of its extraData) with `sealer`'s
+/// over its current fields, whether or not the rest obeys Clique (so tests can seal
+/// headers that break one rule).
+pub fn clique_reseal(header: &mut EvmHeader, sealer: &SigningKey) {
     let len = header.extra_data.len();
-    header.extra_data[len - 65..].copy_from_slice(&seal);
+    let digest = header.hash_with_extra_data(&header.extra_data[..len - SEAL_LENGTH]);
+    let seal = besu_seal(sealer, &digest);
+    header.extra_data[len - SEAL_LENGTH..].copy_from_slice(&seal);
 }

@@ -141,29 +141,30 @@ library BftSeals {
         v.listed = e.validators;
     }
 
-    /// @notice `verify_header_transition` for QBFT / IBFT 2.0: final under the header's own
-    /// list, and more than a third of `trusted` (floor(|T|/3) + 1) among its sealers. When
-    /// the list equals the trusted one (`trustedHash` = the packed hash of `trusted`), every
-    /// sealer is trusted and `trusted` is not read.
-    function verifyTransition(
-        EvmHeaders.Header memory h,
-        uint8 variant,
-        AddressSets.Set memory trusted,
-        bytes32 trustedHash
-    ) internal pure returns (Verdict memory v, bytes32 listedHash) {
+    /// @notice The first half of `verify_header_transition`: the header final under its
+    /// own list (Besu requires a block to list the validators that must seal it).
+    function verifyOwnList(EvmHeaders.Header memory h, uint8 variant) internal pure returns (Verdict memory v) {
         Extra memory e = parse(h, variant);
         v.sealDigest = sealDigest(h, e, variant);
         v.signers = _verifySeals(e, v.sealDigest, e.validators);
         v.blockHash = blockHash(h, e, variant);
         v.listed = e.validators;
-        listedHash = e.validators.packedHash();
-        uint256 n = v.signers.length;
+    }
+
+    /// @notice The second half: more than a third of the trusted set `trusted`
+    /// (floor(|T|/3) + 1) among the sealers. `listedIsTrusted` (the header lists exactly the
+    /// trusted set) means every sealer is trusted, and `trusted` is not read.
+    function requireTrusted(address[] memory signers, AddressSets.Set memory trusted, bool listedIsTrusted)
+        internal
+        pure
+    {
+        uint256 n = signers.length;
         uint256 vouching = n;
-        if (listedHash != trustedHash) {
+        if (!listedIsTrusted) {
             bool ascending = trusted.isStrictlyAscending();
             vouching = 0;
             for (uint256 i = 0; i < n; ++i) {
-                (bool member,) = trusted.indexOf(v.signers[i], ascending);
+                (bool member,) = trusted.indexOf(signers[i], ascending);
                 if (member) ++vouching;
             }
         }
