@@ -9,6 +9,8 @@
 //! One anvil per test file, killed when the single test below ends; the scenarios run in
 //! turn on it, each against freshly deployed contracts.
 
+#[path = "evm_light_client/alterations.rs"]
+mod alterations;
 #[path = "evm_light_client/client.rs"]
 mod client;
 #[path = "evm_light_client/client_labels.rs"]
@@ -46,6 +48,12 @@ async fn evm_light_client_on_anvil() {
     let attested = runs::attestation_runs(&node).await;
     let judged = evidence::evidence(&node).await;
     println!("misbehaviour evidence, contract verdict = Rust verdict: {judged} bodies");
+    for (what, tally) in alterations::every_bit_flipped(&node).await {
+        println!(
+            "every bit 0 / bit 7 flipped, {what}: {} bodies, contract verdict = Rust verdict: {:?}",
+            tally.compared, tally.kinds
+        );
+    }
     println!(
         "generated runs, contract verdict = Rust verdict: QBFT {qbft}, IBFT 2.0 {ibft2}, Clique {clique}, attestation {attested} bodies"
     );
