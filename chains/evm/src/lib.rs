@@ -11,8 +11,13 @@
 #![warn(missing_docs)]
 
 pub mod artifacts;
+pub mod evm_light_client;
 pub mod light_client;
 
+pub use evm_light_client::{
+    create_evm_client_args, deploy_evm_light_client, evm_misbehaviour_body, evm_update_body,
+    EvmLightClientError,
+};
 pub use light_client::{
     create_client_args, deploy_light_client, misbehaviour_body, update_body, LightClientError,
 };

@@ -15,15 +15,11 @@
 
 use std::path::PathBuf;
 
-use alloy::network::EthereumWallet;
-use alloy::node_bindings::{Anvil, AnvilInstance};
 use alloy::primitives::{Address as EvmAddress, Bytes, B256};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::DynProvider;
 use alloy::rpc::types::TransactionReceipt;
-use alloy::signers::local::PrivateKeySigner;
 use serde_json::Value;
 use xrelay_evm::light_client::{BftLightClient, BftLightClientErrors};
-use xrelay_evm::node::anvil_path;
 use xrelay_evm::{create_client_args, misbehaviour_body, update_body};
 use xrelay_light_client::testkit::{fixed_set, rotating_set, ChainSpec, TestChain};
 use xrelay_light_client::{
@@ -32,83 +28,15 @@ use xrelay_light_client::{
     TrustOptions, TrustedState, Validator, ValidatorSet, Verifier,
 };
 
+mod common;
+
+use common::Node;
+
 type LightClient = BftLightClient::BftLightClientInstance<DynProvider>;
 
 // ------------------------------------------------------------------ the node
 
-struct Node {
-    _anvil: AnvilInstance,
-    provider: DynProvider,
-    /// A second funded account, for calls governance must refuse.
-    stranger: DynProvider,
-    stranger_address: EvmAddress,
-}
-
 impl Node {
-    /// anvil on 127.0.0.1 with its genesis block at `genesis_s` (seconds).
-    fn start(genesis_s: u64) -> Node {
-        let anvil = Anvil::at(anvil_path())
-            .host("127.0.0.1")
-            .arg("--timestamp")
-            .arg(genesis_s.to_string())
-            .try_spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "anvil at {} did not start ({e}); install it with scripts/lib.sh or set XRELAY_ANVIL",
-                    anvil_path().display()
-                )
-            });
-        let provider_for = |i: usize| {
-            let signer: PrivateKeySigner = anvil.keys()[i].clone().into();
-            // Nonces are asked of the node for every transaction: a refused call (found by
-            // gas estimation) must not leave a cached nonce behind it.
-            ProviderBuilder::new()
-                .disable_recommended_fillers()
-                .with_gas_estimation()
-                .with_simple_nonce_management()
-                .fetch_chain_id()
-                .wallet(EthereumWallet::from(signer))
-                .connect_http(anvil.endpoint_url())
-                .erased()
-        };
-        Node {
-            provider: provider_for(0),
-            stranger: provider_for(1),
-            stranger_address: anvil.addresses()[1],
-            _anvil: anvil,
-        }
-    }
-
-    /// The latest block's time, in seconds.
-    async fn now_s(&self) -> u64 {
-        self.provider
-            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-            .await
-            .expect("latest block")
-            .expect("a latest block")
-            .header
-            .timestamp
-    }
-
-    /// Mines a block at `secs`: the contract's "now" is then `secs * 1000` plus the few
-    /// seconds the node's clock runs on (every time margin below is wider than that). A
-    /// time the node has already reached leaves it as it is.
-    async fn set_time(&self, secs: u64) {
-        if secs <= self.now_s().await {
-            return;
-        }
-        let _: Value = self
-            .provider
-            .raw_request("evm_setNextBlockTimestamp".into(), (secs,))
-            .await
-            .expect("evm_setNextBlockTimestamp");
-        let _: Value = self
-            .provider
-            .raw_request("evm_mine".into(), ())
-            .await
-            .expect("evm_mine");
-    }
-
     async fn deploy(&self) -> LightClient {
         let address = xrelay_evm::deploy_light_client(self.provider.clone())
             .await

@@ -74,7 +74,8 @@ impl FinalityMode {
         }
     }
 
-    fn name(&self) -> &'static str {
+    /// The mode's name in errors and labels.
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             FinalityMode::Qbft => "qbft",
             FinalityMode::Ibft2 => "ibft2",
@@ -758,6 +759,11 @@ impl EvmClientState {
             }
             _ => Err(EvmClientError::NoConflict(height)),
         }
+    }
+
+    /// Freezes the client (evidence was proven): it refuses updates and proofs from now on.
+    pub(crate) fn freeze(&mut self) {
+        self.frozen = true;
     }
 
     fn remember(

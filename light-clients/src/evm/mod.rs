@@ -10,4 +10,6 @@ pub mod clique;
 pub mod consensus;
 pub mod header;
 pub mod istanbul;
+pub mod misbehaviour;
 pub mod mpt;
+pub mod testkit;

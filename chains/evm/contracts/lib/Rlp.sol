@@ -73,6 +73,66 @@ library Rlp {
         if (next > end || next < pos) revert RlpTruncated(pos);
     }
 
+    /// @notice `readAt` without reverting or allocating, for callers that report a malformed
+    /// item with their own error (which part of a structure broke): `ok` is false exactly
+    /// where `readAt` would revert. Returns the payload's offset and length, whether the
+    /// item is a list, and the offset just after it.
+    function tryReadAt(uint256 pos, uint256 end)
+        internal
+        pure
+        returns (bool ok, uint256 payload, uint256 payloadLen, bool list, uint256 next)
+    {
+        if (pos >= end) return (false, 0, 0, false, 0);
+        uint256 b;
+        assembly ("memory-safe") {
+            b := byte(0, calldataload(pos))
+        }
+        uint256 headerLen;
+        if (b < 0x80) {
+            payloadLen = 1;
+        } else if (b < 0xb8) {
+            headerLen = 1;
+            payloadLen = b - 0x80;
+            if (payloadLen == 1) {
+                if (pos + 1 >= end) return (false, 0, 0, false, 0);
+                uint256 only;
+                assembly ("memory-safe") {
+                    only := byte(0, calldataload(add(pos, 1)))
+                }
+                if (only < 0x80) return (false, 0, 0, false, 0);
+            }
+        } else if (b < 0xc0) {
+            (ok, headerLen, payloadLen) = _tryLongLength(pos, end, b - 0xb7);
+            if (!ok) return (false, 0, 0, false, 0);
+        } else if (b < 0xf8) {
+            list = true;
+            headerLen = 1;
+            payloadLen = b - 0xc0;
+        } else {
+            list = true;
+            (ok, headerLen, payloadLen) = _tryLongLength(pos, end, b - 0xf7);
+            if (!ok) return (false, 0, 0, false, 0);
+        }
+        payload = pos + headerLen;
+        next = payload + payloadLen;
+        if (next > end) return (false, 0, 0, false, 0);
+        ok = true;
+    }
+
+    /// @notice `_longLength` without reverting: `ok` false where it would revert.
+    function _tryLongLength(uint256 pos, uint256 end, uint256 n)
+        private
+        pure
+        returns (bool ok, uint256 headerLen, uint256 len)
+    {
+        if (n > 4 || pos + 1 + n > end) return (false, 0, 0);
+        assembly ("memory-safe") {
+            len := shr(mul(8, sub(32, n)), calldataload(add(pos, 1)))
+        }
+        if (len >> (8 * (n - 1)) == 0 || len < 56) return (false, 0, 0);
+        return (true, 1 + n, len);
+    }
+
     /// @notice The single item filling `data` exactly (no trailing bytes).
     function whole(bytes calldata data) internal pure returns (Item memory item) {
         uint256 start;

@@ -1,0 +1,90 @@
+//! What the anvil test files share: one anvil node per test file on 127.0.0.1 (ephemeral
+//! port), providers for a governance account and a stranger, and control of the node's
+//! clock. Each test file includes it as `mod common;` and uses part of it.
+
+#![allow(dead_code)]
+
+use alloy::network::EthereumWallet;
+use alloy::node_bindings::{Anvil, AnvilInstance};
+use alloy::primitives::Address as EvmAddress;
+use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::signers::local::PrivateKeySigner;
+use serde_json::Value;
+use xrelay_evm::node::anvil_path;
+
+/// A running anvil and the accounts the tests send from; anvil stops when it is dropped.
+pub struct Node {
+    _anvil: AnvilInstance,
+    /// The first funded account: deploys contracts, so it is their governance.
+    pub provider: DynProvider,
+    /// A second funded account, for calls governance must refuse.
+    pub stranger: DynProvider,
+    /// The stranger's address.
+    pub stranger_address: EvmAddress,
+}
+
+impl Node {
+    /// anvil on 127.0.0.1 with its genesis block at `genesis_s` (seconds).
+    pub fn start(genesis_s: u64) -> Node {
+        let anvil = Anvil::at(anvil_path())
+            .host("127.0.0.1")
+            .arg("--timestamp")
+            .arg(genesis_s.to_string())
+            .try_spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "anvil at {} did not start ({e}); install it with scripts/lib.sh or set XRELAY_ANVIL",
+                    anvil_path().display()
+                )
+            });
+        let provider_for = |i: usize| {
+            let signer: PrivateKeySigner = anvil.keys()[i].clone().into();
+            // Nonces are asked of the node for every transaction: a refused call (found by
+            // gas estimation) must not leave a cached nonce behind it.
+            ProviderBuilder::new()
+                .disable_recommended_fillers()
+                .with_gas_estimation()
+                .with_simple_nonce_management()
+                .fetch_chain_id()
+                .wallet(EthereumWallet::from(signer))
+                .connect_http(anvil.endpoint_url())
+                .erased()
+        };
+        Node {
+            provider: provider_for(0),
+            stranger: provider_for(1),
+            stranger_address: anvil.addresses()[1],
+            _anvil: anvil,
+        }
+    }
+
+    /// The latest block's time, in seconds.
+    pub async fn now_s(&self) -> u64 {
+        self.provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await
+            .expect("latest block")
+            .expect("a latest block")
+            .header
+            .timestamp
+    }
+
+    /// Mines a block at `secs`: the contracts' "now" is then `secs * 1000` plus the few
+    /// seconds the node's clock runs on (every time margin in the tests is wider than
+    /// that). A time the node has already reached leaves it as it is.
+    pub async fn set_time(&self, secs: u64) {
+        if secs <= self.now_s().await {
+            return;
+        }
+        let _: Value = self
+            .provider
+            .raw_request("evm_setNextBlockTimestamp".into(), (secs,))
+            .await
+            .expect("evm_setNextBlockTimestamp");
+        let _: Value = self
+            .provider
+            .raw_request("evm_mine".into(), ())
+            .await
+            .expect("evm_mine");
+    }
+}
