@@ -3,9 +3,11 @@ pragma solidity 0.8.30;
 
 import {IBftLightClient} from "./IBftLightClient.sol";
 import {IEvmLightClient} from "./IEvmLightClient.sol";
+import {EvmStorageProofs} from "./EvmStorageProofs.sol";
 import {IApp} from "./apps/IApp.sol";
 import {Codec} from "./lib/Codec.sol";
 import {StateProofs} from "./lib/StateProofs.sol";
+import {MerklePatricia} from "./lib/MerklePatricia.sol";
 
 /// @title xrelay Gateway: the message module of an EVM chain
 /// @notice The EVM twin of the devchain's message module (docs/PROTOCOL.md §6, §9): an outbox
@@ -14,8 +16,8 @@ import {StateProofs} from "./lib/StateProofs.sol";
 /// by the client governance created for it: an xrelay BFT chain (the devchain), whose
 /// headers the `BftLightClient` verifies and whose sparse Merkle proofs are checked here
 /// against the state root it proved (one call per batch); or an EVM chain, whose sealed or
-/// attested headers the `EvmLightClient` verifies and which checks the Merkle-Patricia
-/// proofs of the counterpart Gateway's storage (§12). Relay calls take the same canonical
+/// attested headers the `EvmLightClient` verifies, and whose Gateway's storage is proven
+/// by Merkle-Patricia proofs against the state roots it trusts (`EvmStorageProofs`, §12). Relay calls take the same canonical
 /// byte bodies as the devchain's relay transactions (§9.2): `updateClient`, `recv`,
 /// `acknowledge`, `timeout`, `submitMisbehaviour` those of tags 1–5 (BFT counterparties),
 /// `updateEvmClient`, `recvEvm`, `acknowledgeEvm`, `timeoutEvm` those of tags 6–9 and
@@ -40,8 +42,13 @@ contract Gateway {
     /// @notice Verifies BFT counterparties' headers; holds their state roots.
     IBftLightClient public immutable lightClient;
 
-    /// @notice Verifies EVM counterparties' headers and their Gateways' storage proofs.
+    /// @notice Verifies EVM counterparties' headers; holds their state roots and the
+    /// addresses of their Gateways.
     IEvmLightClient public immutable evmLightClient;
+
+    /// @notice Checks EVM counterparties' Merkle-Patricia storage proofs (stateless; a
+    /// contract of its own because the verifier does not fit in this one, EIP-170).
+    EvmStorageProofs public immutable evmStorageProofs;
 
     /// @notice Gas given to each app callback on receive. The caller must leave enough for
     /// it, so an app that fails for lack of gas fails for its own budget, never for a
@@ -60,9 +67,6 @@ contract Gateway {
     uint256 private constant MIN_MESSAGE_LEN = 5 + 5 + 8 + 5 + 5 + 4 + 16;
     uint256 private constant MIN_PROOF_LEN = 3;
     uint256 private constant MIN_ACK_LEN = 5;
-    /// Bounds of an `EvmStorageProof` (§12.4): nodes per trie proof, bytes per node.
-    uint256 private constant MAX_PROOF_NODES = 64;
-    uint256 private constant MAX_PROOF_NODE_LEN = 4096;
 
     uint8 private constant OUTCOME_ACKNOWLEDGED = 1;
     uint8 private constant OUTCOME_REFUSED = 2;
@@ -190,6 +194,7 @@ contract Gateway {
         bytes32 selfHash;
         bool proven;
         bytes32 root;
+        address counterpart; // an EVM counterparty's Gateway, whose storage is proven
         bytes32 nextRecvKey; // sha256("next_recv/" ‖ other), once the lane moves (recv)
     }
 
@@ -217,12 +222,19 @@ contract Gateway {
     /// @param chainId_ this chain's id (1–64 bytes of `[A-Za-z0-9._-]`)
     /// @param lightClient_ the client of BFT counterparty chains
     /// @param evmLightClient_ the client of EVM counterparty chains
-    constructor(bytes memory chainId_, IBftLightClient lightClient_, IEvmLightClient evmLightClient_) {
+    /// @param evmStorageProofs_ the checker of EVM counterparties' storage proofs
+    constructor(
+        bytes memory chainId_,
+        IBftLightClient lightClient_,
+        IEvmLightClient evmLightClient_,
+        EvmStorageProofs evmStorageProofs_
+    ) {
         if (!_validChainId(chainId_)) revert Codec.InvalidValue("chain id");
         chainId = chainId_;
         governance = msg.sender;
         lightClient = lightClient_;
         evmLightClient = evmLightClient_;
+        evmStorageProofs = evmStorageProofs_;
         RECEIPT_VALUE = sha256(hex"01");
         TIMED_OUT_VALUE = sha256(abi.encodePacked(OUTCOME_TIMED_OUT));
     }
@@ -631,9 +643,8 @@ contract Gateway {
     }
 
     /// Reads the item's proof and checks that `path` holds the value hashed to `valueHash`
-    /// (membership), or is absent: a `StateProof` against the batch's proven root (fetched
-    /// once), or an `EvmStorageProof` that the EVM light client checks against the state
-    /// root it verified at the proof height and the counterpart Gateway's storage.
+    /// (membership), or is absent, against the batch's proven root (fetched once): a
+    /// `StateProof`, or an `EvmStorageProof` of the counterpart Gateway's storage.
     function _prove(
         Codec.Reader memory r,
         Batch memory b,
@@ -655,8 +666,9 @@ contract Gateway {
         if (result != StateProofs.Result.Valid) revert ProofRefused(sequence, uint8(result));
     }
 
-    /// Reads the item's `EvmStorageProof` and has the EVM light client check it: 0 if it
-    /// shows the claim, else the `MerklePatricia.Result` that refutes it.
+    /// Reads the item's `EvmStorageProof` and checks it against the state root the EVM
+    /// light client trusts at the proof height and the counterpart Gateway it names: 0 if
+    /// it shows the claim, else the `MerklePatricia.Result` that refutes it.
     function _checkEvmProof(
         Codec.Reader memory r,
         Batch memory b,
@@ -664,10 +676,15 @@ contract Gateway {
         bool membership,
         bytes32 valueHash
     ) private view returns (uint8) {
+        if (!b.proven) {
+            (, b.root) = evmLightClient.provenState(_other(b), b.proofHeight);
+            b.counterpart = evmLightClient.counterpartyGateway(_other(b));
+            b.proven = true;
+        }
         uint256 start = r.pos;
-        _skipEvmProof(r);
-        return evmLightClient.verifyPath(
-            _other(b), b.proofHeight, pathHash, membership, valueHash, Codec.since(r, start)
+        MerklePatricia.skipStorageProof(r);
+        return evmStorageProofs.checkGatewayPath(
+            b.root, b.counterpart, pathHash, membership, valueHash, Codec.since(r, start)
         );
     }
 
@@ -745,19 +762,8 @@ contract Gateway {
 
     /// Reads the item's proof strictly without judging it (an item already done).
     function _skipProof(Codec.Reader memory r, bool evm) private pure {
-        if (evm) _skipEvmProof(r);
+        if (evm) MerklePatricia.skipStorageProof(r);
         else _skipStateProof(r);
-    }
-
-    /// Reads an `EvmStorageProof` (`seq<bytes>` account proof ‖ `seq<bytes>` storage proof,
-    /// at most 64 nodes of at most 4,096 bytes each, §12.4) without judging it.
-    function _skipEvmProof(Codec.Reader memory r) private pure {
-        for (uint256 part = 0; part < 2; ++part) {
-            uint256 n = Codec.count(r, MAX_PROOF_NODES, 4);
-            for (uint256 j = 0; j < n; ++j) {
-                Codec.bytesField(r, MAX_PROOF_NODE_LEN);
-            }
-        }
     }
 
     /// Reads a `StateProof` strictly without judging it.
