@@ -11,12 +11,15 @@ use xrelay_light_client::{Acknowledgement, ChainId, Decode, Encode, Height, Mess
 pub use xrelay_protocol::SourceProof;
 use xrelay_protocol::{tag, InboundMessage, ProvenAck, ProvenMessage, RelayTx, TransferPacket};
 
+use crate::evm_light_client::{deploy_evm_light_client, EvmLightClientError};
 use crate::light_client::{deploy_light_client, LightClientError};
 
 /// `Gateway.json`: ABI and bytecode of `contracts/Gateway.sol`.
 pub const GATEWAY_ARTIFACT: &str = include_str!("../artifacts/Gateway.json");
 /// `EchoApp.json`: ABI and bytecode of `contracts/apps/EchoApp.sol`.
 pub const ECHO_APP_ARTIFACT: &str = include_str!("../artifacts/EchoApp.json");
+/// `EvmStorageProofs.json`: ABI and bytecode of `contracts/EvmStorageProofs.sol`.
+pub const EVM_STORAGE_PROOFS_ARTIFACT: &str = include_str!("../artifacts/EvmStorageProofs.json");
 /// `TransferApp.json`: ABI and bytecode of `contracts/apps/TransferApp.sol`.
 pub const TRANSFER_APP_ARTIFACT: &str = include_str!("../artifacts/TransferApp.json");
 
@@ -28,6 +31,15 @@ alloy::sol!(
     #[derive(Debug, PartialEq, Eq)]
     Gateway,
     "artifacts/Gateway.json"
+);
+
+alloy::sol!(
+    /// Binding of `contracts/EvmStorageProofs.sol` (the Gateway's checker of EVM
+    /// counterparties' Merkle-Patricia storage proofs).
+    #[sol(rpc)]
+    #[derive(Debug, PartialEq, Eq)]
+    EvmStorageProofs,
+    "artifacts/EvmStorageProofs.json"
 );
 
 alloy::sol!(
@@ -69,9 +81,12 @@ pub enum GatewayError {
     /// A deployment or wiring transaction did not complete.
     #[error("deployment failed: {0}")]
     Deploy(String),
-    /// Deploying the light client failed.
+    /// Deploying the BFT light client failed.
     #[error(transparent)]
     LightClient(#[from] LightClientError),
+    /// Deploying the EVM light client failed.
+    #[error(transparent)]
+    EvmLightClient(#[from] EvmLightClientError),
 }
 
 impl From<alloy::contract::Error> for GatewayError {
@@ -92,6 +107,10 @@ pub fn gateway_revert_of(err: &alloy::contract::Error) -> Option<GatewayErrors> 
 pub struct Deployment {
     /// `BftLightClient` (governance: the deploying account).
     pub light_client: Address,
+    /// `EvmLightClient` (governance: the deploying account).
+    pub evm_light_client: Address,
+    /// `EvmStorageProofs` (stateless).
+    pub evm_storage_proofs: Address,
     /// `Gateway` (governance: the deploying account).
     pub gateway: Address,
     /// `EchoApp`, registered as `echo`.
@@ -100,20 +119,26 @@ pub struct Deployment {
     pub transfer: Address,
 }
 
-/// Deploys a light client, a Gateway for chain `chain_id` using it, and the `echo` and
+/// Deploys the light clients of both families (`BftLightClient`, `EvmLightClient` with its
+/// `EvmStorageProofs`), a Gateway for chain `chain_id` using them, and the `echo` and
 /// `transfer` apps registered with it, all from the provider's sending account (which
 /// becomes governance of each). Clients of counterparties are created afterwards with the
-/// light client's `createClient`.
+/// `createClient` of the light client of the counterparty's family.
 pub async fn deploy_all<P: Provider + Clone>(
     provider: P,
     chain_id: &ChainId,
 ) -> Result<Deployment, GatewayError> {
     let light_client = deploy_light_client(provider.clone()).await?;
+    let evm_light_client = deploy_evm_light_client(provider.clone()).await?;
+    let evm_storage_proofs =
+        deployed(EvmStorageProofs::deploy_builder(provider.clone()).send().await?).await?;
     let gateway = deployed(
         Gateway::deploy_builder(
             provider.clone(),
             Bytes::copy_from_slice(chain_id.as_str().as_bytes()),
             light_client,
+            evm_light_client,
+            evm_storage_proofs,
         )
         .send()
         .await?,
@@ -146,6 +171,8 @@ pub async fn deploy_all<P: Provider + Clone>(
     }
     Ok(Deployment {
         light_client,
+        evm_light_client,
+        evm_storage_proofs,
         gateway,
         echo,
         transfer,
