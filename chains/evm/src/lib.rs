@@ -22,4 +22,6 @@ pub use light_client::{
     create_client_args, deploy_light_client, misbehaviour_body, update_body, LightClientError,
 };
 pub mod gateway;
+pub mod mpt;
+pub mod mpt_harness;
 pub mod node;
