@@ -106,7 +106,7 @@ library MerklePatricia {
         returns (bool ok, uint64 nonce, uint256 balance, bytes32 storageRoot, bytes32 codeHash)
     {
         uint256 end = Codec.offsetOf(leaf) + leaf.length;
-        (bool fine, bool list, uint256 p, uint256 len) = Rlp.tryReadAt(Codec.offsetOf(leaf), end);
+        (bool fine, uint256 p, uint256 len, bool list,) = Rlp.tryReadAt(Codec.offsetOf(leaf), end);
         if (!fine || !list || p + len != end) return (false, 0, 0, 0, 0);
         uint256 v;
         (fine, v, p) = _uintField(p, end, 8);
@@ -346,7 +346,7 @@ library MerklePatricia {
         pure
         returns (uint256 status, uint256 payload, uint256 selected, uint256 last)
     {
-        (bool ok, bool list, uint256 p, uint256 len) = Rlp.tryReadAt(start, end);
+        (bool ok, uint256 p, uint256 len, bool list,) = Rlp.tryReadAt(start, end);
         if (!ok) return (STEP_RLP, 0, 0, 0);
         if (!list || p + len != end) return (STEP_MALFORMED, 0, 0, 0);
         uint256 count;
@@ -376,7 +376,7 @@ library MerklePatricia {
             } else if (b == 0xa0 && p + 33 <= end) {
                 p += 33;
             } else {
-                (bool ok,, uint256 payload, uint256 len) = Rlp.tryReadAt(p, end);
+                (bool ok, uint256 payload, uint256 len, ,) = Rlp.tryReadAt(p, end);
                 if (!ok) return (STEP_RLP, 0, 0, 0);
                 p = payload + len;
             }
@@ -398,7 +398,7 @@ library MerklePatricia {
         bool matches = _prefixMatches(nibbles, pathLen, key, depth);
         if (leaf) {
             if (depth + pathLen != KEY_NIBBLES) return (STEP_MALFORMED, 0, 0, depth);
-            (, bool list, uint256 vp, uint256 vl) = Rlp.tryReadAt(second, type(uint256).max);
+            (, uint256 vp, uint256 vl, bool list,) = Rlp.tryReadAt(second, type(uint256).max);
             if (list || vl == 0) return (STEP_MALFORMED, 0, 0, depth);
             return (STEP_DONE, vp, matches ? vl : 0, depth);
         }
@@ -411,7 +411,7 @@ library MerklePatricia {
     /// the nibbles left-aligned; `fine` false if it is a list, empty, has a flag above 3, or
     /// is even with a non-zero pad nibble.
     function _hexPrefix(uint256 p) private pure returns (bool leaf, uint256 pathLen, uint256 nibbles, bool fine) {
-        (, bool list, uint256 payload, uint256 len) = Rlp.tryReadAt(p, type(uint256).max);
+        (, uint256 payload, uint256 len, bool list,) = Rlp.tryReadAt(p, type(uint256).max);
         if (list || len == 0) return (false, 0, 0, false);
         uint256 first = _byteAt(payload);
         uint256 flag = first >> 4;
@@ -446,7 +446,7 @@ library MerklePatricia {
     /// node ending at `end`): empty, a 32-byte hash (`a`), an embedded node shorter than
     /// 32 bytes (`[a, b)`), or anything else (`CHILD_BAD`).
     function _child(uint256 p, uint256 end) private pure returns (uint256 kind, uint256 a, uint256 b) {
-        (, bool list, uint256 payload, uint256 len) = Rlp.tryReadAt(p, end);
+        (, uint256 payload, uint256 len, bool list,) = Rlp.tryReadAt(p, end);
         if (list) {
             b = payload + len;
             return (b - p < 32 ? CHILD_EMBEDDED : CHILD_BAD, p, b);
@@ -470,7 +470,7 @@ library MerklePatricia {
         pure
         returns (bool ok, uint256 v, uint256 next)
     {
-        (bool fine, bool list, uint256 payload, uint256 len) = Rlp.tryReadAt(p, end);
+        (bool fine, uint256 payload, uint256 len, bool list,) = Rlp.tryReadAt(p, end);
         if (!fine || list || len > maxLen) return (false, 0, 0);
         next = payload + len;
         if (len == 0) return (true, 0, next);
@@ -483,7 +483,7 @@ library MerklePatricia {
 
     /// A 32-byte RLP string at `p` (ending by `end`); returns it and where the item ends.
     function _hashField(uint256 p, uint256 end) private pure returns (bool ok, bytes32 h, uint256 next) {
-        (bool fine, bool list, uint256 payload, uint256 len) = Rlp.tryReadAt(p, end);
+        (bool fine, uint256 payload, uint256 len, bool list,) = Rlp.tryReadAt(p, end);
         if (!fine || list || len != 32) return (false, 0, 0);
         assembly ("memory-safe") {
             h := calldataload(payload)

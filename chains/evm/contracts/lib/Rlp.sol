@@ -272,55 +272,6 @@ library Rlp {
         return bytes.concat(prefix(data.length, false), data);
     }
 
-    /// @notice `readAt` without reverting, for callers that report a refusal as a result
-    /// (Merkle-Patricia proofs): `ok` is false exactly where `readAt` reverts, and then the
-    /// other values are meaningless. Returns the kind, the payload's absolute offset and
-    /// length; the item ends at `payload + len`.
-    function tryReadAt(uint256 pos, uint256 end)
-        internal
-        pure
-        returns (bool ok, bool list, uint256 payload, uint256 len)
-    {
-        assembly ("memory-safe") {
-            if lt(pos, end) {
-                let b := byte(0, calldataload(pos))
-                switch lt(b, 0x80)
-                case 1 {
-                    // A single byte is its own encoding.
-                    ok := 1
-                    payload := pos
-                    len := 1
-                }
-                default {
-                    list := gt(b, 0xbf)
-                    // Short forms: 0x80-0xb7 strings, 0xc0-0xf7 lists.
-                    let short := sub(b, add(0x80, mul(list, 0x40)))
-                    switch lt(short, 56)
-                    case 1 {
-                        payload := add(pos, 1)
-                        len := short
-                        ok := 1
-                        // A one-byte string must hold a byte of 0x80 or more.
-                        if and(iszero(list), eq(len, 1)) {
-                            ok := and(lt(payload, end), gt(byte(0, calldataload(payload)), 0x7f))
-                        }
-                    }
-                    default {
-                        // Long forms: n = 1..8 length bytes; above 4 cannot fit in calldata.
-                        let n := sub(short, 55)
-                        payload := add(add(pos, 1), n)
-                        if and(lt(n, 5), iszero(gt(payload, end))) {
-                            len := shr(mul(8, sub(32, n)), calldataload(add(pos, 1)))
-                            // No leading zero byte, and too long for the short form.
-                            ok := and(iszero(lt(len, shl(mul(8, sub(n, 1)), 1))), gt(len, 55))
-                        }
-                    }
-                }
-                ok := and(ok, iszero(gt(add(payload, len), end)))
-            }
-        }
-    }
-
     /// @notice Reads a long-form length of `n` bytes after the prefix byte at `pos`:
     /// canonical only (no leading zero byte, and at least 56, else the short form applies).
     function _longLength(uint256 pos, uint256 end, uint256 n) private pure returns (uint256 headerLen, uint256 len) {
