@@ -123,7 +123,7 @@ pub struct Proven {
 pub enum HostedClient {
     /// A client of a BFT chain (the devchain module's, or the EVM `BftLightClient`'s).
     Bft(Box<ClientState>),
-    /// The devchain module's client of an EVM chain.
+    /// A client of an EVM chain (the devchain module's, or the EVM `EvmLightClient`'s).
     Evm(EvmClientState),
 }
 

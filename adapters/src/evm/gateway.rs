@@ -11,6 +11,7 @@ use crate::{AdapterError, ChainEvent};
 /// The Gateway's and the light client's bindings, generated from the committed artifacts
 /// of `chains/evm`, so the adapter cannot drift from the contracts it calls.
 pub use xrelay_evm::gateway::Gateway;
+pub use xrelay_evm::evm_light_client::EvmLightClient;
 pub use xrelay_evm::light_client::BftLightClient;
 
 /// The topics the adapter filters the Gateway's logs by.

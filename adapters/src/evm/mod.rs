@@ -23,7 +23,7 @@ use alloy::transports::{RpcError, TransportError};
 use async_trait::async_trait;
 use tokio::sync::watch;
 use xrelay_evm::gateway::{relay_call, relay_tx};
-use xrelay_light_client::evm::client::{provable_slot, EvmStorageProof};
+use xrelay_light_client::evm::client::{provable_slot, EvmClientState, EvmStorageProof};
 use xrelay_light_client::evm::header::EvmHeader;
 use xrelay_light_client::{ChainId, ClientState, Decode, Hash32, Height, LightBlock, TimeMs};
 use xrelay_protocol::RelayTx;
@@ -35,7 +35,7 @@ use crate::{
     AdapterError, ChainAdapter, ChainEvent, ChainFamily, ChainProof, ChainStatus, Confirmed,
     HostedClient, Proven, Submission,
 };
-use gateway::{BftLightClient, Gateway, GatewayLog};
+use gateway::{BftLightClient, EvmLightClient, Gateway, GatewayLog};
 pub use sender::FeePolicy;
 use sender::Sender;
 
@@ -217,9 +217,10 @@ impl EvmAdapter {
                 what: format!("no contract at the Gateway address {gateway}"),
             });
         }
-        let light_client = gateway_view::<Gateway::lightClientCall>(&endpoints, &name, gateway).await?;
+        let light_client =
+            gateway_view(&endpoints, &name, gateway, Gateway::lightClientCall {}).await?;
         let evm_light_client =
-            gateway_view::<Gateway::evmLightClientCall>(&endpoints, &name, gateway).await?;
+            gateway_view(&endpoints, &name, gateway, Gateway::evmLightClientCall {}).await?;
         let signer = PrivateKeySigner::from_bytes(&B256::from(settings.account.secret_bytes()))
             .map_err(|e| AdapterError::Refused {
                 chain: name.clone(),
@@ -314,23 +315,7 @@ impl EvmAdapter {
                 chain: name.clone(),
                 what: format!("block {height}"),
             })?;
-        let rlp = alloy::rlp::encode(&block.header.inner);
-        let header = EvmHeader::decode(&rlp).map_err(|e| AdapterError::BadAnswer {
-            chain: name.clone(),
-            why: format!("block {height}: {e}"),
-        })?;
-        if header.hash().0 != block.header.hash.0 || header.number != height {
-            return Err(AdapterError::BadAnswer {
-                chain: name,
-                why: format!(
-                    "block {height}: the header's fields hash to {}, the node says {} (number {})",
-                    header.hash(),
-                    block.header.hash,
-                    header.number
-                ),
-            });
-        }
-        Ok(header)
+        header_of(&name, height, &block.header)
     }
 
     /// The Gateway's protocol events of heights `from..=to`, in chain order.
@@ -472,6 +457,31 @@ impl EvmAdapter {
             .await
     }
 
+    /// The answer of a light client's `clientState` view, `None` when it reverts with
+    /// `Unknown` (no client of that chain in that contract).
+    async fn hosted_state<Unknown: alloy::sol_types::SolError>(
+        &self,
+        contract: Address,
+        input: Vec<u8>,
+    ) -> Result<Option<Bytes>, AdapterError> {
+        match self.eth_call(contract, input, "eth_call clientState").await {
+            Ok(out) => Ok(Some(out)),
+            Err(AdapterError::Refused { reason, .. })
+                if reason.contains("UnknownClient") || reason.contains(&hex_selector::<Unknown>()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn bad_state(&self, contract: &str, e: impl std::fmt::Display) -> AdapterError {
+        AdapterError::BadAnswer {
+            chain: self.name(),
+            why: format!("{contract}.clientState: {e}"),
+        }
+    }
+
     fn confirmed(&self, receipt: &TransactionReceipt) -> Result<Confirmed, AdapterError> {
         let height = receipt
             .block_number
@@ -555,17 +565,45 @@ async fn follow_heads(
     }
 }
 
+/// The header of a block a node returned as JSON, as the RLP its hash commits to: refused
+/// unless the rebuilt RLP hashes to the block hash the node reported and the number is
+/// `height` (a node cannot make the relayer trust fields the hash does not cover).
+pub fn header_of(
+    chain: &str,
+    height: Height,
+    block: &alloy::rpc::types::Header,
+) -> Result<EvmHeader, AdapterError> {
+    let rlp = alloy::rlp::encode(&block.inner);
+    let header = EvmHeader::decode(&rlp).map_err(|e| AdapterError::BadAnswer {
+        chain: chain.to_string(),
+        why: format!("block {height}: {e}"),
+    })?;
+    if header.hash().0 != block.hash.0 || header.number != height {
+        return Err(AdapterError::BadAnswer {
+            chain: chain.to_string(),
+            why: format!(
+                "block {height}: the header's fields hash to {}, the node says {} (number {})",
+                header.hash(),
+                block.hash,
+                header.number
+            ),
+        });
+    }
+    Ok(header)
+}
+
 /// One of the Gateway's address-valued views (`lightClient()`, `evmLightClient()`): the
 /// contracts it trusts, which the adapter reads hosted clients from.
 async fn gateway_view<C>(
     endpoints: &Endpoints<RootProvider>,
     name: &str,
     gateway: Address,
+    call: C,
 ) -> Result<Address, AdapterError>
 where
-    C: SolCall<Return = Address> + Default,
+    C: SolCall<Return = Address>,
 {
-    let input = Bytes::from(C::default().abi_encode());
+    let input = Bytes::from(call.abi_encode());
     let input = &input;
     endpoints
         .call(&format!("eth_call {}", C::SIGNATURE), |p| async move {
@@ -702,34 +740,34 @@ impl ChainAdapter for EvmAdapter {
         of: &ChainId,
         height: Height,
     ) -> Result<Option<HostedClient>, AdapterError> {
-        let call = BftLightClient::clientStateCall {
-            chainId: Bytes::copy_from_slice(of.as_str().as_bytes()),
+        let chain_id = Bytes::copy_from_slice(of.as_str().as_bytes());
+        let bft = BftLightClient::clientStateCall {
+            chainId: chain_id.clone(),
             height,
         };
-        let out = match self
-            .eth_call(self.light_client, call.abi_encode(), "eth_call clientState")
-            .await
+        if let Some(bytes) = self
+            .hosted_state::<BftLightClient::UnknownClient>(self.light_client, bft.abi_encode())
+            .await?
         {
-            Ok(out) => out,
-            Err(AdapterError::Refused { reason, .. })
-                if reason.contains("UnknownClient")
-                    || reason.contains(&hex_selector::<BftLightClient::UnknownClient>()) =>
-            {
-                return Ok(None)
-            }
-            Err(e) => return Err(e),
+            let bytes = BftLightClient::clientStateCall::abi_decode_returns(&bytes)
+                .map_err(|e| self.bad_state("BftLightClient", e))?;
+            let state = ClientState::decode(&bytes).map_err(|e| self.bad_state("BftLightClient", e))?;
+            return Ok(Some(HostedClient::Bft(Box::new(state))));
+        }
+        let evm = EvmLightClient::clientStateCall {
+            chainId: chain_id,
+            height,
         };
-        let bytes = BftLightClient::clientStateCall::abi_decode_returns(&out).map_err(|e| {
-            AdapterError::BadAnswer {
-                chain: self.name(),
-                why: format!("BftLightClient.clientState: {e}"),
-            }
-        })?;
-        let state = ClientState::decode(&bytes).map_err(|e| AdapterError::BadAnswer {
-            chain: self.name(),
-            why: format!("BftLightClient.clientState: {e}"),
-        })?;
-        Ok(Some(HostedClient::Bft(Box::new(state))))
+        let Some(bytes) = self
+            .hosted_state::<EvmLightClient::UnknownClient>(self.evm_light_client, evm.abi_encode())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let bytes = EvmLightClient::clientStateCall::abi_decode_returns(&bytes)
+            .map_err(|e| self.bad_state("EvmLightClient", e))?;
+        let state = EvmClientState::decode(&bytes).map_err(|e| self.bad_state("EvmLightClient", e))?;
+        Ok(Some(HostedClient::Evm(state)))
     }
 
     async fn submitted_headers(

@@ -6,8 +6,10 @@ use xrelay_devchain::node::client::NodeClient;
 use xrelay_light_client::ChainId;
 
 use crate::config::RelayerConfig;
+use crate::config::{parse_address, ChainSection};
 use crate::devnet::evm::{
-    attested_client_state, create_client_on_devchain, create_client_on_evm, deploy,
+    attested_client_state, create_client_on_devchain, create_client_on_evm,
+    create_evm_client_on_evm, deploy, evm_client_state, signing_provider,
 };
 use crate::keys::Keystore;
 use crate::wiring::evm::finality_mode;
@@ -15,10 +17,12 @@ use crate::wiring::evm::finality_mode;
 /// `xrelay evm …`.
 #[derive(Debug, Subcommand)]
 pub enum EvmCommand {
-    /// Deploys the light client, the Gateway and the `echo` and `transfer` apps on an EVM
+    /// Deploys the light clients, the Gateway and the `echo` and `transfer` apps on an EVM
     /// chain of the configuration (paid by, and governed by, the chain's `account_key`),
     /// creates on it the clients of the chains it is linked to, and prints the Gateway's
-    /// address for `[chains.evm] gateway`.
+    /// address for `[chains.evm] gateway`. A linked EVM chain whose Gateway is deployed
+    /// already is linked both ways: its client here, and this chain's client there (signed
+    /// with that chain's `account_key`, its light clients' governance).
     Deploy(DeployArgs),
 }
 
@@ -68,6 +72,7 @@ async fn deploy_cmd(args: DeployArgs) -> anyhow::Result<()> {
         .with_context(|| format!("account key {:?}", evm.account_key))?;
     let deployed = deploy(url, &deployer, &id).await?;
     println!("light client: {}", deployed.light_client);
+    println!("evm client:   {}", deployed.evm_light_client);
     println!("gateway:      {}", deployed.gateway);
     println!("echo app:     {}", deployed.echo);
     println!("transfer app: {}", deployed.transfer);
@@ -84,6 +89,10 @@ async fn deploy_cmd(args: DeployArgs) -> anyhow::Result<()> {
         let Some(p) = cfg.chains.iter().find(|c| c.id == partner) else {
             continue;
         };
+        if p.evm.is_some() {
+            link_evm_partner(url, &id, evm, &deployer, &deployed, p).await?;
+            continue;
+        }
         let node = NodeClient::new(
             p.rpc
                 .first()
@@ -116,6 +125,67 @@ async fn deploy_cmd(args: DeployArgs) -> anyhow::Result<()> {
     println!(
         "\nput this in [chains.evm] of {}:\ngateway = \"{}\"",
         chain.id, deployed.gateway
+    );
+    Ok(())
+}
+
+/// Links the just-deployed EVM chain `id` with the EVM chain `partner` both ways: the
+/// partner's client on `id`'s `EvmLightClient`, and `id`'s client on the partner's. Each
+/// client trusts the other chain's latest block in the finality mode its configuration
+/// names. A partner without a deployed Gateway is left for its own `evm deploy`, which
+/// then links both ways.
+async fn link_evm_partner(
+    url: &str,
+    id: &ChainId,
+    evm: &crate::config::EvmSection,
+    deployer: &xrelay_light_client::SigningKey,
+    deployed: &xrelay_evm::gateway::Deployment,
+    partner: &ChainSection,
+) -> anyhow::Result<()> {
+    use alloy::providers::Provider;
+    let partner_id: ChainId = partner.id.parse()?;
+    let pe = partner
+        .evm
+        .as_ref()
+        .ok_or_else(|| anyhow!("chain {partner_id} is not of kind \"evm\""))?;
+    let partner_url = partner
+        .rpc
+        .first()
+        .ok_or_else(|| anyhow!("chain {partner_id} has no rpc"))?;
+    let provider = signing_provider(partner_url, deployer)?;
+    let gateway = parse_address(&pe.gateway).map(alloy::primitives::Address::from);
+    let deployed_there = match gateway {
+        Some(g) => !provider.get_code_at(g).await?.is_empty(),
+        None => false,
+    };
+    let (Some(partner_gateway), true) = (gateway, deployed_there) else {
+        println!(
+            "{partner_id}: no Gateway deployed yet; `xrelay evm deploy --chain {partner_id}` links both ways"
+        );
+        return Ok(());
+    };
+    let theirs =
+        evm_client_state(partner_url, &partner_id, partner_gateway, finality_mode(pe)?).await?;
+    create_evm_client_on_evm(url, deployer, deployed.evm_light_client, &theirs).await?;
+    println!(
+        "client of {partner_id} created on {id} at height {}",
+        theirs.latest_height()
+    );
+    let keystore = Keystore::new(pe.keys_dir.clone().unwrap_or_else(Keystore::default_dir));
+    let pass = crate::wiring::evm::keys_passphrase(&partner_id, pe)?;
+    let governance = keystore
+        .load(&pe.account_key, &pass)
+        .with_context(|| format!("{partner_id}: account key {:?}", pe.account_key))?;
+    let their_client = xrelay_evm::gateway::Gateway::new(partner_gateway, provider)
+        .evmLightClient()
+        .call()
+        .await
+        .map_err(|e| anyhow!("{partner_id}: Gateway.evmLightClient(): {e}"))?;
+    let ours = evm_client_state(url, id, deployed.gateway, finality_mode(evm)?).await?;
+    create_evm_client_on_evm(partner_url, &governance, their_client, &ours).await?;
+    println!(
+        "client of {id} created on {partner_id} at height {}",
+        ours.latest_height()
     );
     Ok(())
 }

@@ -12,6 +12,7 @@ use anyhow::{anyhow, bail, Context};
 use xrelay_devchain::node::client::NodeClient;
 use xrelay_devchain::tx::{Action, SignedAction, Tx};
 use xrelay_evm::gateway::{deploy_all, Deployment};
+use xrelay_evm::evm_light_client::create_evm_client_args;
 use xrelay_evm::light_client::create_client_args;
 use xrelay_light_client::evm::attest::Committee;
 use xrelay_light_client::evm::client::{EvmClientState, EvmConsensusState, FinalityMode};
@@ -131,13 +132,45 @@ pub async fn create_client_on_evm(
     Ok(trusted)
 }
 
-/// The devchain's client of the EVM chain `chain` in attestation mode, trusting the block
-/// at `height` as `url`'s node reports it.
-pub async fn attested_client_state(
+/// Creates, on an EVM chain's `EvmLightClient`, its client of another EVM chain from
+/// `state` (governance only: `governance` must be the light client's governance). The
+/// trusting period and clock drift are the protocol's defaults (`TrustOptions::default`),
+/// as for clients of BFT chains.
+pub async fn create_evm_client_on_evm(
+    url: &str,
+    governance: &SigningKey,
+    evm_light_client: alloy::primitives::Address,
+    state: &EvmClientState,
+) -> anyhow::Result<()> {
+    let of = state.chain_id();
+    let options = TrustOptions::default();
+    let args = create_evm_client_args(state, options.trusting_period_ms, options.max_clock_drift_ms);
+    let provider = signing_provider(url, governance)?;
+    let contract = xrelay_evm::evm_light_client::EvmLightClient::new(evm_light_client, provider);
+    let receipt = contract
+        .createClient(args)
+        .send()
+        .await
+        .map_err(|e| anyhow!("createClient of {of}: {e}"))?
+        .get_receipt()
+        .await
+        .map_err(|e| anyhow!("createClient of {of}: {e}"))?;
+    if !receipt.status() {
+        bail!("createClient of {of} reverted");
+    }
+    Ok(())
+}
+
+/// A client state of the EVM chain `chain` (Gateway at `gateway`) in finality mode `mode`,
+/// trusting the latest block as `url`'s node reports it: in a seal mode the header's own
+/// validators (QBFT, IBFT 2.0) or checkpoint signers (Clique: the latest block must be a
+/// checkpoint) become the trusted set; in the attestation mode the committee vouches from
+/// there on. Whoever creates a client with it trusts that node for the anchor.
+pub async fn evm_client_state(
     url: &str,
     chain: &ChainId,
     gateway: alloy::primitives::Address,
-    committee: Committee,
+    mode: FinalityMode,
 ) -> anyhow::Result<EvmClientState> {
     let provider = ProviderBuilder::new().connect_http(url.parse().context("EVM RPC URL")?);
     let height = provider.get_block_number().await?;
@@ -145,19 +178,36 @@ pub async fn attested_client_state(
         .get_block_by_number(height.into())
         .await?
         .ok_or_else(|| anyhow!("{chain}: no block {height}"))?;
-    EvmClientState::new(
-        chain.clone(),
-        FinalityMode::Attestation(committee),
-        Vec::new(),
-        Address(gateway.0 .0),
-        height,
-        EvmConsensusState {
-            block_hash: xrelay_light_client::Hash32(block.header.hash.0),
-            state_root: xrelay_light_client::Hash32(block.header.state_root.0),
-            time_ms: block.header.timestamp.saturating_mul(1_000),
-        },
-    )
-    .map_err(|e| anyhow!("{chain}: {e}"))
+    let gateway = Address(gateway.0 .0);
+    let state = match mode {
+        FinalityMode::Attestation(_) => EvmClientState::new(
+            chain.clone(),
+            mode,
+            Vec::new(),
+            gateway,
+            height,
+            EvmConsensusState {
+                block_hash: xrelay_light_client::Hash32(block.header.hash.0),
+                state_root: xrelay_light_client::Hash32(block.header.state_root.0),
+                time_ms: block.header.timestamp.saturating_mul(1_000),
+            },
+        ),
+        _ => {
+            let header = xrelay_adapters::evm::header_of(chain.as_str(), height, &block.header)?;
+            EvmClientState::from_header(chain.clone(), mode, &header, gateway)
+        }
+    };
+    state.map_err(|e| anyhow!("{chain}: {e}"))
+}
+
+/// [`evm_client_state`] in the attestation mode of `committee`.
+pub async fn attested_client_state(
+    url: &str,
+    chain: &ChainId,
+    gateway: alloy::primitives::Address,
+    committee: Committee,
+) -> anyhow::Result<EvmClientState> {
+    evm_client_state(url, chain, gateway, FinalityMode::Attestation(committee)).await
 }
 
 /// Creates the devchain's client of an EVM chain (governance action).
