@@ -19,10 +19,14 @@ mod client_labels;
 mod common;
 #[path = "evm_light_client/evidence.rs"]
 mod evidence;
+#[path = "evm_light_client/gas.rs"]
+mod gas;
 #[path = "evm_light_client/harness.rs"]
 mod harness;
 #[path = "evm_light_client/labels.rs"]
 mod labels;
+#[path = "evm_light_client/lifecycle.rs"]
+mod lifecycle;
 #[path = "evm_light_client/runs.rs"]
 mod runs;
 #[path = "evm_light_client/vectors.rs"]
@@ -57,4 +61,30 @@ async fn evm_light_client_on_anvil() {
     println!(
         "generated runs, contract verdict = Rust verdict: QBFT {qbft}, IBFT 2.0 {ibft2}, Clique {clique}, attestation {attested} bodies"
     );
+
+    lifecycle::governance(&node).await;
+    lifecycle::pruning(&node).await;
+
+    println!("updateClient gas per header (receipt gasUsed; exec = minus 21,000 and calldata; floor = ecrecover 3,000 each + the hashing the rules require; x = exec / floor; x-st = (exec - 66,300 for the three new storage slots of a consensus state) / floor):");
+    println!(
+        "  {:<34} {:>9} {:>9} {:>11} {:>9} {:>7} {:>7} {:>7} {:>7}",
+        "", "single", "exec", "run of 10", "exec", "floor", "x(1)", "x(10)", "x-st(10)"
+    );
+    for r in gas::table(&node).await {
+        println!(
+            "  {:<34} {:>9} {:>9} {:>11} {:>9} {:>7} {:>7.2} {:>7.2} {:>7.2}",
+            r.what,
+            r.single,
+            r.single_exec,
+            r.per_header_in_10,
+            r.run_exec,
+            r.floor,
+            r.single_exec as f64 / r.floor as f64,
+            r.run_exec as f64 / r.floor as f64,
+            r.run_exec.saturating_sub(gas::NEW_STATE_GAS) as f64 / r.floor as f64
+        );
+    }
+
+    // Last: it moves the node's clock forward.
+    lifecycle::trusting_period(&node).await;
 }

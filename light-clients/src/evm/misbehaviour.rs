@@ -306,3 +306,261 @@ impl EvmClientState {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::SigningKey;
+    use crate::evm::attest::Attestation;
+    use crate::evm::client::{EvmClientError, EvmConsensusState, EvmUpdate};
+    use crate::evm::istanbul::BftVariant;
+    use crate::evm::testkit::{
+        bft_block_hash, bft_header, bft_reseal, clique_header, clique_reseal,
+    };
+    use proptest::prelude::*;
+
+    fn keys(seed: &str, n: u32) -> Vec<SigningKey> {
+        (0..n).map(|i| SigningKey::from_seed(seed, i)).collect()
+    }
+
+    fn addresses(keys: &[SigningKey]) -> Vec<Address> {
+        keys.iter().map(SigningKey::address).collect()
+    }
+
+    /// A QBFT client at genesis (4 validators) and two sealed blocks 1 with other roots.
+    fn qbft_fork() -> (EvmClientState, Vec<SigningKey>, EvmHeader, EvmHeader) {
+        let ks = keys("mb-qbft", 5);
+        let set = addresses(&ks[..4]);
+        let genesis = bft_header(BftVariant::Qbft, 0, Hash32::ZERO, 1_000, &set, None, &[]);
+        let client = EvmClientState::from_header(
+            ChainId::new("mb").unwrap(),
+            FinalityMode::Qbft,
+            &genesis,
+            Address([0xaa; 20]),
+        )
+        .unwrap();
+        let parent = bft_block_hash(BftVariant::Qbft, &genesis);
+        let a = bft_header(BftVariant::Qbft, 1, parent, 1_001, &set, None, &ks[..3]);
+        let mut b = a.clone();
+        b.state_root = Hash32([0xbb; 32]);
+        bft_reseal(BftVariant::Qbft, &mut b, &ks[1..4]);
+        (client, ks, a, b)
+    }
+
+    fn headers(a: &EvmHeader, b: &EvmHeader) -> EvmMisbehaviour {
+        EvmMisbehaviour::Headers {
+            first: Box::new(a.clone()),
+            second: Box::new(b.clone()),
+        }
+    }
+
+    fn attested_client(committee: &[SigningKey]) -> EvmClientState {
+        EvmClientState::new(
+            ChainId::new("mb-anvil").unwrap(),
+            FinalityMode::Attestation(Committee::new(addresses(committee), 2).unwrap()),
+            vec![],
+            Address([0xaa; 20]),
+            10,
+            EvmConsensusState {
+                block_hash: Hash32([1; 32]),
+                state_root: Hash32([2; 32]),
+                time_ms: 10_000,
+            },
+        )
+        .unwrap()
+    }
+
+    fn attestation(height: u64, root: u8) -> Attestation {
+        Attestation {
+            chain_id: ChainId::new("mb-anvil").unwrap(),
+            height,
+            block_hash: Hash32([height as u8; 32]),
+            state_root: Hash32([root; 32]),
+            time_ms: 10_000 + height,
+        }
+    }
+
+    #[test]
+    fn a_qbft_fork_under_the_trusted_set_freezes() {
+        let (mut client, ks, a, b) = qbft_fork();
+        assert_eq!(
+            client.clone().freeze_on_misbehaviour(&headers(&a, &a)),
+            Err(EvmMisbehaviourError::NoConflict(1))
+        );
+        let mut thin = b.clone();
+        bft_reseal(BftVariant::Qbft, &mut thin, &ks[..2]);
+        assert!(matches!(
+            client.clone().freeze_on_misbehaviour(&headers(&a, &thin)),
+            Err(EvmMisbehaviourError::Header {
+                which: Which::Second,
+                error: EvmConsensusError::Bft(
+                    crate::evm::istanbul::BftError::InsufficientQuorum { .. }
+                ),
+                ..
+            })
+        ));
+        let mut later = b.clone();
+        later.number = 2;
+        assert_eq!(
+            client.clone().freeze_on_misbehaviour(&headers(&a, &later)),
+            Err(EvmMisbehaviourError::HeightMismatch {
+                first: 1,
+                second: 2
+            })
+        );
+        let conflict = EvmMisbehaviour::Conflict(Attested::sign(attestation(1, 1), &ks[..2]));
+        assert!(matches!(
+            client.clone().freeze_on_misbehaviour(&conflict),
+            Err(EvmMisbehaviourError::ModeMismatch {
+                mode: "qbft",
+                found: "attestation"
+            })
+        ));
+        let before = client.clone();
+        assert_eq!(client.freeze_on_misbehaviour(&headers(&a, &b)), Ok(1));
+        assert!(client.is_frozen() && !before.is_frozen());
+        assert_eq!(
+            client.update(&EvmUpdate::Headers(vec![a.clone()])),
+            Err(EvmClientError::Frozen)
+        );
+        // Checked again, it stays frozen.
+        assert_eq!(client.freeze_on_misbehaviour(&headers(&b, &a)), Ok(1));
+    }
+
+    #[test]
+    fn clique_evidence_needs_one_signer_twice() {
+        let mut ks = keys("mb-clique", 3);
+        ks.sort_by_key(SigningKey::address);
+        let set = addresses(&ks);
+        let genesis = clique_header(0, Hash32::ZERO, 1_000, 100, &set, &set, &ks[0]);
+        let mut client = EvmClientState::from_header(
+            ChainId::new("mb-clique").unwrap(),
+            FinalityMode::Clique { epoch: 100 },
+            &genesis,
+            Address([0xaa; 20]),
+        )
+        .unwrap();
+        let a = clique_header(1, genesis.hash(), 1_015, 100, &set, &set, &ks[1]);
+        let mut b = a.clone();
+        b.state_root = Hash32([0xcc; 32]);
+        clique_reseal(&mut b, &ks[1]);
+        let mut other = b.clone();
+        other.difficulty = alloy_primitives::U256::from(1);
+        clique_reseal(&mut other, &ks[2]);
+        assert_eq!(
+            client.clone().freeze_on_misbehaviour(&headers(&a, &other)),
+            Err(EvmMisbehaviourError::SealersDiffer {
+                first: ks[1].address(),
+                second: ks[2].address()
+            })
+        );
+        assert_eq!(client.freeze_on_misbehaviour(&headers(&a, &b)), Ok(1));
+        assert!(client.is_frozen());
+    }
+
+    #[test]
+    fn conflicting_attestations_freeze() {
+        let committee = keys("mb-attest", 3);
+        let mut client = attested_client(&committee);
+        let held = Attested::sign(attestation(12, 1), &committee[..2]);
+        client.update(&EvmUpdate::Attested(held.clone())).unwrap();
+        let twin = Attested::sign(attestation(12, 9), &committee[1..]);
+        assert_eq!(
+            client
+                .clone()
+                .freeze_on_misbehaviour(&EvmMisbehaviour::Conflict(held.clone())),
+            Err(EvmMisbehaviourError::NoConflict(12))
+        );
+        let below = Attested::sign(attestation(12, 9), &committee[..1]);
+        assert!(matches!(
+            client
+                .clone()
+                .freeze_on_misbehaviour(&EvmMisbehaviour::Attestations {
+                    first: held.clone(),
+                    second: below
+                }),
+            Err(EvmMisbehaviourError::Attestation {
+                which: Which::Second,
+                error: AttestError::BelowQuorum { .. },
+                ..
+            })
+        ));
+        let pair = EvmMisbehaviour::Attestations {
+            first: held,
+            second: twin.clone(),
+        };
+        assert_eq!(client.clone().freeze_on_misbehaviour(&pair), Ok(12));
+        assert_eq!(
+            client.freeze_on_misbehaviour(&EvmMisbehaviour::Conflict(twin)),
+            Ok(12)
+        );
+        assert!(client.is_frozen());
+    }
+
+    #[test]
+    fn encoding_is_tagged_and_strict() {
+        let (_, ks, a, b) = qbft_fork();
+        let evidence = [
+            headers(&a, &b),
+            EvmMisbehaviour::Attestations {
+                first: Attested::sign(attestation(3, 1), &ks[..2]),
+                second: Attested::sign(attestation(3, 2), &ks[1..3]),
+            },
+            EvmMisbehaviour::Conflict(Attested::sign(attestation(4, 1), &ks[..1])),
+        ];
+        for (tag, e) in evidence.iter().enumerate() {
+            let bytes = e.encode();
+            assert_eq!(bytes[0] as usize, tag);
+            assert_eq!(&EvmMisbehaviour::decode(&bytes).unwrap(), e);
+            assert_eq!(e.hash(), sha256_concat(&[EVIDENCE_TAG, &bytes]));
+            let mut trailing = bytes.clone();
+            trailing.push(0);
+            assert!(EvmMisbehaviour::decode(&trailing).is_err());
+            assert!(EvmMisbehaviour::decode(&bytes[..bytes.len() - 1]).is_err());
+        }
+        assert!(EvmMisbehaviour::decode(&[3]).is_err());
+        // A header that does not decode is refused by the evidence decoder.
+        let mut w = Writer::default();
+        w.u8(0).bytes(&[0xc0]).bytes(&a.encode());
+        assert!(EvmMisbehaviour::decode(&w.into_vec()).is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Any bytes: the decoder never panics, and what it accepts re-encodes to the input.
+        #[test]
+        fn decoding_is_strict_on_any_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            if let Ok(e) = EvmMisbehaviour::decode(&bytes) {
+                prop_assert_eq!(e.encode(), bytes);
+            }
+        }
+
+        /// Attestation evidence with any fields round-trips; every truncation is refused.
+        #[test]
+        fn attestation_evidence_round_trips(
+            height in any::<u64>(),
+            root in any::<[u8; 32]>(),
+            time_ms in any::<u64>(),
+            signers in 0usize..4,
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let ks = keys("mb-prop", 3);
+            let a = Attestation {
+                chain_id: ChainId::new("mb-prop").unwrap(),
+                height,
+                block_hash: Hash32(root),
+                state_root: Hash32(root),
+                time_ms,
+            };
+            let e = EvmMisbehaviour::Attestations {
+                first: Attested::sign(a.clone(), &ks[..signers.min(3)]),
+                second: Attested::sign(Attestation { time_ms: time_ms ^ 1, ..a }, &ks[..1]),
+            };
+            let bytes = e.encode();
+            prop_assert_eq!(EvmMisbehaviour::decode(&bytes).unwrap(), e);
+            let at = cut.index(bytes.len());
+            prop_assert!(EvmMisbehaviour::decode(&bytes[..at]).is_err());
+        }
+    }
+}

@@ -81,50 +81,42 @@ library EvmHeaders {
 
         // Every item's prefix is checked (and the items counted) before what follows the
         // list and any field, as alloy-rlp's `decode_raw` does.
-        uint256[21] memory items;
-        uint256 n;
-        uint256 listEnd = payload + payloadLen;
-        for (uint256 pos = payload; pos < listEnd; ++n) {
-            uint256 itemStart = pos;
-            (ok,,,, pos) = Rlp.tryReadAt(pos, listEnd);
-            if (!ok) revert HeaderRlp();
-            if (n < 21) items[n] = itemStart;
-        }
+        (uint256[21] memory items, uint256 n, uint256 extraItem) = _items(payload, payload + payloadLen);
+        h.extraItem = extraItem;
         if (next != end) revert HeaderTrailingBytes(end - next);
         if (n != 15 && n != 16 && n != 17 && n != 20 && n != 21) revert HeaderFieldCount(n);
         h.fieldCount = n;
 
         // extraData first, as header.rs reads it.
-        (, uint256 extra, uint256 extraLen, bool extraIsList, uint256 extraEnd) = Rlp.tryReadAt(items[12], listEnd);
+        (uint256 extra, uint256 extraLen, bool extraIsList) = _item(items, 12);
         if (extraIsList) revert HeaderField(12);
         if (extraLen > MAX_EXTRA_DATA_BYTES) revert ExtraDataTooLarge(extraLen, MAX_EXTRA_DATA_BYTES);
-        h.extraItem = items[12];
-        h.extraItemEnd = extraEnd;
+        h.extraItemEnd = extra + extraLen;
         h.extra = extra;
         h.extraLen = extraLen;
 
-        h.parentHash = _fixed32(items, 0, listEnd);
-        h.ommersHash = _fixed32(items, 1, listEnd);
-        h.beneficiary = address(bytes20(_fixed(items, 2, listEnd, 20)));
-        h.stateRoot = _fixed32(items, 3, listEnd);
-        _fixed32(items, 4, listEnd);
-        _fixed32(items, 5, listEnd);
-        _fixed(items, 6, listEnd, 256);
-        h.difficulty = _uint(items, 7, listEnd, 32);
-        h.number = uint64(_uint(items, 8, listEnd, 8));
-        _uint(items, 9, listEnd, 8);
-        _uint(items, 10, listEnd, 8);
-        h.timestamp = uint64(_uint(items, 11, listEnd, 8));
-        h.mixHash = _fixed32(items, 13, listEnd);
-        h.nonce = bytes8(_fixed(items, 14, listEnd, 8));
-        if (n > 15) _uint(items, 15, listEnd, 32);
-        if (n > 16) _fixed32(items, 16, listEnd);
+        h.parentHash = _fixed(items, 0, 32);
+        h.ommersHash = _fixed(items, 1, 32);
+        h.beneficiary = address(bytes20(_fixed(items, 2, 20)));
+        h.stateRoot = _fixed(items, 3, 32);
+        _fixed(items, 4, 32);
+        _fixed(items, 5, 32);
+        _fixed(items, 6, 256);
+        h.difficulty = _uint(items, 7, 32);
+        h.number = uint64(_uint(items, 8, 8));
+        _uint(items, 9, 8);
+        _uint(items, 10, 8);
+        h.timestamp = uint64(_uint(items, 11, 8));
+        h.mixHash = _fixed(items, 13, 32);
+        h.nonce = bytes8(_fixed(items, 14, 8));
+        if (n > 15) _uint(items, 15, 32);
+        if (n > 16) _fixed(items, 16, 32);
         if (n > 17) {
-            _uint(items, 17, listEnd, 8);
-            _uint(items, 18, listEnd, 8);
-            _fixed32(items, 19, listEnd);
+            _uint(items, 17, 8);
+            _uint(items, 18, 8);
+            _fixed(items, 19, 32);
         }
-        if (n > 20) _fixed32(items, 20, listEnd);
+        if (n > 20) _fixed(items, 20, 32);
     }
 
     /// @notice keccak-256 of the header as received: the block hash of Ethereum and Clique.
@@ -189,9 +181,33 @@ library EvmHeaders {
         return (signer, SIG_OK);
     }
 
-    /// A string field of exactly `len` (≤ 32) bytes, left-aligned.
-    function _fixed(uint256[21] memory items, uint256 i, uint256 end, uint256 len) private pure returns (bytes32 v) {
-        (, uint256 p, uint256 n, bool list,) = Rlp.tryReadAt(items[i], end);
+    /// Every item of the list payload `[payload, listEnd)` checked, counted, and (the first
+    /// 21) kept as one word each: payload offset << 128 | length << 1 | is-a-list; and where
+    /// item 12 (extraData) starts.
+    function _items(uint256 payload, uint256 listEnd)
+        private
+        pure
+        returns (uint256[21] memory items, uint256 n, uint256 extraItem)
+    {
+        for (uint256 pos = payload; pos < listEnd; ++n) {
+            uint256 itemStart = pos;
+            (bool ok, uint256 p, uint256 len, bool isList, uint256 after_) = Rlp.tryReadAt(pos, listEnd);
+            if (!ok) revert HeaderRlp();
+            if (n < 21) items[n] = (p << 128) | (len << 1) | (isList ? 1 : 0);
+            if (n == 12) extraItem = itemStart;
+            pos = after_;
+        }
+    }
+
+    /// Item `i`'s payload offset, length and kind.
+    function _item(uint256[21] memory items, uint256 i) private pure returns (uint256 p, uint256 len, bool list) {
+        uint256 w = items[i];
+        return (w >> 128, (w >> 1) & type(uint64).max, w & 1 == 1);
+    }
+
+    /// A string field of exactly `len` bytes, its first 32 bytes left-aligned (masked to `len`).
+    function _fixed(uint256[21] memory items, uint256 i, uint256 len) private pure returns (bytes32 v) {
+        (uint256 p, uint256 n, bool list) = _item(items, i);
         if (list || n != len) revert HeaderField(i);
         assembly ("memory-safe") {
             v := calldataload(p)
@@ -199,13 +215,9 @@ library EvmHeaders {
         if (len < 32) v &= bytes32(~(type(uint256).max >> (8 * len)));
     }
 
-    function _fixed32(uint256[21] memory items, uint256 i, uint256 end) private pure returns (bytes32) {
-        return _fixed(items, i, end, 32);
-    }
-
     /// An integer field of at most `maxBytes` bytes without leading zeros.
-    function _uint(uint256[21] memory items, uint256 i, uint256 end, uint256 maxBytes) private pure returns (uint256 v) {
-        (, uint256 p, uint256 n, bool list,) = Rlp.tryReadAt(items[i], end);
+    function _uint(uint256[21] memory items, uint256 i, uint256 maxBytes) private pure returns (uint256 v) {
+        (uint256 p, uint256 n, bool list) = _item(items, i);
         if (list || n > maxBytes) revert HeaderField(i);
         if (n == 0) return 0;
         uint256 first;

@@ -82,55 +82,56 @@ library Rlp {
         pure
         returns (bool ok, uint256 payload, uint256 payloadLen, bool list, uint256 next)
     {
-        if (pos >= end) return (false, 0, 0, false, 0);
-        uint256 b;
+        // Offsets are calldata positions and lengths at most 4 bytes, so nothing overflows.
         assembly ("memory-safe") {
-            b := byte(0, calldataload(pos))
-        }
-        uint256 headerLen;
-        if (b < 0x80) {
-            payloadLen = 1;
-        } else if (b < 0xb8) {
-            headerLen = 1;
-            payloadLen = b - 0x80;
-            if (payloadLen == 1) {
-                if (pos + 1 >= end) return (false, 0, 0, false, 0);
-                uint256 only;
-                assembly ("memory-safe") {
-                    only := byte(0, calldataload(add(pos, 1)))
+            for {} lt(pos, end) {} {
+                let b := byte(0, calldataload(pos))
+                let headerLen := 1
+                let longLen := 0 // bytes of a long-form length, 0 for the short forms
+                switch lt(b, 0xc0)
+                case 1 {
+                    if lt(b, 0x80) {
+                        headerLen := 0
+                        payloadLen := 1
+                    }
+                    if and(iszero(lt(b, 0x80)), lt(b, 0xb8)) {
+                        payloadLen := sub(b, 0x80)
+                        if eq(payloadLen, 1) {
+                            // A single byte below 0x80 must stand for itself.
+                            if iszero(lt(add(pos, 1), end)) { break }
+                            if lt(byte(0, calldataload(add(pos, 1))), 0x80) { break }
+                        }
+                    }
+                    if iszero(lt(b, 0xb8)) { longLen := sub(b, 0xb7) }
                 }
-                if (only < 0x80) return (false, 0, 0, false, 0);
+                default {
+                    list := 1
+                    switch lt(b, 0xf8)
+                    case 1 { payloadLen := sub(b, 0xc0) }
+                    default { longLen := sub(b, 0xf7) }
+                }
+                if longLen {
+                    // Canonical long lengths only: at most 4 bytes, no leading zero, >= 56.
+                    if gt(longLen, 4) { break }
+                    if gt(add(add(pos, 1), longLen), end) { break }
+                    payloadLen := shr(mul(8, sub(32, longLen)), calldataload(add(pos, 1)))
+                    if iszero(shr(mul(8, sub(longLen, 1)), payloadLen)) { break }
+                    if lt(payloadLen, 56) { break }
+                    headerLen := add(1, longLen)
+                }
+                payload := add(pos, headerLen)
+                next := add(payload, payloadLen)
+                if gt(next, end) { break }
+                ok := 1
+                break
             }
-        } else if (b < 0xc0) {
-            (ok, headerLen, payloadLen) = _tryLongLength(pos, end, b - 0xb7);
-            if (!ok) return (false, 0, 0, false, 0);
-        } else if (b < 0xf8) {
-            list = true;
-            headerLen = 1;
-            payloadLen = b - 0xc0;
-        } else {
-            list = true;
-            (ok, headerLen, payloadLen) = _tryLongLength(pos, end, b - 0xf7);
-            if (!ok) return (false, 0, 0, false, 0);
+            if iszero(ok) {
+                payload := 0
+                payloadLen := 0
+                list := 0
+                next := 0
+            }
         }
-        payload = pos + headerLen;
-        next = payload + payloadLen;
-        if (next > end) return (false, 0, 0, false, 0);
-        ok = true;
-    }
-
-    /// @notice `_longLength` without reverting: `ok` false where it would revert.
-    function _tryLongLength(uint256 pos, uint256 end, uint256 n)
-        private
-        pure
-        returns (bool ok, uint256 headerLen, uint256 len)
-    {
-        if (n > 4 || pos + 1 + n > end) return (false, 0, 0);
-        assembly ("memory-safe") {
-            len := shr(mul(8, sub(32, n)), calldataload(add(pos, 1)))
-        }
-        if (len >> (8 * (n - 1)) == 0 || len < 56) return (false, 0, 0);
-        return (true, 1 + n, len);
     }
 
     /// @notice The single item filling `data` exactly (no trailing bytes).
