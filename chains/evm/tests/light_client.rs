@@ -13,17 +13,16 @@
 //! vector scenarios (whose headers are dated 2025-01-01) run first on a node started just
 //! before that date, and the generated chains are dated relative to the node's clock.
 
+mod common;
+
 use std::path::PathBuf;
 
-use alloy::network::EthereumWallet;
-use alloy::node_bindings::{Anvil, AnvilInstance};
+use alloy::node_bindings::AnvilInstance;
 use alloy::primitives::{Address as EvmAddress, Bytes, B256};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::TransactionReceipt;
-use alloy::signers::local::PrivateKeySigner;
 use serde_json::Value;
 use xrelay_evm::light_client::{BftLightClient, BftLightClientErrors};
-use xrelay_evm::node::anvil_path;
 use xrelay_evm::{create_client_args, misbehaviour_body, update_body};
 use xrelay_light_client::testkit::{fixed_set, rotating_set, ChainSpec, TestChain};
 use xrelay_light_client::{
@@ -47,33 +46,10 @@ struct Node {
 impl Node {
     /// anvil on 127.0.0.1 with its genesis block at `genesis_s` (seconds).
     fn start(genesis_s: u64) -> Node {
-        let anvil = Anvil::at(anvil_path())
-            .host("127.0.0.1")
-            .arg("--timestamp")
-            .arg(genesis_s.to_string())
-            .try_spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "anvil at {} did not start ({e}); install it with scripts/lib.sh or set XRELAY_ANVIL",
-                    anvil_path().display()
-                )
-            });
-        let provider_for = |i: usize| {
-            let signer: PrivateKeySigner = anvil.keys()[i].clone().into();
-            // Nonces are asked of the node for every transaction: a refused call (found by
-            // gas estimation) must not leave a cached nonce behind it.
-            ProviderBuilder::new()
-                .disable_recommended_fillers()
-                .with_gas_estimation()
-                .with_simple_nonce_management()
-                .fetch_chain_id()
-                .wallet(EthereumWallet::from(signer))
-                .connect_http(anvil.endpoint_url())
-                .erased()
-        };
+        let anvil = common::spawn_anvil(&["--timestamp", &genesis_s.to_string()]);
         Node {
-            provider: provider_for(0),
-            stranger: provider_for(1),
+            provider: common::wallet_provider(&anvil, 0),
+            stranger: common::wallet_provider(&anvil, 1),
             stranger_address: anvil.addresses()[1],
             _anvil: anvil,
         }
