@@ -62,8 +62,8 @@ library MerklePatricia {
 
     /// Nibbles in a trie key.
     uint256 private constant KEY_NIBBLES = 64;
-    /// Where one node leads (`_walkNode`), or why it fails. Never 17: `decodeNode` returns
-    /// an item count (2 or 17) where it returns these.
+    /// Where one node leads (`_walkNode`), or why it fails; the assembly's `decodeNode`
+    /// returns `STEP_RLP`, `STEP_MALFORMED` or an item count (2 or 17) in one value.
     uint256 private constant STEP_NEXT = 0;
     uint256 private constant STEP_DONE = 1;
     uint256 private constant STEP_EMBEDDED = 2;
