@@ -1008,40 +1008,34 @@ async fn generated_tries(h: &Harness) {
     let handle = tokio::runtime::Handle::current();
     let shapes = RefCell::new(BTreeMap::new());
     let leaves = RefCell::new(BTreeMap::new());
-    // Shrinking re-runs failing cases: keep their panics quiet, the runner reports the
-    // smallest failing case.
+    // Shrinking re-runs failing cases: their panics stay quiet while the runners run (each
+    // catches them), and the smallest failing case is reported once the hook is back.
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        tokio::task::block_in_place(|| {
-            let mut runner = TestRunner::new(Config {
-                cases: 48,
-                failure_persistence: None,
-                ..Config::default()
-            });
-            runner
-                .run(&shape_strategy(), |case| {
-                    handle.block_on(shape_case(h, &case, &mut shapes.borrow_mut()));
-                    Ok(())
-                })
-                .expect("generated tries agree");
-            let mut runner = TestRunner::new(Config {
-                cases: 32,
-                failure_persistence: None,
-                ..Config::default()
-            });
-            runner
-                .run(&leaf_strategy(), |case| {
-                    handle.block_on(leaf_case(h, &case, &mut leaves.borrow_mut()));
-                    Ok(())
-                })
-                .expect("generated leaves agree");
-        })
-    }));
+    let (tries, leaf_values) = tokio::task::block_in_place(|| {
+        let mut runner = TestRunner::new(Config {
+            cases: 96,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let tries = runner.run(&shape_strategy(), |case| {
+            handle.block_on(shape_case(h, &case, &mut shapes.borrow_mut()));
+            Ok(())
+        });
+        let mut runner = TestRunner::new(Config {
+            cases: 64,
+            failure_persistence: None,
+            ..Config::default()
+        });
+        let leaf_values = runner.run(&leaf_strategy(), |case| {
+            handle.block_on(leaf_case(h, &case, &mut leaves.borrow_mut()));
+            Ok(())
+        });
+        (tries, leaf_values)
+    });
     std::panic::set_hook(hook);
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
+    tries.expect("generated tries agree");
+    leaf_values.expect("generated leaves agree");
     println!(
         "generated tries: proofs and altered proofs agree: {:?}",
         shapes.into_inner()
