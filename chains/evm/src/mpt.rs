@@ -71,6 +71,26 @@ pub struct MptVerdict {
     pub index: Option<usize>,
 }
 
+impl MptVerdict {
+    /// The verdict a contract returned as `(code, index)`, the index kept only for the codes
+    /// whose Rust error names a node; `None` for a number that is no code.
+    pub fn from_contract(code: u8, index: u64) -> Option<MptVerdict> {
+        let code = MptCode::from_u8(code)?;
+        let names_a_node = matches!(
+            code,
+            MptCode::TooManyNodes
+                | MptCode::NodeTooLong
+                | MptCode::HashMismatch
+                | MptCode::MissingNode
+                | MptCode::TrailingNodes
+                | MptCode::BadRlp
+                | MptCode::Malformed
+        );
+        let index = names_a_node.then(|| usize::try_from(index).unwrap_or(usize::MAX));
+        Some(MptVerdict { code, index })
+    }
+}
+
 impl From<&MptError> for MptVerdict {
     fn from(e: &MptError) -> Self {
         let (code, index) = match e {
@@ -132,6 +152,17 @@ impl PathVerdict {
         };
         Some(PathVerdict {
             verdict,
+            in_storage_proof,
+        })
+    }
+}
+
+impl PathVerdict {
+    /// What `checkGatewayPathAt` returned as `(code, inStorageProof, index)`; `None` for a
+    /// number that is no code.
+    pub fn from_contract(code: u8, in_storage_proof: bool, index: u64) -> Option<PathVerdict> {
+        Some(PathVerdict {
+            verdict: MptVerdict::from_contract(code, index)?,
             in_storage_proof,
         })
     }

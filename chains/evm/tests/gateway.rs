@@ -6,22 +6,21 @@
 //! anvil is `$XRELAY_ANVIL`, else `$HOME/.cache/xrelay-tools/node_modules/.bin/anvil`
 //! (installed by scripts/lib.sh); each test starts its own node, killed when the test ends.
 
+mod common;
+
 use std::collections::BTreeMap;
 
 use alloy::contract::{CallBuilder, CallDecoder};
-use alloy::network::EthereumWallet;
-use alloy::node_bindings::{Anvil, AnvilInstance};
+use alloy::node_bindings::AnvilInstance;
 use alloy::primitives::{Address as EvmAddress, Bytes};
-use alloy::providers::{DynProvider, Provider, ProviderBuilder};
+use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::TransactionReceipt;
-use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::{SolCall, SolError, SolEvent, SolInterface};
 use xrelay_evm::gateway::{
     ack_body, deploy_all, provable_slot, recv_body, timeout_body, transfer_packet, Deployment,
     Gateway, GatewayErrors, SourceProof, TransferApp,
 };
 use xrelay_evm::light_client::{BftLightClient, BftLightClientErrors};
-use xrelay_evm::node::anvil_path;
 use xrelay_evm::{create_client_args, misbehaviour_body, update_body};
 use xrelay_light_client::prover::{MemoryTreeStore, StateTree};
 use xrelay_light_client::{
@@ -237,27 +236,9 @@ struct Env {
 
 impl Env {
     async fn start() -> Env {
-        let anvil = Anvil::at(anvil_path()).host("127.0.0.1").try_spawn().unwrap_or_else(|e| {
-            panic!(
-                "anvil at {} did not start ({e}); install it with scripts/lib.sh or set XRELAY_ANVIL",
-                anvil_path().display()
-            )
-        });
-        let provider_for = |i: usize| {
-            let signer: PrivateKeySigner = anvil.keys()[i].clone().into();
-            // Nonces are asked of the node for every transaction: a call refused at gas
-            // estimation must not leave a cached nonce (and a gap) behind it.
-            ProviderBuilder::new()
-                .disable_recommended_fillers()
-                .with_gas_estimation()
-                .with_simple_nonce_management()
-                .fetch_chain_id()
-                .wallet(EthereumWallet::from(signer))
-                .connect_http(anvil.endpoint_url())
-                .erased()
-        };
-        let provider = provider_for(0);
-        let user_provider = provider_for(1);
+        let anvil = common::spawn_anvil(&[]);
+        let provider = common::wallet_provider(&anvil, 0);
+        let user_provider = common::wallet_provider(&anvil, 1);
         let evm = ChainId::new("evm").expect("chain id");
         let d = deploy_all(provider.clone(), &evm)
             .await

@@ -62,17 +62,13 @@ library MerklePatricia {
 
     /// Nibbles in a trie key.
     uint256 private constant KEY_NIBBLES = 64;
-    /// Where one node leads (`_walkNode`), or why it fails (never 2 or 17: `_decodeNode`
-    /// returns those item counts in the same place).
+    /// Where one node leads (`_walkNode`), or why it fails; the assembly's `decodeNode`
+    /// returns `STEP_RLP`, `STEP_MALFORMED` or an item count (2 or 17) in one value.
     uint256 private constant STEP_NEXT = 0;
     uint256 private constant STEP_DONE = 1;
+    uint256 private constant STEP_EMBEDDED = 2;
     uint256 private constant STEP_RLP = 3;
     uint256 private constant STEP_MALFORMED = 4;
-    /// What a child reference is (`_child`).
-    uint256 private constant CHILD_EMPTY = 0;
-    uint256 private constant CHILD_HASH = 1;
-    uint256 private constant CHILD_EMBEDDED = 2;
-    uint256 private constant CHILD_BAD = 3;
     /// No node is above the size bound.
     uint256 private constant NONE = type(uint256).max;
 
@@ -232,6 +228,38 @@ library MerklePatricia {
         pure
         returns (uint256 first, uint256 count, uint256 tooLong)
     {
+        // One pass in assembly that accepts exactly what the `Codec` reads below accept;
+        // anything else is read again by them, so they revert with their own error.
+        uint256 pos = r.pos;
+        uint256 end = r.end;
+        bool fine;
+        assembly ("memory-safe") {
+            tooLong := not(0)
+            first := add(pos, 4)
+            if iszero(gt(first, end)) {
+                count := shr(224, calldataload(pos))
+                fine := iszero(or(gt(count, maxCount), gt(mul(count, 4), sub(end, first))))
+                pos := first
+                for { let i := 0 } and(fine, lt(i, count)) { i := add(i, 1) } {
+                    if gt(add(pos, 4), end) {
+                        fine := 0
+                        break
+                    }
+                    let len := shr(224, calldataload(pos))
+                    pos := add(pos, 4)
+                    if or(gt(len, maxLen), gt(len, sub(end, pos))) {
+                        fine := 0
+                        break
+                    }
+                    if and(gt(len, MAX_NODE_LEN), eq(tooLong, not(0))) { tooLong := i }
+                    pos := add(pos, len)
+                }
+            }
+        }
+        if (fine) {
+            r.pos = pos;
+            return (first, count, tooLong);
+        }
         count = Codec.count(r, maxCount, 4);
         first = r.pos;
         tooLong = NONE;
@@ -242,15 +270,6 @@ library MerklePatricia {
     }
 
     // ---------------------------------------------------------------- the walk (§12.1)
-
-    /// The position of a walk down the trie along `key`.
-    struct Walk {
-        bytes32 key;
-        /// Nibbles of the key consumed so far.
-        uint256 depth;
-        /// The node reached next was referenced by an extension, so it must be a branch.
-        bool mustBranch;
-    }
 
     /// Verifies the framed nodes at `pos` for `key` against `root`. `len` 0 is absence.
     function _walk(uint256 pos, uint256 count, uint256 tooLong, bytes32 root, bytes32 key)
@@ -268,21 +287,29 @@ library MerklePatricia {
             }
             return (Result.HashMismatch, 0, 0, 0);
         }
-        return _walkNodes(pos, count, root, Walk(key, 0, false));
+        return _walkNodes(pos, count, root, key);
     }
 
     /// Walks the `count` framed nodes at `pos` from the one hashing to `expected`.
-    function _walkNodes(uint256 pos, uint256 count, bytes32 expected, Walk memory w)
+    function _walkNodes(uint256 pos, uint256 count, bytes32 expected, bytes32 key)
         private
         pure
         returns (Result, uint256, uint256 start, uint256 len)
     {
+        // Where the walk is: nibbles of the key consumed, and whether the next node was
+        // referenced by an extension (so must be a branch).
+        uint256 depth;
+        uint256 mustBranch;
         for (uint256 index = 0; index < count; ++index) {
-            uint256 node = pos + 4;
-            pos = node + _u32(pos);
+            uint256 node;
+            // The framing was checked: every node lies inside the calldata.
+            unchecked {
+                node = pos + 4;
+                pos = node + _u32(pos);
+            }
             if (Rlp.keccakAt(node, pos - node) != expected) return (Result.HashMismatch, index, 0, 0);
             uint256 step;
-            (step, start, len) = _walkNode(w, node, pos);
+            (step, start, len, depth, mustBranch) = _walkNode(node, pos, key, depth, mustBranch);
             if (step == STEP_NEXT) {
                 expected = bytes32(start);
             } else if (step == STEP_DONE) {
@@ -295,170 +322,267 @@ library MerklePatricia {
         return (Result.MissingNode, count, 0, 0);
     }
 
-    /// Walks the node at `[start, end)` and the nodes embedded in it, moving `w`. Returns
-    /// the step and: for `STEP_NEXT` the next hash in `a`; for `STEP_DONE` the leaf value's
-    /// span (`a`, `b`), `b` 0 for absence.
-    function _walkNode(Walk memory w, uint256 start, uint256 end)
+    /// Walks the hashed node at `[start, end)` and the nodes embedded in it along `key`
+    /// from `depth` (Rust's `Walk::node`, check for check). Returns the step: `STEP_NEXT`
+    /// with the next node's hash in `a`; `STEP_DONE` with the leaf value's span `[a, a + b)`,
+    /// `b` 0 for a proven absence; or `STEP_RLP` / `STEP_MALFORMED`; and the walk's new
+    /// position. In assembly: it runs for every node of every proof, and the item scan of a
+    /// branch is most of a proof's cost. Offsets are calldata positions, so no sum overflows.
+    function _walkNode(uint256 start, uint256 end, bytes32 key, uint256 depth, uint256 mustBranch)
         private
         pure
-        returns (uint256 step, uint256 a, uint256 b)
+        returns (uint256 step, uint256 a, uint256 b, uint256 depthAfter, uint256 mustBranchAfter)
     {
-        while (true) {
-            uint256 depth = w.depth;
-            (uint256 status, uint256 payload, uint256 selected, uint256 last) =
-                _decodeNode(start, end, depth < KEY_NIBBLES ? _nibble(w.key, depth) : 17);
-            if (status == STEP_RLP || status == STEP_MALFORMED) return (status, 0, 0);
-            bool branchExpected = w.mustBranch;
-            w.mustBranch = false;
-            if (status == 17) {
-                // A branch: its last item (the value) is the empty string `0x80`, as keys
-                // have a fixed length; follow the key's nibble.
-                if (depth >= KEY_NIBBLES || _byteAt(last) != 0x80) return (STEP_MALFORMED, 0, 0);
-                w.depth = depth + 1;
-                last = selected;
-            } else {
-                // A leaf or an extension (two items: `payload`, `last`).
-                if (branchExpected) return (STEP_MALFORMED, 0, 0);
-                (step, a, b, depth) = _shortNode(payload, last, w.key, depth);
-                if (step != STEP_NEXT) return (step, a, b);
-                // An extension on the key's path: its child must be a branch.
-                w.depth = depth;
-                w.mustBranch = true;
-            }
-            uint256 kind;
-            (kind, a, b) = _child(last, end);
-            if (kind == CHILD_HASH) return (STEP_NEXT, a, 0);
-            if (kind == CHILD_EMPTY) {
-                // An empty branch slot proves absence; an extension needs a child.
-                return (w.mustBranch ? STEP_MALFORMED : STEP_DONE, 0, 0);
-            }
-            if (kind == CHILD_BAD) return (STEP_MALFORMED, 0, 0);
-            (start, end) = (a, b);
-        }
-    }
-
-    /// Decodes the node at `[start, end)`: an RLP list using every byte, of 2 or 17 valid
-    /// items (in Rust's order of checks). Returns `STEP_RLP`, `STEP_MALFORMED`, or the item
-    /// count (2 or 17); the payload's start, where item `want` starts and where the last
-    /// item starts.
-    function _decodeNode(uint256 start, uint256 end, uint256 want)
-        private
-        pure
-        returns (uint256 status, uint256 payload, uint256 selected, uint256 last)
-    {
-        (bool ok, uint256 p, uint256 len, bool list,) = Rlp.tryReadAt(start, end);
-        if (!ok) return (STEP_RLP, 0, 0, 0);
-        if (!list || p + len != end) return (STEP_MALFORMED, 0, 0, 0);
-        uint256 count;
-        (status, count, selected, last) = _items(p, end, want);
-        if (status != STEP_NEXT) return (status, 0, 0, 0);
-        if (count != 2 && count != 17) return (STEP_MALFORMED, 0, 0, 0);
-        return (count, p, selected, last);
-    }
-
-    /// Scans the items of a list payload `[p, end)`, each a valid RLP item (else `STEP_RLP`),
-    /// at most 17 (else `STEP_MALFORMED`, before reading an 18th). Returns `STEP_NEXT`
-    /// (scanned), the count, where item `want` starts and where the last item starts.
-    function _items(uint256 p, uint256 end, uint256 want)
-        private
-        pure
-        returns (uint256 status, uint256 count, uint256 selected, uint256 last)
-    {
-        while (p < end) {
-            if (count == 17) return (STEP_MALFORMED, 0, 0, 0);
-            if (count == want) selected = p;
-            last = p;
-            uint256 b = _byteAt(p);
-            // The two items of every branch, canonical by construction: the empty string
-            // and a 32-byte string (a hash reference).
-            if (b == 0x80) {
-                p += 1;
-            } else if (b == 0xa0 && p + 33 <= end) {
-                p += 33;
-            } else {
-                (bool ok, uint256 payload, uint256 len, ,) = Rlp.tryReadAt(p, end);
-                if (!ok) return (STEP_RLP, 0, 0, 0);
-                p = payload + len;
-            }
-            ++count;
-        }
-        return (STEP_NEXT, count, selected, last);
-    }
-
-    /// A leaf or extension (items at `payload` and `second`) met at `depth`: the leaf's
-    /// value span (`STEP_DONE`; length 0 if its path leaves the key), absence where an
-    /// extension's path leaves the key, else `STEP_NEXT` with the depth after the extension.
-    function _shortNode(uint256 payload, uint256 second, bytes32 key, uint256 depth)
-        private
-        pure
-        returns (uint256 step, uint256 a, uint256 b, uint256)
-    {
-        (bool leaf, uint256 pathLen, uint256 nibbles, bool fine) = _hexPrefix(payload);
-        if (!fine) return (STEP_MALFORMED, 0, 0, depth);
-        bool matches = _prefixMatches(nibbles, pathLen, key, depth);
-        if (leaf) {
-            if (depth + pathLen != KEY_NIBBLES) return (STEP_MALFORMED, 0, 0, depth);
-            (, uint256 vp, uint256 vl, bool list,) = Rlp.tryReadAt(second, type(uint256).max);
-            if (list || vl == 0) return (STEP_MALFORMED, 0, 0, depth);
-            return (STEP_DONE, vp, matches ? vl : 0, depth);
-        }
-        if (pathLen == 0 || depth + pathLen >= KEY_NIBBLES) return (STEP_MALFORMED, 0, 0, depth);
-        if (!matches) return (STEP_DONE, 0, 0, depth);
-        return (STEP_NEXT, 0, 0, depth + pathLen);
-    }
-
-    /// The hex-prefix path of the item at `p`: leaf or extension, its length in nibbles and
-    /// the nibbles left-aligned; `fine` false if it is a list, empty, has a flag above 3, or
-    /// is even with a non-zero pad nibble.
-    function _hexPrefix(uint256 p) private pure returns (bool leaf, uint256 pathLen, uint256 nibbles, bool fine) {
-        (, uint256 payload, uint256 len, bool list,) = Rlp.tryReadAt(p, type(uint256).max);
-        if (list || len == 0) return (false, 0, 0, false);
-        uint256 first = _byteAt(payload);
-        uint256 flag = first >> 4;
-        if (flag > 3) return (false, 0, 0, false);
-        bool odd = flag & 1 == 1;
-        if (!odd && first & 0x0f != 0) return (false, 0, 0, false);
-        pathLen = (len - 1) * 2 + (odd ? 1 : 0);
-        // Odd: the nibbles start in the flag byte's low half; even: after the flag byte.
         assembly ("memory-safe") {
-            switch odd
-            case 1 { nibbles := shl(4, calldataload(payload)) }
-            default { nibbles := calldataload(add(payload, 1)) }
-        }
-        return (flag >= 2, pathLen, nibbles, true);
-    }
-
-    /// Whether the first `pathLen` nibbles of `nibbles` (left-aligned) are `key[depth..]`.
-    /// A path longer than the key's rest never matches; such nodes are refused anyway.
-    function _prefixMatches(uint256 nibbles, uint256 pathLen, bytes32 key, uint256 depth)
-        private
-        pure
-        returns (bool m)
-    {
-        if (depth + pathLen > KEY_NIBBLES) return false;
-        assembly ("memory-safe") {
-            let drop := sub(256, mul(4, pathLen))
-            m := eq(shr(drop, nibbles), shr(drop, shl(mul(4, depth), key)))
-        }
-    }
-
-    /// The child reference at `p` (a branch slot or an extension's second item, inside a
-    /// node ending at `end`): empty, a 32-byte hash (`a`), an embedded node shorter than
-    /// 32 bytes (`[a, b)`), or anything else (`CHILD_BAD`).
-    function _child(uint256 p, uint256 end) private pure returns (uint256 kind, uint256 a, uint256 b) {
-        (, uint256 payload, uint256 len, bool list,) = Rlp.tryReadAt(p, end);
-        if (list) {
-            b = payload + len;
-            return (b - p < 32 ? CHILD_EMBEDDED : CHILD_BAD, p, b);
-        }
-        if (len == 0) return (CHILD_EMPTY, 0, 0);
-        if (len == 32) {
-            assembly ("memory-safe") {
-                a := calldataload(payload)
+            // The RLP item at `p` ending by `limit`, with `Rlp.tryReadAt`'s rules: canonical
+            // (a single byte below 0x80 is its own encoding; a long length has no leading
+            // zero and is at least 56; at most 4 length bytes), and inside `limit`.
+            function item(p, limit) -> ok, list, payload, len {
+                if lt(p, limit) {
+                    let b0 := byte(0, calldataload(p))
+                    switch lt(b0, 0x80)
+                    case 1 {
+                        ok := 1
+                        payload := p
+                        len := 1
+                    }
+                    default {
+                        list := gt(b0, 0xbf)
+                        let short := sub(b0, add(0x80, mul(list, 0x40)))
+                        switch lt(short, 56)
+                        case 1 {
+                            payload := add(p, 1)
+                            len := short
+                            ok := 1
+                            if and(iszero(list), eq(len, 1)) {
+                                ok := and(lt(payload, limit), gt(byte(0, calldataload(payload)), 0x7f))
+                            }
+                        }
+                        default {
+                            let n := sub(short, 55)
+                            payload := add(add(p, 1), n)
+                            if and(lt(n, 5), iszero(gt(payload, limit))) {
+                                len := shr(mul(8, sub(32, n)), calldataload(add(p, 1)))
+                                ok := and(iszero(lt(len, shl(mul(8, sub(n, 1)), 1))), gt(len, 55))
+                            }
+                        }
+                    }
+                    ok := and(ok, iszero(gt(add(payload, len), limit)))
+                }
             }
-            return (CHILD_HASH, a, 0);
+
+            // Rust's `decode_node`: an RLP list filling `[s, e)` of 2 or 17 valid items, at
+            // most 17 read. Returns `STEP_RLP`, `STEP_MALFORMED`, or the item count with, for
+            // 17, where item `want` and the last item start, for 2, where both start.
+            function decodeNode(s, e, want) -> status, x, y {
+                let ok, list, payload, len := item(s, e)
+                if iszero(ok) {
+                    status := STEP_RLP
+                    leave
+                }
+                if or(iszero(list), iszero(eq(add(payload, len), e))) {
+                    status := STEP_MALFORMED
+                    leave
+                }
+                status, x, y := scan(payload, e, want)
+            }
+
+            function scan(p, e, want) -> status, x, y {
+                x := p
+                // Up to the key's item (a branch's slot), then on to 17 items.
+                let count, q, last, ok := skip(p, e, 0, want, 0)
+                if iszero(ok) {
+                    status := STEP_RLP
+                    leave
+                }
+                let selected := q
+                count, p, y, ok := skip(q, e, count, 17, last)
+                // An item that did not fit (a 32-byte string past the end, found only now)
+                // or did not decode is an RLP error; bytes after 17 items, a malformed node.
+                if or(iszero(ok), gt(p, e)) {
+                    status := STEP_RLP
+                    leave
+                }
+                if lt(p, e) {
+                    status := STEP_MALFORMED
+                    leave
+                }
+                switch count
+                case 2 { status := 2 }
+                case 17 {
+                    status := 17
+                    x := selected
+                }
+                default { status := STEP_MALFORMED }
+            }
+
+            // Reads items from `p` while bytes remain before `e` and fewer than `limit` items
+            // (`count` so far) were read. Returns the count, where it stopped, where the last
+            // item read starts (`last0` if none), and 0 if an item did not decode.
+            function skip(p, e, count, limit, last0) -> n, q, last, ok {
+                n := count
+                last := last0
+                q := p
+                ok := 1
+                for {} and(lt(q, e), lt(n, limit)) {} {
+                    last := q
+                    // A branch's items are the empty string and 32-byte strings: canonical
+                    // as they are (the caller refuses a 32-byte string past the end).
+                    let b0 := byte(0, calldataload(q))
+                    let size := add(eq(b0, 0x80), mul(eq(b0, 0xa0), 33))
+                    if iszero(size) {
+                        let valid, list, payload, len := item(q, e)
+                        if iszero(valid) {
+                            ok := 0
+                            leave
+                        }
+                        size := sub(add(payload, len), q)
+                    }
+                    q := add(q, size)
+                    n := add(n, 1)
+                }
+            }
+
+            // Whether the `pathLen` nibbles of the hex-prefix payload at `pp` (odd: they
+            // start in its first byte's low half) are `key[depth..]`; never past the key.
+            function pathMatches(pp, odd, pathLen, key_, depth_) -> m {
+                if iszero(gt(add(depth_, pathLen), KEY_NIBBLES)) {
+                    let nibbles := calldataload(add(pp, 1))
+                    if odd { nibbles := shl(4, calldataload(pp)) }
+                    let drop := sub(256, shl(2, pathLen))
+                    m := eq(shr(drop, nibbles), shr(drop, shl(shl(2, depth_), key_)))
+                }
+            }
+
+            // Rust's `hex_prefix`: the path item at `p` (a valid item). Returns 0 if it is
+            // a list, empty, has a flag above 3 or an even path a non-zero pad nibble; else
+            // 1, with leaf or extension, where its payload starts, odd, and its nibbles.
+            function hexPrefix(p) -> ok, leaf, pp, odd, pathLen {
+                let valid, list, payload, len := item(p, not(0))
+                if or(list, iszero(len)) { leave }
+                let first := byte(0, calldataload(payload))
+                let flag := shr(4, first)
+                if gt(flag, 3) { leave }
+                odd := and(flag, 1)
+                if and(iszero(odd), gt(and(first, 0x0f), 0)) { leave }
+                ok := 1
+                leaf := shr(1, flag)
+                pp := payload
+                pathLen := add(shl(1, sub(len, 1)), odd)
+            }
+
+            // A leaf or an extension, items at `p0` (path) and `p1`, met at `depth_`:
+            // `STEP_DONE` with the leaf's value (length 0 if its path leaves the key) or for
+            // an extension leaving the key (absence), `STEP_NEXT` past a matching extension
+            // (its child is read by the caller), or malformed.
+            function shortNode(p0, p1, key_, depth_) -> st, va, vb, d {
+                d := depth_
+                st := STEP_MALFORMED
+                let ok, leaf, pp, odd, pathLen := hexPrefix(p0)
+                if iszero(ok) { leave }
+                let m := pathMatches(pp, odd, pathLen, key_, d)
+                switch leaf
+                case 1 {
+                    if iszero(eq(add(d, pathLen), KEY_NIBBLES)) { leave }
+                    let valid, list, payload, len := item(p1, not(0))
+                    if or(list, iszero(len)) { leave }
+                    st := STEP_DONE
+                    if m {
+                        va := payload
+                        vb := len
+                    }
+                }
+                default {
+                    if or(iszero(pathLen), iszero(lt(add(d, pathLen), KEY_NIBBLES))) { leave }
+                    st := STEP_DONE
+                    if m {
+                        st := STEP_NEXT
+                        d := add(d, pathLen)
+                    }
+                }
+            }
+
+            // Rust's `child`: the reference at `p` inside `[.., e)`: `STEP_NEXT` with a
+            // 32-byte hash, `STEP_EMBEDDED` with the span of a list shorter than 32 bytes,
+            // `STEP_DONE` for the empty string (absence) unless an extension holds it, else
+            // malformed.
+            function child(p, e, ofExtension) -> st, ca, cb {
+                st := STEP_MALFORMED
+                // The item was scanned already: a `0xa0` string fits.
+                switch byte(0, calldataload(p))
+                case 0xa0 {
+                    st := STEP_NEXT
+                    ca := calldataload(add(p, 1))
+                    leave
+                }
+                case 0x80 {
+                    if iszero(ofExtension) { st := STEP_DONE }
+                    leave
+                }
+                let ok, list, payload, len := item(p, e)
+                switch list
+                case 1 {
+                    cb := add(payload, len)
+                    if lt(sub(cb, p), 32) {
+                        st := STEP_EMBEDDED
+                        ca := p
+                    }
+                }
+                default {
+                    if eq(len, 32) {
+                        st := STEP_NEXT
+                        ca := calldataload(payload)
+                    }
+                    if iszero(len) {
+                        st := STEP_DONE
+                        if ofExtension { st := STEP_MALFORMED }
+                    }
+                }
+            }
+
+            // One node (hashed or embedded) at `[s, e)`.
+            function nodeStep(s, e, key_, depth_, must) -> st, va, vb, d, m {
+                d := depth_
+                let want := 17
+                if lt(d, KEY_NIBBLES) { want := and(shr(sub(252, shl(2, d)), key_), 0x0f) }
+                let status, x, y := decodeNode(s, e, want)
+                switch status
+                case 17 {
+                    // A branch: its value (last item) is the empty string, as keys have a
+                    // fixed length; follow the key's nibble (item `want`).
+                    if or(iszero(lt(d, KEY_NIBBLES)), iszero(eq(byte(0, calldataload(y)), 0x80))) {
+                        st := STEP_MALFORMED
+                        leave
+                    }
+                    d := add(d, 1)
+                }
+                case 2 {
+                    if must {
+                        // An extension's child must be a branch.
+                        st := STEP_MALFORMED
+                        leave
+                    }
+                    st, va, vb, d := shortNode(x, y, key_, d)
+                    if st { leave }
+                    m := 1
+                    x := y
+                }
+                default {
+                    st := status
+                    leave
+                }
+                st, va, vb := child(x, e, m)
+            }
+
+            for {} 1 {} {
+                step, a, b, depth, mustBranch := nodeStep(start, end, key, depth, mustBranch)
+                if iszero(eq(step, STEP_EMBEDDED)) { break }
+                start := a
+                end := b
+            }
+            depthAfter := depth
+            mustBranchAfter := mustBranch
         }
-        return (CHILD_BAD, 0, 0);
     }
 
     // ---------------------------------------------------------------- leaf fields
@@ -492,10 +616,6 @@ library MerklePatricia {
     }
 
     // ---------------------------------------------------------------- calldata bytes
-
-    function _nibble(bytes32 key, uint256 i) private pure returns (uint256) {
-        return (uint256(key) >> (252 - 4 * i)) & 0x0f;
-    }
 
     function _byteAt(uint256 p) private pure returns (uint256 b) {
         assembly ("memory-safe") {
