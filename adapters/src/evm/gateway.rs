@@ -8,10 +8,10 @@ use xrelay_light_client::{Acknowledgement, ChainId, Decode, Hash32, Height, Mess
 
 use crate::{AdapterError, ChainEvent};
 
+pub use xrelay_evm::evm_light_client::EvmLightClient;
 /// The Gateway's and the light client's bindings, generated from the committed artifacts
 /// of `chains/evm`, so the adapter cannot drift from the contracts it calls.
 pub use xrelay_evm::gateway::Gateway;
-pub use xrelay_evm::evm_light_client::EvmLightClient;
 pub use xrelay_evm::light_client::BftLightClient;
 
 /// The topics the adapter filters the Gateway's logs by.

@@ -467,7 +467,8 @@ impl EvmAdapter {
         match self.eth_call(contract, input, "eth_call clientState").await {
             Ok(out) => Ok(Some(out)),
             Err(AdapterError::Refused { reason, .. })
-                if reason.contains("UnknownClient") || reason.contains(&hex_selector::<Unknown>()) =>
+                if reason.contains("UnknownClient")
+                    || reason.contains(&hex_selector::<Unknown>()) =>
             {
                 Ok(None)
             }
@@ -751,7 +752,8 @@ impl ChainAdapter for EvmAdapter {
         {
             let bytes = BftLightClient::clientStateCall::abi_decode_returns(&bytes)
                 .map_err(|e| self.bad_state("BftLightClient", e))?;
-            let state = ClientState::decode(&bytes).map_err(|e| self.bad_state("BftLightClient", e))?;
+            let state =
+                ClientState::decode(&bytes).map_err(|e| self.bad_state("BftLightClient", e))?;
             return Ok(Some(HostedClient::Bft(Box::new(state))));
         }
         let evm = EvmLightClient::clientStateCall {
@@ -766,7 +768,8 @@ impl ChainAdapter for EvmAdapter {
         };
         let bytes = EvmLightClient::clientStateCall::abi_decode_returns(&bytes)
             .map_err(|e| self.bad_state("EvmLightClient", e))?;
-        let state = EvmClientState::decode(&bytes).map_err(|e| self.bad_state("EvmLightClient", e))?;
+        let state =
+            EvmClientState::decode(&bytes).map_err(|e| self.bad_state("EvmLightClient", e))?;
         Ok(Some(HostedClient::Evm(state)))
     }
 

@@ -130,8 +130,12 @@ pub async fn deploy_all<P: Provider + Clone>(
 ) -> Result<Deployment, GatewayError> {
     let light_client = deploy_light_client(provider.clone()).await?;
     let evm_light_client = deploy_evm_light_client(provider.clone()).await?;
-    let evm_storage_proofs =
-        deployed(EvmStorageProofs::deploy_builder(provider.clone()).send().await?).await?;
+    let evm_storage_proofs = deployed(
+        EvmStorageProofs::deploy_builder(provider.clone())
+            .send()
+            .await?,
+    )
+    .await?;
     let gateway = deployed(
         Gateway::deploy_builder(
             provider.clone(),
@@ -293,7 +297,9 @@ pub fn relay_call(tx: &RelayTx) -> Gateway::GatewayCalls {
             Call::updateEvmClient(Gateway::updateEvmClientCall { body: body() })
         }
         RelayTx::RecvEvm { .. } => Call::recvEvm(Gateway::recvEvmCall { body: body() }),
-        RelayTx::AckEvm { .. } => Call::acknowledgeEvm(Gateway::acknowledgeEvmCall { body: body() }),
+        RelayTx::AckEvm { .. } => {
+            Call::acknowledgeEvm(Gateway::acknowledgeEvmCall { body: body() })
+        }
         RelayTx::TimeoutEvm { .. } => Call::timeoutEvm(Gateway::timeoutEvmCall { body: body() }),
     }
 }

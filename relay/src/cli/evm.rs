@@ -164,8 +164,13 @@ async fn link_evm_partner(
         );
         return Ok(());
     };
-    let theirs =
-        evm_client_state(partner_url, &partner_id, partner_gateway, finality_mode(pe)?).await?;
+    let theirs = evm_client_state(
+        partner_url,
+        &partner_id,
+        partner_gateway,
+        finality_mode(pe)?,
+    )
+    .await?;
     create_evm_client_on_evm(url, deployer, deployed.evm_light_client, &theirs).await?;
     println!(
         "client of {partner_id} created on {id} at height {}",

@@ -11,8 +11,8 @@ use alloy::signers::local::PrivateKeySigner;
 use anyhow::{anyhow, bail, Context};
 use xrelay_devchain::node::client::NodeClient;
 use xrelay_devchain::tx::{Action, SignedAction, Tx};
-use xrelay_evm::gateway::{deploy_all, Deployment};
 use xrelay_evm::evm_light_client::create_evm_client_args;
+use xrelay_evm::gateway::{deploy_all, Deployment};
 use xrelay_evm::light_client::create_client_args;
 use xrelay_light_client::evm::attest::Committee;
 use xrelay_light_client::evm::client::{EvmClientState, EvmConsensusState, FinalityMode};
@@ -144,7 +144,11 @@ pub async fn create_evm_client_on_evm(
 ) -> anyhow::Result<()> {
     let of = state.chain_id();
     let options = TrustOptions::default();
-    let args = create_evm_client_args(state, options.trusting_period_ms, options.max_clock_drift_ms);
+    let args = create_evm_client_args(
+        state,
+        options.trusting_period_ms,
+        options.max_clock_drift_ms,
+    );
     let provider = signing_provider(url, governance)?;
     let contract = xrelay_evm::evm_light_client::EvmLightClient::new(evm_light_client, provider);
     let receipt = contract
@@ -257,4 +261,3 @@ pub async fn mint(
     }
     Ok(())
 }
-

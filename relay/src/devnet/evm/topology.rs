@@ -149,9 +149,13 @@ impl EvmTopology {
             for partner in partners {
                 create_client_on_evm(&url, &evm.governance, evm.deployment.light_client, partner)
                     .await?;
-                let state =
-                    attested_client_state(&url, &evm.chain, evm.deployment.gateway, committee.clone())
-                        .await?;
+                let state = attested_client_state(
+                    &url,
+                    &evm.chain,
+                    evm.deployment.gateway,
+                    committee.clone(),
+                )
+                .await?;
                 create_client_on_devchain(partner, &crate::devnet::governance_key(), state).await?;
             }
         }
