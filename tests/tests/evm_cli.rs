@@ -101,7 +101,7 @@ fn verify_evm_proof_accepts_the_real_answer_and_refuses_lies() {
         root,
     ]));
     assert!(text.ends_with("verdict:    VALID\n"), "{text}");
-    assert!(text.contains("account:    nonce 1"), "{text}");
+    assert!(text.contains("nonce:      1"), "{text}");
     assert_eq!(text.matches("slot:").count(), 6, "{text}");
     assert!(text.contains("absent (zero)"), "{text}");
     let text = ok(&xrelay(&[

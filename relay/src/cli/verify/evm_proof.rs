@@ -110,7 +110,7 @@ pub enum Refusal {
         path: String,
     },
     /// The path's slot holds another value than asked.
-    #[error("path {path}: expected {expected}, the slot holds {found}")]
+    #[error("path {path}: expected {expected}, proven {found}")]
     PathValue {
         /// The protocol path.
         path: String,
@@ -386,10 +386,14 @@ pub fn report(answer: &ProofAnswer, checked: &Checked, path: Option<&str>) -> Ve
     let mut out = vec![format!("address:    {}", hx(&answer.address))];
     match &checked.account {
         Ok(Some(a)) => {
-            out.push(format!("account:    nonce {}", a.nonce));
+            out.push("account:    exists".into());
+            out.push(format!("nonce:      {}", a.nonce));
             out.push(format!("balance:    {} wei", decimal(&a.balance)));
-            out.push(format!("storageRoot: {}", hx(&a.storage_root)));
-            out.push(format!("codeHash:   {}", hx(&a.code_hash)));
+            out.push(format!(
+                "storage:    {} (storage root)",
+                hx(&a.storage_root)
+            ));
+            out.push(format!("code:       {} (code hash)", hx(&a.code_hash)));
         }
         Ok(None) => out.push("account:    absent (the proof shows no such account)".into()),
         Err(_) => out.push("account:    not proven".into()),
