@@ -3,9 +3,11 @@
 //! altered node, lying field and wrong root refused.
 
 use serde_json::Value;
+use xrelay_light_client::evm::client::provable_slot;
 use xrelay_light_client::evm::header::EvmHeader;
 use xrelay_light_client::evm::mpt::{MptError, EMPTY_ROOT};
 
+use super::check::hx;
 use super::*;
 use crate::cli::verify::proof_answer::ProofAnswer;
 
@@ -263,16 +265,22 @@ fn only_protocol_paths_are_taken() {
     ] {
         assert_eq!(parse_path(ok), Ok(()), "{ok}");
     }
-    for bad in [
-        "",
-        "commitments/beta",
-        "commitments/beta/07",
-        "commitments/beta/-1",
-        "commitments/beta/18446744073709551616",
-        "commitments//1",
-        "next_send/beta/1",
-        "balances/beta",
+    for (bad, rule) in [
+        ("", "shape"),
+        ("commitments/beta", "shape"),
+        ("next_send/beta/1", "shape"),
+        ("balances/beta", "shape"),
+        ("commitments/beta/07", "sequence"),
+        ("commitments/beta/-1", "sequence"),
+        ("commitments/beta/18446744073709551616", "sequence"),
+        ("commitments//1", "chain"),
     ] {
-        assert!(parse_path(bad).is_err(), "{bad}");
+        let found = match parse_path(bad) {
+            Err(BadPath::Shape(_)) => "shape",
+            Err(BadPath::Sequence(_)) => "sequence",
+            Err(BadPath::ChainId { .. }) => "chain",
+            Ok(()) => "accepted",
+        };
+        assert_eq!(found, rule, "{bad}");
     }
 }
