@@ -1,6 +1,9 @@
 //! `xrelay tx send|transfer`: the dApp side. Signs with a keystore key (or a devnet
 //! development account), submits on the source chain, waits for the block and prints the
-//! message ids, which `xrelay query message` and `/api/v1/messages/{id}` follow.
+//! message ids, which `xrelay query message` and `/api/v1/messages/{id}` follow. A source
+//! chain of kind `evm` goes through the Gateway instead ([`evm`]).
+
+pub mod evm;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -34,20 +37,32 @@ pub struct Signer {
     /// Keystore directory (default `$XRELAY_KEYSTORE` or `~/.xrelay/keys`).
     #[arg(long)]
     pub keystore: Option<PathBuf>,
-    /// A devnet development account (0-3, funded at genesis). Never on a real chain.
+    /// A development account, never on a real chain: on a devnet devchain 0-3 (funded at
+    /// genesis); on an EVM dev node (anvil) the node's N-th unlocked account
+    /// (`eth_accounts`), which the node signs for.
     #[arg(long)]
     pub dev_account: Option<u32>,
 }
 
 impl Signer {
+    fn keystore_key(&self, name: &str) -> anyhow::Result<SigningKey> {
+        let ks = Keystore::new(self.keystore.clone().unwrap_or_else(Keystore::default_dir));
+        Ok(ks.load(name, &passphrase(&format!("passphrase of key {name}: "))?)?)
+    }
+
     fn load(&self) -> anyhow::Result<SigningKey> {
         match (&self.key, self.dev_account) {
-            (Some(name), None) => {
-                let ks = Keystore::new(self.keystore.clone().unwrap_or_else(Keystore::default_dir));
-                Ok(ks.load(name, &passphrase(&format!("passphrase of key {name}: "))?)?)
-            }
+            (Some(name), None) => self.keystore_key(name),
             (None, Some(i)) => Ok(crate::devnet::user_key(i)),
             _ => bail!("give --key NAME (keystore) or --dev-account N (devnet)"),
+        }
+    }
+
+    fn evm(&self) -> anyhow::Result<evm::EvmSigner> {
+        match (&self.key, self.dev_account) {
+            (Some(name), None) => Ok(evm::EvmSigner::Key(self.keystore_key(name)?)),
+            (None, Some(i)) => Ok(evm::EvmSigner::DevAccount(i)),
+            _ => bail!("give --key NAME (keystore) or --dev-account N (dev node)"),
         }
     }
 }
@@ -99,7 +114,8 @@ pub struct TransferArgs {
     /// Receiving account on the destination (hex address).
     #[arg(long)]
     pub receiver: String,
-    /// Token (default the source chain's coin, `{from}-coin`).
+    /// Token (default the source chain's coin, `{from}-coin`; a voucher going home is
+    /// `v/{chain}/{denom}`).
     #[arg(long)]
     pub denom: Option<String>,
     /// Time out this many milliseconds from now (default: never).
@@ -139,14 +155,13 @@ fn endpoint(cfg: &RelayerConfig, chain: &str) -> anyhow::Result<NodeClient> {
 }
 
 async fn send(
-    cfg_path: &std::path::Path,
+    cfg: &RelayerConfig,
     from: &str,
     to: &str,
     signer: &Signer,
     actions: Vec<Action>,
 ) -> anyhow::Result<()> {
-    let cfg = RelayerConfig::load(cfg_path, std::env::vars())?;
-    let node = endpoint(&cfg, from)?;
+    let node = endpoint(cfg, from)?;
     cfg.chain(to)
         .ok_or_else(|| anyhow!("chain {to} is not in the config"))?;
     let source: ChainId = from.parse()?;
@@ -174,11 +189,41 @@ async fn send(
     Ok(())
 }
 
+/// Whether chain `id` of the config is an EVM chain (sends go through its Gateway).
+fn is_evm(cfg: &RelayerConfig, id: &str) -> bool {
+    cfg.chain(id).is_some_and(|c| c.kind == "evm")
+}
+
+/// Sends from an EVM chain and prints each message id as its receipt arrives.
+async fn send_evm(
+    cfg: &RelayerConfig,
+    from: &str,
+    signer: &Signer,
+    send: evm::EvmSend,
+) -> anyhow::Result<()> {
+    let signer = signer.evm()?;
+    evm::send(cfg, from, signer, send, &mut |id| println!("{id}")).await?;
+    Ok(())
+}
+
 /// Runs a `tx` subcommand.
 pub async fn run(cmd: TxCommand) -> anyhow::Result<()> {
     match cmd {
         TxCommand::Send(a) => {
+            let cfg = RelayerConfig::load(&a.config, std::env::vars())?;
             let to: ChainId = a.to.parse()?;
+            if is_evm(&cfg, &a.from) {
+                let send = evm::EvmSend {
+                    destination: to,
+                    timeout: timeout(a.timeout_ms),
+                    call: evm::EvmCall::Message {
+                        app: a.app.clone(),
+                        payload: a.payload.into_bytes(),
+                    },
+                    count: a.count,
+                };
+                return send_evm(&cfg, &a.from, &a.signer, send).await;
+            }
             let actions = (0..a.count)
                 .map(|_| Action::Send {
                     destination: to.clone(),
@@ -187,9 +232,10 @@ pub async fn run(cmd: TxCommand) -> anyhow::Result<()> {
                     timeout: timeout(a.timeout_ms),
                 })
                 .collect();
-            send(&a.config, &a.from, &a.to, &a.signer, actions).await
+            send(&cfg, &a.from, &a.to, &a.signer, actions).await
         }
         TxCommand::Transfer(a) => {
+            let cfg = RelayerConfig::load(&a.config, std::env::vars())?;
             let to: ChainId = a.to.parse()?;
             let receiver = Address(
                 hex::decode(a.receiver.trim_start_matches("0x"))
@@ -197,12 +243,26 @@ pub async fn run(cmd: TxCommand) -> anyhow::Result<()> {
                     .and_then(|b| b.try_into().ok())
                     .ok_or_else(|| anyhow!("--receiver must be a 20-byte hex address"))?,
             );
+            let denom = a
+                .denom
+                .clone()
+                .unwrap_or_else(|| format!("{}-coin", a.from));
+            if is_evm(&cfg, &a.from) {
+                let send = evm::EvmSend {
+                    destination: to,
+                    timeout: timeout(a.timeout_ms),
+                    call: evm::EvmCall::Transfer {
+                        denom,
+                        amount: a.amount,
+                        receiver: receiver.0,
+                    },
+                    count: 1,
+                };
+                return send_evm(&cfg, &a.from, &a.signer, send).await;
+            }
             let key = a.signer.load()?;
             let packet = TransferPacket {
-                denom: a
-                    .denom
-                    .clone()
-                    .unwrap_or_else(|| format!("{}-coin", a.from)),
+                denom,
                 amount: a.amount,
                 sender: key.address(),
                 receiver,
@@ -213,7 +273,7 @@ pub async fn run(cmd: TxCommand) -> anyhow::Result<()> {
                 payload: packet.encode(),
                 timeout: timeout(a.timeout_ms),
             };
-            send(&a.config, &a.from, &a.to, &a.signer, vec![action]).await
+            send(&cfg, &a.from, &a.to, &a.signer, vec![action]).await
         }
     }
 }

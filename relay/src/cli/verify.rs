@@ -1,6 +1,9 @@
 //! `xrelay verify`: offline checks an auditor or operator runs on data they hold, with the
 //! very code the relayer and the on-chain clients run.
 
+pub mod evm_proof;
+pub mod proof_answer;
+
 use clap::{Args, Subcommand};
 use xrelay_light_client::evm::consensus::{verify_header, EvmConsensus};
 use xrelay_light_client::evm::header::EvmHeader;
@@ -12,6 +15,10 @@ pub enum VerifyCommand {
     /// Checks one EVM block header's seals (QBFT, IBFT 2.0 or Clique) and prints the
     /// recovered signers and the verdict; exit code 0 only if the header is valid.
     EvmHeader(EvmHeaderArgs),
+    /// Checks an `eth_getProof` answer against a state root (the account, every storage
+    /// slot, every value the answer claims) and optionally a Gateway path; exit code 0
+    /// only if everything is proven.
+    EvmProof(evm_proof::EvmProofArgs),
 }
 
 /// `xrelay verify evm-header`.
@@ -38,6 +45,7 @@ pub struct EvmHeaderArgs {
 pub fn run(cmd: VerifyCommand) -> anyhow::Result<()> {
     match cmd {
         VerifyCommand::EvmHeader(args) => evm_header(args),
+        VerifyCommand::EvmProof(args) => evm_proof::run(args),
     }
 }
 
