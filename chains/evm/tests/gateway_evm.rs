@@ -271,6 +271,10 @@ async fn two_evm_gateways_relay_to_each_other_on_storage_proofs() {
     let received = send(&p, &b, &recv(committed.clone()))
         .await
         .expect("recvEvm with the real proof");
+    eprintln!(
+        "recvEvm of one echo message (account and storage proof, app, receipt, ack): {} gas",
+        received.gas_used
+    );
     let got = events::<Gateway::Received>(&received, b.d.gateway);
     assert_eq!(got.len(), 1);
     assert_eq!(Message::decode(&got[0].message).unwrap(), message);

@@ -1,0 +1,96 @@
+//! A devchain and two EVM chains (real anvil nodes, the contracts deployed), every pair
+//! linked, relayed by one real relayer process: an echo message on each of the six lanes
+//! among them is delivered and acknowledged, so EVM ↔ EVM runs on the Gateways' own
+//! `EvmLightClient`s and storage proofs, next to devchain ↔ EVM.
+
+use std::time::{Duration, Instant};
+
+use alloy::primitives::Bytes;
+use xrelay::devnet::evm::{signing_provider, EvmOptions, EvmTopology};
+use xrelay_evm::gateway::Gateway;
+use xrelay_light_client::ChainId;
+use xrelay_tests::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_devchain_and_two_evm_chains_relay_on_all_six_lanes() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = Devnet::up(&dir.path().join("devnet"), 2, 200, &[]);
+    let config = net.relayer_config();
+    let topology = EvmTopology::up(
+        dir.path(),
+        &[config.as_path()],
+        &[&net.nodes[0]],
+        &EvmOptions {
+            count: 2,
+            block_time_s: 1,
+            quorum: None,
+        },
+    )
+    .await
+    .expect("two anvil chains linked with chain-1 and each other");
+    let home = net.ids[0].clone();
+    let evms: Vec<ChainId> = topology.chains.iter().map(|c| c.chain.clone()).collect();
+    let relayer = Relayer::start(&config, &[]);
+
+    // Every lane among {chain-1, evm-1, evm-2} gets one echo message.
+    let mut lanes = Vec::new();
+    let mut sender = Sender::default();
+    for evm in &evms {
+        sender
+            .send(&net.nodes[0], &home, &user(0), echo(evm, b"from the devchain"))
+            .await;
+        lanes.push((home.clone(), evm.clone()));
+    }
+    for (i, source) in topology.chains.iter().enumerate() {
+        let provider = signing_provider(&source.anvil.url(), &source.user).unwrap();
+        let gateway = Gateway::new(source.deployment.gateway, provider);
+        let destinations = std::iter::once(home.clone())
+            .chain(evms.iter().filter(|e| **e != evms[i]).cloned());
+        for destination in destinations {
+            let receipt = gateway
+                .sendMessage(
+                    Bytes::copy_from_slice(destination.as_str().as_bytes()),
+                    Bytes::copy_from_slice(b"echo"),
+                    0,
+                    u64::MAX / 2,
+                    Bytes::from(format!("from {}", source.chain).into_bytes()),
+                )
+                .send()
+                .await
+                .unwrap()
+                .get_receipt()
+                .await
+                .unwrap();
+            assert!(receipt.status(), "send {} → {destination}", source.chain);
+            lanes.push((source.chain.clone(), destination));
+        }
+    }
+    assert_eq!(lanes.len(), 6);
+
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let pending: Vec<_> = lanes
+            .iter()
+            .filter(|(src, dst)| {
+                relayer.metric_sum(
+                    "xrelay_acks_relayed_total",
+                    &[
+                        &format!("src_chain=\"{src}\""),
+                        &format!("dst_chain=\"{dst}\""),
+                    ],
+                ) < 1.0
+            })
+            .collect();
+        if pending.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "lanes without an acknowledged message after 240 s: {pending:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let refused = relayer.metric_sum("xrelay_verification_failures_total", &[]);
+    assert_eq!(refused, 0.0, "honest nodes, yet the relayer refused something");
+    relayer.proc.terminate();
+}
