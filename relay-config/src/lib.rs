@@ -488,7 +488,7 @@ chains = ["a", "e"]
 "#;
 
     #[test]
-    fn evm_chains_need_their_section_and_link_only_to_bft_chains() {
+    fn evm_chains_need_their_section_and_link_to_any_chain() {
         let (_d, path) = write(&format!("{GOOD}{EVM}"));
         let cfg = RelayerConfig::load(&path, []).unwrap();
         let evm = cfg.chains[2].evm.as_ref().unwrap();
@@ -513,20 +513,24 @@ chains = ["a", "e"]
                 EVM.replace("0x5FbDB2315678afecb367f032d93F642f64180aa3", "0x12"),
                 "chains[2].evm.gateway",
             ),
-            (
-                format!(
-                    "{EVM}{}",
-                    EVM.replace("id = \"e\"", "id = \"f\"")
-                        .replace("chains = [\"a\", \"e\"]", "chains = [\"e\", \"f\"]")
-                ),
-                "links[2].chains",
-            ),
         ];
         for (extra, key) in cases {
             let (_d, path) = write(&format!("{GOOD}{extra}"));
             let err = RelayerConfig::load(&path, []).unwrap_err();
             assert_eq!(err.key, key, "{err}");
         }
+        // Two EVM chains link directly (each Gateway hosts an EVM client of the other).
+        let two_evm = format!(
+            "{GOOD}{EVM}{}",
+            EVM.replace("id = \"e\"", "id = \"f\"")
+                .replace("chains = [\"a\", \"e\"]", "chains = [\"e\", \"f\"]")
+        );
+        let (_d, path) = write(&two_evm);
+        let cfg = RelayerConfig::load(&path, []).expect("an EVM ↔ EVM link is valid");
+        assert!(cfg
+            .links
+            .iter()
+            .any(|l| l.chains == ["e".to_string(), "f".to_string()]));
     }
 
     fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
