@@ -117,6 +117,12 @@ pub struct UpArgs {
     /// Also write K meshed relayer configs, DIR/relayer-1.toml … DIR/relayer-K.toml.
     #[arg(long, default_value_t = 0)]
     pub relayers: u32,
+    /// Also start N EVM chains (anvil, `evm-1` … `evm-N`), linked with every devchain and
+    /// with each other (`--chains 0 --evm 2`: two EVM chains alone). With --relayers K they
+    /// are in the meshed configs, attested by a majority of the K relayers; else in
+    /// relayer.toml, attested by its relayer.
+    #[arg(long, default_value_t = 0)]
+    pub evm: u32,
 }
 
 /// Runs a devnet subcommand.
@@ -207,6 +213,7 @@ async fn run_up(args: UpArgs) -> anyhow::Result<()> {
         base_port: args.base_port,
         rotate_every: args.rotate_every,
         relayers: args.relayers,
+        evm: args.evm,
     };
     let devnet = Devnet::up(&opts).await?;
     for c in &devnet.chains {
@@ -222,6 +229,15 @@ async fn run_up(args: UpArgs) -> anyhow::Result<()> {
             c.ws,
             c.data_dir.display(),
             c.log.display()
+        );
+    }
+    for c in devnet.evm.iter().flat_map(|t| &t.chains) {
+        println!(
+            "{}  rpc {}  EIP-155 chain id {}  gateway {}",
+            c.chain,
+            c.anvil.url(),
+            c.anvil.chain_id(),
+            c.deployment.gateway
         );
     }
     println!("relayer config: {}", devnet.relayer_config.display());

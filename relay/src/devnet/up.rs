@@ -1,8 +1,9 @@
 //! `xrelay devnet up`: N devchain nodes as child processes on loopback, each with its own
 //! data directory, log file and port; on every chain a client of every other chain (created
 //! by the development governance key); `DIR/relayer.toml` for `xrelay start`, and
-//! `DIR/devnet.json` with the endpoints for scripts. Children stop with SIGTERM when the
-//! devnet stops, and die with it if it is killed.
+//! `DIR/devnet.json` with the endpoints for scripts. With `evm > 0`, as many anvil chains
+//! (`evm-1` …, `devnet::evm::EvmTopology`) linked with every devchain and with each other.
+//! Children stop with SIGTERM when the devnet stops, and die with it if it is killed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use xrelay_devchain::node::fault::Fault;
 use xrelay_devchain::tx::{Action, SignedAction, Tx};
 use xrelay_light_client::{ChainId, TrustOptions, TrustedState};
 
+use super::evm::{EvmOptions, EvmTopology};
 use super::governance_key;
 
 /// What `devnet up` starts.
@@ -39,6 +41,10 @@ pub struct UpOptions {
     pub relayers: u32,
     /// Faults by chain id.
     pub faults: BTreeMap<String, Fault>,
+    /// EVM chains (anvil nodes, `evm-1` … `evm-N`) linked with every devchain and with each
+    /// other; attested by the relayers' committee (a majority of the meshed relayers, or the
+    /// one relayer of `relayer.toml` when `relayers` is 0).
+    pub evm: u32,
     /// First RPC port (`chain-i` gets `base_port + i - 1`); `None` picks free ports.
     pub base_port: Option<u16>,
 }
@@ -68,6 +74,8 @@ pub struct Devnet {
     pub chains: Vec<ChainEndpoint>,
     /// `DIR/relayer.toml`.
     pub relayer_config: PathBuf,
+    /// The EVM chains, when `evm > 0` (their nodes stop when this is dropped).
+    pub evm: Option<EvmTopology>,
     children: Vec<Child>,
 }
 
@@ -90,8 +98,8 @@ impl Devnet {
     /// Starts every node, waits for their first block, creates the clients and writes the
     /// configs.
     pub async fn up(opts: &UpOptions) -> anyhow::Result<Devnet> {
-        if opts.chains < 2 {
-            bail!("--chains must be at least 2 (a devnet relays between chains)");
+        if opts.chains + opts.evm < 2 {
+            bail!("a devnet relays between at least two chains: --chains plus --evm must be 2 or more");
         }
         for chain in opts.faults.keys() {
             if !(1..=opts.chains).any(|i| chain_name(i) == *chain) {
@@ -106,6 +114,7 @@ impl Devnet {
         let mut devnet = Devnet {
             chains: Vec::new(),
             relayer_config: opts.out.join("relayer.toml"),
+            evm: None,
             children: Vec::new(),
         };
         for i in 1..=opts.chains {
@@ -138,6 +147,11 @@ impl Devnet {
             done.context("client creation task")??;
         }
         write_configs(&devnet, opts)?;
+        if opts.evm > 0 {
+            let topology = add_evm_chains(opts, &clients).await?;
+            record_evm_chains(&opts.out.join("devnet.json"), &topology)?;
+            devnet.evm = Some(topology);
+        }
         Ok(devnet)
     }
 
@@ -385,6 +399,66 @@ fn write_configs(devnet: &Devnet, opts: &UpOptions) -> anyhow::Result<()> {
     std::fs::write(&path, serde_json::to_vec_pretty(&json)?)
         .with_context(|| format!("{}", path.display()))?;
     Ok(())
+}
+
+/// Starts the EVM chains and links them with every devchain and each other, in the relayer
+/// configurations that relay them: the meshed ones when there are any (a majority of them
+/// attests each block), else `relayer.toml` (its relayer attests alone).
+async fn add_evm_chains(opts: &UpOptions, devchains: &[NodeClient]) -> anyhow::Result<EvmTopology> {
+    let (configs, quorum) = if opts.relayers == 0 {
+        (vec![opts.out.join("relayer.toml")], None)
+    } else {
+        (
+            (1..=opts.relayers)
+                .map(|i| opts.out.join(format!("relayer-{i}.toml")))
+                .collect::<Vec<_>>(),
+            Some(opts.relayers as usize / 2 + 1),
+        )
+    };
+    let configs: Vec<&Path> = configs.iter().map(PathBuf::as_path).collect();
+    let partners: Vec<&NodeClient> = devchains.iter().collect();
+    EvmTopology::up(
+        &opts.out,
+        &configs,
+        &partners,
+        &EvmOptions {
+            count: opts.evm as usize,
+            block_time_s: (opts.block_time_ms / 1_000).max(1),
+            quorum,
+        },
+    )
+    .await
+}
+
+/// Adds the EVM chains (id, RPC, EIP-155 chain id, contracts) to `devnet.json`.
+fn record_evm_chains(path: &Path, topology: &EvmTopology) -> anyhow::Result<()> {
+    let text = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
+    let mut json: serde_json::Value = serde_json::from_slice(&text)?;
+    json["evm"] = topology
+        .chains
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "chain_id": c.chain.to_string(),
+                "rpc": c.anvil.url(),
+                "eip155_chain_id": c.anvil.chain_id(),
+                "gateway": c.deployment.gateway.to_string(),
+                "light_client": c.deployment.light_client.to_string(),
+                "evm_light_client": c.deployment.evm_light_client.to_string(),
+            })
+        })
+        .collect();
+    json["committee"] = serde_json::json!({
+        "attesters": topology
+            .committee
+            .attesters()
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>(),
+        "quorum": topology.committee.quorum(),
+    });
+    std::fs::write(path, serde_json::to_vec_pretty(&json)?)
+        .with_context(|| format!("{}", path.display()))
 }
 
 fn path_value(p: &Path) -> anyhow::Result<toml::Value> {

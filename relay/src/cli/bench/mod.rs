@@ -150,6 +150,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         base_port: None,
         rotate_every: None,
         relayers: if args.relayers > 1 { args.relayers } else { 0 },
+        evm: 0,
     })
     .await?;
     let result = drive(&args, &devnet, &dir, &say).await;

@@ -29,16 +29,16 @@ const ECHO_SEED: &str = "xrelay-demo-echo";
 /// Runs the devchains-only demo in `dir`; returns its summary.
 pub(super) async fn run(
     args: &DemoArgs,
+    chains: u32,
     dir: &Path,
     say: &dyn Fn(String),
 ) -> anyhow::Result<Summary> {
     say(format!(
-        "starting {} devchains and a relayer in {}",
-        args.chains,
+        "starting {chains} devchains and a relayer in {}",
         dir.display()
     ));
     let devnet = Devnet::up(&UpOptions {
-        chains: args.chains,
+        chains,
         out: dir.join("devnet"),
         block_time_ms: args.block_time_ms,
         validators: 4,
@@ -46,6 +46,7 @@ pub(super) async fn run(
         base_port: None,
         rotate_every: None,
         relayers: 0,
+        evm: 0,
     })
     .await?;
     let result = drive(args, &devnet, say).await;

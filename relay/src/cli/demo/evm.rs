@@ -43,6 +43,7 @@ pub(super) async fn run(
         base_port: None,
         rotate_every: None,
         relayers: 0,
+        evm: 0,
     })
     .await?;
     let result = async {
@@ -206,7 +207,7 @@ async fn drive(
         sent.push((away.clone(), home.clone(), s));
     }
     let duplicated = crate::devnet::checks::duplicate_deliveries(nodes).await?
-        + evm_duplicates(&provider, evm).await?;
+        + evm_duplicates(&provider, evm.deployment.gateway).await?;
     let summary = tally(
         relayer.relay.ledger.store(),
         &sent,
@@ -222,7 +223,7 @@ async fn drive(
 }
 
 /// Waits until `n` messages of lane `src → dst` are acknowledged (or a budget runs out).
-async fn wait_acknowledged(
+pub(super) async fn wait_acknowledged(
     relayer: &crate::runner::RunningRelayer,
     src: &ChainId,
     dst: &ChainId,
@@ -247,12 +248,16 @@ async fn wait_acknowledged(
     }
 }
 
-/// Messages the Gateway received more than once (from its `Received`/`Expired` logs).
-async fn evm_duplicates(provider: &impl Provider, evm: &EvmDevnet) -> anyhow::Result<u64> {
+/// Messages the Gateway at `gateway` received more than once (from its `Received` /
+/// `Expired` logs).
+pub(super) async fn evm_duplicates(
+    provider: &impl Provider,
+    gateway: alloy::primitives::Address,
+) -> anyhow::Result<u64> {
     use alloy::sol_types::SolEvent;
     use xrelay_light_client::{Decode, Message};
     let filter = alloy::rpc::types::Filter::new()
-        .address(evm.deployment.gateway)
+        .address(gateway)
         .event_signature(vec![
             Gateway::Received::SIGNATURE_HASH,
             Gateway::Expired::SIGNATURE_HASH,

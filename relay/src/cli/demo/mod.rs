@@ -11,6 +11,7 @@
 
 mod devchain;
 mod evm;
+mod evm_chains;
 mod send;
 mod summary;
 
@@ -24,9 +25,9 @@ pub use summary::Summary;
 /// `xrelay demo` flags.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// How many chains (every pair is linked).
-    #[arg(long, default_value_t = 2)]
-    pub chains: u32,
+    /// How many devchains (every pair is linked); default 2, or 0 with `--evm`.
+    #[arg(long)]
+    pub chains: Option<u32>,
     /// How many messages in all.
     #[arg(long, default_value_t = 400)]
     pub messages: u64,
@@ -41,14 +42,23 @@ pub struct DemoArgs {
     pub dir: Option<PathBuf>,
     /// Relay between a devchain and a real EVM node (anvil, with the Gateway deployed)
     /// instead: tokens out and back, echo messages both ways.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "evm")]
     pub with_evm: bool,
+    /// Relay among N EVM chains (anvil nodes) and the `--chains` devchains, every pair
+    /// linked: transfers out and back between every two EVM chains, echo on every lane.
+    #[arg(long)]
+    pub evm: Option<u32>,
 }
 
 /// Runs the demo; exits non-zero unless nothing was lost or duplicated and supply held.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    if args.chains < 2 {
-        anyhow::bail!("--chains must be at least 2");
+    let chains = args.chains.unwrap_or(if args.evm.is_some() { 0 } else { 2 });
+    match args.evm {
+        Some(evm) if evm < 2 && chains + evm < 2 => {
+            anyhow::bail!("--chains plus --evm must be at least 2")
+        }
+        None if chains < 2 => anyhow::bail!("--chains must be at least 2"),
+        _ => {}
     }
     let tmp = tempfile::tempdir()?;
     let dir = args.dir.clone().unwrap_or_else(|| tmp.path().to_path_buf());
@@ -59,10 +69,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             eprintln!("{s}");
         }
     };
-    let summary = if args.with_evm {
-        evm::run(&args, &dir, &say).await?
-    } else {
-        devchain::run(&args, &dir, &say).await?
+    let summary = match (args.evm, args.with_evm) {
+        (Some(evm), _) => evm_chains::run(&args, chains, evm, &dir, &say).await?,
+        (None, true) => evm::run(&args, &dir, &say).await?,
+        (None, false) => devchain::run(&args, chains, &dir, &say).await?,
     };
     summary::conclude(&summary, args.json)
 }
