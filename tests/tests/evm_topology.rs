@@ -37,15 +37,20 @@ async fn a_devchain_and_two_evm_chains_relay_on_all_six_lanes() {
     let mut sender = Sender::default();
     for evm in &evms {
         sender
-            .send(&net.nodes[0], &home, &user(0), echo(evm, b"from the devchain"))
+            .send(
+                &net.nodes[0],
+                &home,
+                &user(0),
+                echo(evm, b"from the devchain"),
+            )
             .await;
         lanes.push((home.clone(), evm.clone()));
     }
     for (i, source) in topology.chains.iter().enumerate() {
         let provider = signing_provider(&source.anvil.url(), &source.user).unwrap();
         let gateway = Gateway::new(source.deployment.gateway, provider);
-        let destinations = std::iter::once(home.clone())
-            .chain(evms.iter().filter(|e| **e != evms[i]).cloned());
+        let destinations =
+            std::iter::once(home.clone()).chain(evms.iter().filter(|e| **e != evms[i]).cloned());
         for destination in destinations {
             let receipt = gateway
                 .sendMessage(
@@ -91,6 +96,9 @@ async fn a_devchain_and_two_evm_chains_relay_on_all_six_lanes() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let refused = relayer.metric_sum("xrelay_verification_failures_total", &[]);
-    assert_eq!(refused, 0.0, "honest nodes, yet the relayer refused something");
+    assert_eq!(
+        refused, 0.0,
+        "honest nodes, yet the relayer refused something"
+    );
     relayer.proc.terminate();
 }

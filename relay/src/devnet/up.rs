@@ -99,7 +99,7 @@ impl Devnet {
     /// configs.
     pub async fn up(opts: &UpOptions) -> anyhow::Result<Devnet> {
         if opts.chains + opts.evm < 2 {
-            bail!("a devnet relays between at least two chains: --chains plus --evm must be 2 or more");
+            bail!("a devnet relays between at least 2 chains (--chains plus --evm)");
         }
         for chain in opts.faults.keys() {
             if !(1..=opts.chains).any(|i| chain_name(i) == *chain) {

@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use alloy::primitives::{Address as EvmAddress, Bytes};
 use alloy::providers::Provider;
-use xrelay_evm::gateway::{Gateway, TransferApp};
 use xrelay_devchain::tx::Action;
+use xrelay_evm::gateway::{Gateway, TransferApp};
 use xrelay_light_client::{ChainId, SigningKey, Timeout};
 
 use super::evm::{evm_duplicates, wait_acknowledged};
@@ -21,9 +21,9 @@ use super::summary::{tally, Summary};
 use super::DemoArgs;
 use crate::config::RelayerConfig;
 use crate::core::clock::now_ms;
+use crate::devnet::coin;
 use crate::devnet::evm::{mint, signing_provider, EvmDevnet};
 use crate::devnet::up::{Devnet, UpOptions};
-use crate::devnet::coin;
 
 /// What each EVM chain's user holds of its home coin at the start.
 const MINTED: u128 = 1_000_000;
@@ -142,7 +142,9 @@ async fn drive(
         for dst in all.iter().filter(|d| **d != src.chain) {
             let to = evms.iter().find(|x| x.chain == *dst);
             for i in 0..per_lane / 2 {
-                batch.echo(dst, format!("{} to {dst} {i}", src.chain), far).await?;
+                batch
+                    .echo(dst, format!("{} to {dst} {i}", src.chain), far)
+                    .await?;
                 if let Some(to) = to {
                     batch
                         .transfer(dst, &coin(&src.chain), out(i), &to.user, far)

@@ -52,7 +52,9 @@ pub struct DemoArgs {
 
 /// Runs the demo; exits non-zero unless nothing was lost or duplicated and supply held.
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    let chains = args.chains.unwrap_or(if args.evm.is_some() { 0 } else { 2 });
+    let chains = args
+        .chains
+        .unwrap_or(if args.evm.is_some() { 0 } else { 2 });
     match args.evm {
         Some(evm) if evm < 2 && chains + evm < 2 => {
             anyhow::bail!("--chains plus --evm must be at least 2")
