@@ -1,8 +1,10 @@
 //! A devchain and two EVM chains (real anvil nodes, the contracts deployed), every pair
 //! linked, relayed by one real relayer process: an echo message on each of the six lanes
 //! among them is delivered and acknowledged, so EVM ↔ EVM runs on the Gateways' own
-//! `EvmLightClient`s and storage proofs, next to devchain ↔ EVM.
+//! `EvmLightClient`s and storage proofs, next to devchain ↔ EVM. And `xrelay demo --evm 2`:
+//! two EVM chains alone, transfers out and back, echo both ways, supply checked on both.
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use alloy::primitives::Bytes;
@@ -101,4 +103,29 @@ async fn a_devchain_and_two_evm_chains_relay_on_all_six_lanes() {
         "honest nodes, yet the relayer refused something"
     );
     relayer.proc.terminate();
+}
+
+#[test]
+fn demo_with_two_evm_chains_crosses_both_ways_and_conserves_supply() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(xrelay_bin())
+        .args(["demo", "--evm", "2", "--messages", "40", "--json", "--dir"])
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("xrelay demo runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().expect("a summary line")).expect("json");
+    assert!(summary["sent"].as_u64().unwrap() >= 40, "{summary}");
+    assert_eq!(summary["delivered"], summary["sent"], "{summary}");
+    assert_eq!(summary["acknowledged"], summary["sent"], "{summary}");
+    assert_eq!(summary["lost"], 0, "{summary}");
+    assert_eq!(summary["duplicated"], 0, "{summary}");
+    assert_eq!(summary["supply_conserved"], true, "{summary}");
 }
