@@ -118,7 +118,7 @@ async fn drive(
         "sent {} transfers and {} echo messages {home} → {away}",
         per_kind, per_kind
     ));
-    wait_acknowledged(&relayer, &home, &away, 2 * per_kind, say).await?;
+    wait_settled(&relayer, &home, &away, 2 * per_kind, 0, say).await?;
 
     // Back: the EVM user sends the vouchers home, and echo messages.
     let provider = signing_provider(&evm.anvil.url(), &evm.user)?;
@@ -163,7 +163,7 @@ async fn drive(
         "sent {} vouchers home and {} echo messages {away} → {home}",
         per_kind, per_kind
     ));
-    wait_acknowledged(&relayer, &away, &home, 2 * per_kind, say).await?;
+    wait_settled(&relayer, &away, &home, 2 * per_kind, 0, say).await?;
 
     // Both chains agree: the home coin's supply is unchanged, its escrow for the EVM chain
     // equals the vouchers there, and the user holds what stayed away.
@@ -222,27 +222,39 @@ async fn drive(
     summary
 }
 
-/// Waits until `n` messages of lane `src → dst` are acknowledged (or a budget runs out).
-pub(super) async fn wait_acknowledged(
+/// Waits until lane `src → dst` has `acked` messages acknowledged and `closed` timed out
+/// and refunded, in `relayer`'s records (or a budget runs out).
+pub(super) async fn wait_settled(
     relayer: &crate::runner::RunningRelayer,
     src: &ChainId,
     dst: &ChainId,
-    n: u64,
+    acked: u64,
+    closed: u64,
     say: &dyn Fn(String),
 ) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(120 + n / 5);
+    let deadline = Instant::now() + Duration::from_secs(120 + (acked + closed) / 5);
     loop {
         let counts = relayer.relay.ledger.counts().await;
-        let acked = counts
-            .get(&(src.clone(), dst.clone(), Status::Acknowledged))
-            .copied()
-            .unwrap_or(0);
-        if acked >= n {
-            say(format!("{src} → {dst}: {acked} acknowledged"));
+        let count = |s: Status| {
+            counts
+                .get(&(src.clone(), dst.clone(), s))
+                .copied()
+                .unwrap_or(0)
+        };
+        let (a, c) = (count(Status::Acknowledged), count(Status::Closed));
+        if a >= acked && c >= closed {
+            let refunded = if c > 0 {
+                format!(", {c} timed out and refunded")
+            } else {
+                String::new()
+            };
+            say(format!("{src} → {dst}: {a} acknowledged{refunded}"));
             return Ok(());
         }
         if Instant::now() > deadline {
-            anyhow::bail!("{src} → {dst}: only {acked} of {n} acknowledged in time");
+            anyhow::bail!(
+                "{src} → {dst}: {a} of {acked} acknowledged and {c} of {closed} timed out in time"
+            );
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

@@ -1,28 +1,34 @@
 //! `xrelay demo --evm N`: N EVM chains (anvil nodes with the contracts deployed), plus
-//! `--chains M` devchains, every pair linked, one relayer. Each EVM chain's home coin is
-//! minted to its user; every ordered pair of EVM chains carries transfers out (escrow on
-//! the home chain, vouchers on the other) and a smaller one back (vouchers burned, escrow
-//! released), every lane carries echo messages, and the summary is checked against every
-//! chain (supply, escrow = vouchers, duplicates).
+//! `--chains M` devchains, every pair linked, relayed by `--relayers K` meshed relayers
+//! (default 3) whose attester keys form the EVM chains' committee, a majority of them
+//! signing each attested block (2 of 3). Each EVM chain's home coin is minted to its
+//! user; every ordered pair of EVM chains carries transfers out (escrow on the home chain,
+//! vouchers on the other) and a smaller one back (vouchers burned, escrow released), every
+//! lane carries echo messages, a few transfers to an EVM chain held still (SIGSTOP) time
+//! out and are refunded, and the summary is checked against every chain (supply, escrow =
+//! vouchers, duplicates).
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use alloy::primitives::{Address as EvmAddress, Bytes};
 use alloy::providers::Provider;
+use anyhow::Context as _;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
 use xrelay_devchain::tx::Action;
 use xrelay_evm::gateway::{Gateway, TransferApp};
 use xrelay_light_client::{ChainId, SigningKey, Timeout};
 
-use super::evm::{evm_duplicates, wait_acknowledged};
+use super::evm::{evm_duplicates, wait_settled};
 use super::send::{broadcast_all, Planned};
 use super::summary::{tally, Summary};
 use super::DemoArgs;
 use crate::config::RelayerConfig;
 use crate::core::clock::now_ms;
 use crate::devnet::coin;
-use crate::devnet::evm::{mint, signing_provider, EvmDevnet};
+use crate::devnet::evm::{mint, signing_provider, EvmDevnet, EvmTopology};
 use crate::devnet::up::{Devnet, UpOptions};
 
 /// What each EVM chain's user holds of its home coin at the start.
@@ -36,8 +42,13 @@ pub(super) async fn run(
     dir: &Path,
     say: &dyn Fn(String),
 ) -> anyhow::Result<Summary> {
+    let relayers = args.relayers.unwrap_or(3);
     say(format!(
-        "starting {chains} devchains, {evm} anvil nodes and a relayer in {}",
+        "starting {chains} devchains, {evm} anvil nodes and {} in {}",
+        match relayers {
+            0 => "a relayer".to_string(),
+            k => format!("{k} meshed relayers"),
+        },
         dir.display()
     ));
     let devnet = Devnet::up(&UpOptions {
@@ -48,7 +59,7 @@ pub(super) async fn run(
         faults: Default::default(),
         base_port: None,
         rotate_every: None,
-        relayers: 0,
+        relayers,
         evm,
     })
     .await?;
@@ -75,28 +86,68 @@ pub(super) async fn run(
             )
             .await?;
         }
-        drive(args, &devnet, &topology.chains, say).await
+        let configs: Vec<std::path::PathBuf> = match relayers {
+            0 => vec![devnet.relayer_config.clone()],
+            k => (1..=k)
+                .map(|i| dir.join("devnet").join(format!("relayer-{i}.toml")))
+                .collect(),
+        };
+        let mut running = Vec::new();
+        let started = start_relayers(&configs, &mut running, topology, say).await;
+        let result = match started {
+            Ok(()) => drive(args, &devnet, &running, &topology.chains, say).await,
+            Err(e) => Err(e),
+        };
+        for r in running {
+            r.stop().await;
+        }
+        result
     }
     .await;
     devnet.stop().await;
     result
 }
 
+/// Starts one in-process relayer per configuration (into `running`, so the caller stops
+/// them whatever happens) and says who attests the EVM chains.
+async fn start_relayers(
+    configs: &[std::path::PathBuf],
+    running: &mut Vec<crate::runner::RunningRelayer>,
+    topology: &EvmTopology,
+    say: &dyn Fn(String),
+) -> anyhow::Result<()> {
+    for path in configs {
+        let cfg = RelayerConfig::load(
+            path,
+            [("XRELAY_API__LISTEN".to_string(), "127.0.0.1:0".to_string())],
+        )?;
+        let relayer = crate::runner::start(&cfg).await?;
+        say(format!(
+            "relayer {} api on http://{1} (status page: http://{1}/)",
+            running.len() + 1,
+            relayer.api_addr
+        ));
+        running.push(relayer);
+    }
+    say(format!(
+        "the EVM chains' blocks are attested by {} of the {} relayers' attester keys",
+        topology.committee.quorum(),
+        topology.committee.attesters().len()
+    ));
+    Ok(())
+}
+
 async fn drive(
     args: &DemoArgs,
     devnet: &Devnet,
+    relayers: &[crate::runner::RunningRelayer],
     evms: &[EvmDevnet],
     say: &dyn Fn(String),
 ) -> anyhow::Result<Summary> {
-    let cfg = RelayerConfig::load(
-        &devnet.relayer_config,
-        [("XRELAY_API__LISTEN".to_string(), "127.0.0.1:0".to_string())],
-    )?;
-    let relayer = crate::runner::start(&cfg).await?;
-    say(format!(
-        "relayer api on http://{0} (status page: http://{0}/)",
-        relayer.api_addr
-    ));
+    // Every relayer records every lane's messages; the first one's records are the tally.
+    let relayer = relayers
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("no relayer started"))?;
     let far = Timeout {
         height: 0,
         time_ms: now_ms() + 3_600_000,
@@ -159,7 +210,16 @@ async fn drive(
         }
     }
     for ((src, dst), n) in &sent_on {
-        wait_acknowledged(&relayer, src, dst, *n, say).await?;
+        wait_settled(relayer, src, dst, *n, 0, say).await?;
+    }
+
+    // Transfers to a chain held still, which expire before it moves again: refunded.
+    let mut timed_out_on: BTreeMap<(ChainId, ChainId), u64> = BTreeMap::new();
+    if let [src, .., victim] = evms {
+        let n = (args.messages / 20).max(2);
+        let (lane, refunded) = timeout_drill(src, victim, n, say).await?;
+        *sent_on.entry(lane.clone()).or_default() += refunded;
+        timed_out_on.insert(lane, refunded);
     }
 
     // Second leg: each EVM user sends vouchers of every other EVM chain's coin home.
@@ -180,7 +240,11 @@ async fn drive(
         }
     }
     for ((src, dst), n) in &sent_on {
-        wait_acknowledged(&relayer, src, dst, *n, say).await?;
+        let closed = timed_out_on
+            .get(&(src.clone(), dst.clone()))
+            .copied()
+            .unwrap_or(0);
+        wait_settled(relayer, src, dst, n - closed, closed, say).await?;
     }
     let sent: Vec<(ChainId, ChainId, u64)> = sent_on
         .iter()
@@ -229,12 +293,48 @@ async fn drive(
         duplicated += evm_duplicates(&provider, e.deployment.gateway).await?;
     }
     let summary = tally(relayer.relay.ledger.store(), &sent, duplicated, conserved);
-    relayer.stop().await;
     tracing::debug!(
         elapsed_ms = started.elapsed().as_millis() as u64,
         "EVM chains demo done"
     );
     summary
+}
+
+/// Holds `victim`'s node still (SIGSTOP), sends `n` transfers to it from `src` that expire
+/// two seconds later, and lets it go once they expired: the destination's next block is
+/// past their timeout, so the relayers can only prove them timed out (absent receipts under
+/// a header the committee attests) and refund them on `src`. Returns the lane and `n`.
+async fn timeout_drill(
+    src: &EvmDevnet,
+    victim: &EvmDevnet,
+    n: u64,
+    say: &dyn Fn(String),
+) -> anyhow::Result<((ChainId, ChainId), u64)> {
+    let pid = Pid::from_raw(victim.anvil.pid() as i32);
+    kill(pid, Signal::SIGSTOP).context("holding the destination still")?;
+    let held = Instant::now();
+    let sent = async {
+        let expiry = Timeout {
+            height: 0,
+            time_ms: now_ms() + 2_000,
+        };
+        let mut batch = EvmBatch::new(src)?;
+        for _ in 0..n {
+            batch
+                .transfer(&victim.chain, &coin(&src.chain), 7, &victim.user, expiry)
+                .await?;
+        }
+        batch.wait().await
+    }
+    .await;
+    tokio::time::sleep(Duration::from_secs(5).saturating_sub(held.elapsed())).await;
+    kill(pid, Signal::SIGCONT).context("releasing the destination")?;
+    sent?;
+    say(format!(
+        "held {} still for {n} transfers from {} that expired meanwhile",
+        victim.chain, src.chain
+    ));
+    Ok(((src.chain.clone(), victim.chain.clone()), n))
 }
 
 /// Sends from one EVM chain's user without waiting for each receipt.

@@ -48,6 +48,10 @@ pub struct DemoArgs {
     /// linked: transfers out and back between every two EVM chains, echo on every lane.
     #[arg(long)]
     pub evm: Option<u32>,
+    /// With `--evm`: how many meshed relayers relay, their attester keys the EVM chains'
+    /// committee (a majority signs each block); 0 runs one unmeshed relayer attesting alone.
+    #[arg(long, requires = "evm")]
+    pub relayers: Option<u32>,
 }
 
 /// Runs the demo; exits non-zero unless nothing was lost or duplicated and supply held.

@@ -56,6 +56,11 @@ impl Anvil {
         Ok(Anvil { instance })
     }
 
+    /// Its process id (the demo holds a chain still with SIGSTOP to make messages time out).
+    pub fn pid(&self) -> u32 {
+        self.instance.child().id()
+    }
+
     /// Its JSON-RPC URL.
     pub fn url(&self) -> String {
         self.instance.endpoint()
