@@ -6,6 +6,7 @@
 //! executables (set `XRELAY_BIN` to use another).
 
 pub mod chaos;
+pub mod evm;
 pub mod hostile;
 pub mod mesh_replay;
 pub mod proxy;

@@ -7,13 +7,11 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use alloy::primitives::Bytes;
-use alloy::providers::Provider;
-use alloy::sol_types::SolEvent;
 use xrelay::devnet::evm::{signing_provider, EvmDevnet, EVM_CHAIN};
 use xrelay_devchain::Event;
 use xrelay_evm::gateway::Gateway;
 use xrelay_light_client::{ChainId, Timeout};
+use xrelay_tests::evm::{acknowledged, send_echo, wait_for};
 use xrelay_tests::rpc_tamper::TamperProxy;
 use xrelay_tests::*;
 
@@ -65,63 +63,6 @@ async fn received_from(
     out
 }
 
-/// Sequences of the Gateway's `Acknowledged` logs (messages the EVM chain sent, settled).
-async fn acknowledged_on_evm(provider: &impl Provider, evm: &EvmDevnet) -> Vec<u64> {
-    use xrelay_light_client::{Decode, Message};
-    let filter = alloy::rpc::types::Filter::new()
-        .address(evm.deployment.gateway)
-        .event_signature(Gateway::Acknowledged::SIGNATURE_HASH)
-        .from_block(0);
-    let mut out: Vec<u64> = provider
-        .get_logs(&filter)
-        .await
-        .unwrap()
-        .iter()
-        .map(|l| {
-            let e = Gateway::Acknowledged::decode_log_data(&l.inner.data).unwrap();
-            Message::decode(&e.message).unwrap().sequence
-        })
-        .collect();
-    out.sort_unstable();
-    out
-}
-
-/// Sends an echo message from the EVM chain's Gateway to `home` (never timing out) and
-/// waits for its receipt.
-async fn send_echo_from_evm<P: Provider>(
-    gateway: &Gateway::GatewayInstance<P>,
-    home: &ChainId,
-    payload: String,
-) {
-    let receipt = gateway
-        .sendMessage(
-            Bytes::copy_from_slice(home.as_str().as_bytes()),
-            Bytes::copy_from_slice(b"echo"),
-            0,
-            u64::MAX / 2,
-            Bytes::from(payload.into_bytes()),
-        )
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    assert!(receipt.status());
-}
-
-async fn wait_for<F, Fut>(what: &str, wait: Duration, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + wait;
-    while !done().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_evm_proofs_are_refused_and_a_killed_relayer_resumes_on_both_lanes() {
     let dir = tempfile::tempdir().unwrap();
@@ -146,7 +87,7 @@ async fn forged_evm_proofs_are_refused_and_a_killed_relayer_resumes_on_both_lane
     let provider = signing_provider(&evm.anvil.url(), &evm.user).unwrap();
     let gateway = Gateway::new(evm.deployment.gateway, provider.clone());
     for i in 0..3 {
-        send_echo_from_evm(&gateway, &home, format!("forged {i}")).await;
+        send_echo(&gateway, &home, format!("forged {i}")).await;
     }
     let failures = || {
         relayer.metric_sum(
@@ -171,7 +112,7 @@ async fn forged_evm_proofs_are_refused_and_a_killed_relayer_resumes_on_both_lane
     wait_for(
         "the EVM chain's messages acknowledged",
         Duration::from_secs(90),
-        || async { acknowledged_on_evm(&provider, &evm).await == [1, 2, 3] },
+        || async { acknowledged(&provider, evm.deployment.gateway).await == [1, 2, 3] },
     )
     .await;
     assert_eq!(received_from(&net.nodes[0], &away).await, [1, 2, 3]);
@@ -393,7 +334,7 @@ async fn a_two_of_two_attester_committee_relays_over_the_mesh_and_one_alone_cann
     let provider = signing_provider(&evm.anvil.url(), &evm.user).unwrap();
     let gateway = Gateway::new(evm.deployment.gateway, provider.clone());
     for i in 0..2 {
-        send_echo_from_evm(&gateway, &home, format!("attested by two {i}")).await;
+        send_echo(&gateway, &home, format!("attested by two {i}")).await;
     }
     let mut sender = Sender::default();
     let mut sent = Vec::new();
@@ -415,7 +356,9 @@ async fn a_two_of_two_attester_committee_relays_over_the_mesh_and_one_alone_cann
         received_from(&net.nodes[0], &away).await.is_empty(),
         "one of two attesters got an EVM message accepted"
     );
-    assert!(acknowledged_on_evm(&provider, &evm).await.is_empty());
+    assert!(acknowledged(&provider, evm.deployment.gateway)
+        .await
+        .is_empty());
     for m in &sent {
         assert_eq!(
             source_status(&net.nodes[0], m).await,
@@ -429,7 +372,7 @@ async fn a_two_of_two_attester_committee_relays_over_the_mesh_and_one_alone_cann
     wait_for(
         "the EVM chain's messages acknowledged",
         Duration::from_secs(120),
-        || async { acknowledged_on_evm(&provider, &evm).await == [1, 2] },
+        || async { acknowledged(&provider, evm.deployment.gateway).await == [1, 2] },
     )
     .await;
     let settled = wait_settled(&net, &sent, Duration::from_secs(120)).await;

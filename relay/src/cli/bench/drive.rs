@@ -2,16 +2,19 @@
 //! events read back, and the figures of the report computed from them.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use xrelay_devchain::node::client::NodeClient;
 use xrelay_devchain::tx::{Action, SignedAction, Tx};
 use xrelay_devchain::Event;
-use xrelay_light_client::{ChainId, Height, Message, SigningKey, Timeout};
+use xrelay_light_client::{ChainId, Height, SigningKey, Timeout};
 
-use super::procs::{process_cpu, process_peak_rss_mb, spawn_relayer, verification_cpu};
-use super::{BenchArgs, Report, ACCOUNTS, BENCH_SEED, PAYLOAD_PREFIX};
+use super::figures::{report, Outcome};
+use super::procs::Relayers;
+use super::{
+    bench_index, relayer_configs, BenchArgs, Report, ACCOUNTS, BENCH_SEED, PAYLOAD_PREFIX,
+};
 use crate::core::clock::now_ms;
 use crate::devnet::up::Devnet;
 
@@ -33,14 +36,6 @@ struct Seen {
     timed_out: u64,
 }
 
-fn bench_index(m: &Message) -> Option<u64> {
-    std::str::from_utf8(&m.payload)
-        .ok()?
-        .strip_prefix(PAYLOAD_PREFIX)?
-        .parse()
-        .ok()
-}
-
 pub(super) async fn drive(
     args: &BenchArgs,
     devnet: &Devnet,
@@ -49,27 +44,8 @@ pub(super) async fn drive(
 ) -> anyhow::Result<Report> {
     let nodes = devnet.node_clients()?;
     let ids = devnet.chain_ids()?;
-    let configs: Vec<PathBuf> = if args.relayers > 1 {
-        (1..=args.relayers)
-            .map(|i| dir.join("devnet").join(format!("relayer-{i}.toml")))
-            .collect()
-    } else {
-        vec![devnet.relayer_config.clone()]
-    };
-    let mut relayers = Vec::new();
-    for (i, c) in configs.iter().enumerate() {
-        relayers.push(spawn_relayer(c, &dir.join(format!("relayer-{}.log", i + 1))).await?);
-    }
-    say(format!(
-        "relayers up: {}",
-        relayers
-            .iter()
-            .map(|r| format!("pid {} api http://{}", r.pid, r.api))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ));
-    // Let the relayers settle (light clients created, first scans done) before measuring.
-    tokio::time::sleep(Duration::from_millis(args.block_time_ms * 3)).await;
+    let configs = relayer_configs(args, devnet, dir);
+    let mut relayers = Relayers::start(&configs, dir, args.block_time_ms, say).await?;
 
     let n = ids.len();
     let lanes: Vec<(usize, usize)> = (0..n)
@@ -105,12 +81,7 @@ pub(super) async fn drive(
     for node in &nodes {
         start_heights.push(node.status().await?.latest_height);
     }
-    let mut cpu_before = Vec::new();
-    let mut verify_before = Vec::new();
-    for r in &relayers {
-        cpu_before.push(process_cpu(r.pid)?);
-        verify_before.push(verification_cpu(&r.api).await?);
-    }
+    relayers.mark().await?;
     let started = Instant::now();
     let started_ms = now_ms();
     let submitted = send_all(&nodes, &ids, plan, started, started_ms).await?;
@@ -175,26 +146,11 @@ pub(super) async fn drive(
     }
     let wall = started.elapsed();
 
-    let mut cpu = Duration::ZERO;
-    let mut verify: BTreeMap<String, f64> = BTreeMap::new();
-    let mut rss: f64 = 0.0;
-    for (i, r) in relayers.iter().enumerate() {
-        cpu += process_cpu(r.pid)?.saturating_sub(cpu_before[i]);
-        for (kind, v) in verification_cpu(&r.api).await? {
-            let before = verify_before[i].get(&kind).copied().unwrap_or(0.0);
-            *verify.entry(kind).or_insert(0.0) += (v - before).max(0.0);
-        }
-        rss = rss.max(process_peak_rss_mb(r.pid)?);
-    }
-    for r in &mut relayers {
-        let _ = r.child.start_kill();
-        let _ = r.child.wait().await;
-    }
+    let cost = relayers.finish().await?;
 
     // Latency: the dApp's submission to the block time of the destination block that
     // delivered it.
-    let mut latencies = Vec::with_capacity(seen.received.len());
-    let mut last_delivery_ms = started_ms;
+    let mut delivered_at = HashMap::with_capacity(seen.received.len());
     for (i, (c, h)) in &seen.received {
         let t = match block_times.get(&(*c, *h)) {
             Some(t) => *t,
@@ -204,53 +160,23 @@ pub(super) async fn drive(
                 t
             }
         };
-        last_delivery_ms = last_delivery_ms.max(t);
-        if let Some(s) = submitted.get(i) {
-            latencies.push(t.saturating_sub(*s));
-        }
+        delivered_at.insert(*i, t);
     }
-    latencies.sort_unstable();
-    let pct = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 - 1.0) * p).round() as usize)
-            .copied()
-            .unwrap_or(0)
-    };
     let duplicated = crate::devnet::checks::duplicate_deliveries(&nodes)
         .await?
         .max(seen.received_twice);
-    let messages = submitted.len() as u64;
-    let delivered = seen.received.len() as u64;
-    let per_msg_us = |secs: f64| (secs * 1e6 / messages.max(1) as f64 * 10.0).round() / 10.0;
-    let verify_s =
-        verify.get("header").copied().unwrap_or(0.0) + verify.get("proof").copied().unwrap_or(0.0);
-    let span_ms = last_delivery_ms.saturating_sub(started_ms).max(1);
-    Ok(Report {
-        messages,
-        chains: args.chains,
-        relayers: args.relayers,
-        rate_msgs_per_s: args.rate,
+    let outcome = Outcome {
+        chains: (args.chains, 0),
         block_time_ms: args.block_time_ms,
-        throughput_msgs_per_s: (delivered as f64 * 1000.0 / span_ms as f64 * 10.0).round() / 10.0,
-        latency_ms_p50: pct(0.50),
-        latency_ms_p90: pct(0.90),
-        latency_ms_p99: pct(0.99),
-        latency_goal_ms: 2 * args.block_time_ms + 50,
-        relayer_cpu_us_per_msg: per_msg_us(cpu.as_secs_f64()),
-        relayer_verify_us_per_msg: per_msg_us(verify_s),
-        relayer_path_us_per_msg: per_msg_us(verify.get("path").copied().unwrap_or(0.0)),
-        cpu_over_verify: if verify_s > 0.0 {
-            (cpu.as_secs_f64() / verify_s * 100.0).round() / 100.0
-        } else {
-            0.0
-        },
-        relayer_peak_rss_mb: (rss * 10.0).round() / 10.0,
-        delivered,
+        submitted,
+        delivered_at,
         acknowledged: seen.acknowledged.len() as u64,
-        lost: messages.saturating_sub(delivered + seen.timed_out),
+        timed_out: seen.timed_out,
         duplicated,
-        wall_s: (wall.as_secs_f64() * 10.0).round() / 10.0,
-    })
+        started_ms,
+        wall,
+    };
+    Ok(report(args, &outcome, &cost))
 }
 
 /// Signs and submits every planned send at its time; returns each message's submission

@@ -7,6 +7,8 @@
 //! `/metrics`), not from the relayer's own bookkeeping.
 
 mod drive;
+mod evm;
+mod figures;
 mod procs;
 
 use std::collections::BTreeMap;
@@ -50,6 +52,10 @@ pub struct BenchArgs {
     /// Keep the chains' and relayers' data here instead of a temporary directory.
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Run among N EVM chains (anvil nodes with the contracts deployed, every pair linked,
+    /// attested by the relayers' committee) instead of devchains; blocks of at least 1 s.
+    #[arg(long, conflicts_with_all = ["chains", "validators"])]
+    pub evm: Option<u32>,
 }
 
 /// The report (`--json` keys are part of the interface).
@@ -59,6 +65,8 @@ pub struct Report {
     pub messages: u64,
     /// Chains.
     pub chains: u32,
+    /// EVM chains (anvil nodes).
+    pub evm_chains: u32,
     /// Relayer processes.
     pub relayers: u32,
     /// Offered rate (0: unpaced).
@@ -105,10 +113,35 @@ const ACCOUNTS: u64 = 32;
 /// Prefix of every benchmark payload, followed by the message's index.
 const PAYLOAD_PREFIX: &str = "xb";
 
+/// The index a benchmark message carries in its payload, if it is one.
+fn bench_index(m: &xrelay_light_client::Message) -> Option<u64> {
+    std::str::from_utf8(&m.payload)
+        .ok()?
+        .strip_prefix(PAYLOAD_PREFIX)?
+        .parse()
+        .ok()
+}
+
+/// The relayers' configurations `xrelay devnet up` wrote: the meshed ones when there are
+/// several relayers, else `relayer.toml`.
+fn relayer_configs(args: &BenchArgs, devnet: &Devnet, dir: &std::path::Path) -> Vec<PathBuf> {
+    if args.relayers > 1 {
+        (1..=args.relayers)
+            .map(|i| dir.join("devnet").join(format!("relayer-{i}.toml")))
+            .collect()
+    } else {
+        vec![devnet.relayer_config.clone()]
+    }
+}
+
 /// Runs the benchmark; exits non-zero if anything was lost or duplicated.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    if args.chains < 2 {
-        bail!("--chains must be at least 2");
+    let (chains, evm) = match args.evm {
+        Some(n) => (0, n),
+        None => (args.chains, 0),
+    };
+    if chains + evm < 2 {
+        bail!("--chains (or --evm) must be at least 2");
     }
     if args.relayers < 1 {
         bail!("--relayers must be at least 1");
@@ -128,9 +161,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             println!("{s}");
         }
     };
+    let block_time_ms = if evm > 0 {
+        args.block_time_ms.max(1_000)
+    } else {
+        args.block_time_ms
+    };
     say(format!(
-        "bench: {} chains, {} relayer(s), {} messages at {} msg/s, {} ms blocks, in {}",
-        args.chains,
+        "bench: {} {} chains, {} relayer(s), {} messages at {} msg/s, {} ms blocks, in {}",
+        chains + evm,
+        if evm > 0 { "EVM" } else { "dev" },
         args.relayers,
         args.messages,
         if args.rate > 0.0 {
@@ -138,22 +177,26 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         } else {
             "max".into()
         },
-        args.block_time_ms,
+        block_time_ms,
         dir.display()
     ));
     let devnet = Devnet::up(&UpOptions {
-        chains: args.chains,
+        chains,
         out: dir.join("devnet"),
-        block_time_ms: args.block_time_ms,
+        block_time_ms,
         validators: args.validators,
         faults: BTreeMap::new(),
         base_port: None,
         rotate_every: None,
         relayers: if args.relayers > 1 { args.relayers } else { 0 },
-        evm: 0,
+        evm,
     })
     .await?;
-    let result = drive(&args, &devnet, &dir, &say).await;
+    let result = if evm > 0 {
+        evm::drive(&args, &devnet, &dir, &say).await
+    } else {
+        drive(&args, &devnet, &dir, &say).await
+    };
     devnet.stop().await;
     let report = result?;
     print_report(&report, args.json);

@@ -2,7 +2,7 @@
 //! memory from `/proc`, verification CPU from their `/metrics`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -10,13 +10,13 @@ use anyhow::{bail, Context as _};
 use tokio::io::AsyncBufReadExt as _;
 
 /// A relayer child process and what it serves.
-pub(super) struct RelayerProc {
-    pub(super) child: tokio::process::Child,
-    pub(super) pid: u32,
-    pub(super) api: String,
+struct RelayerProc {
+    child: tokio::process::Child,
+    pid: u32,
+    api: String,
 }
 
-pub(super) async fn spawn_relayer(config: &Path, log: &Path) -> anyhow::Result<RelayerProc> {
+async fn spawn_relayer(config: &Path, log: &Path) -> anyhow::Result<RelayerProc> {
     let exe = std::env::current_exe().context("locating the xrelay binary")?;
     let log_file = std::fs::File::create(log).with_context(|| format!("{}", log.display()))?;
     let mut child = tokio::process::Command::new(exe)
@@ -51,8 +51,95 @@ pub(super) async fn spawn_relayer(config: &Path, log: &Path) -> anyhow::Result<R
     Ok(RelayerProc { child, pid, api })
 }
 
+/// The relayer processes of a run, with what they had spent when the measurement began.
+pub(super) struct Relayers {
+    procs: Vec<RelayerProc>,
+    cpu_before: Vec<Duration>,
+    verify_before: Vec<BTreeMap<String, f64>>,
+}
+
+/// What the relayers spent between [`Relayers::mark`] and [`Relayers::finish`].
+pub(super) struct Cost {
+    /// User + system CPU of all relayer processes.
+    pub(super) cpu: Duration,
+    /// Verification CPU seconds they report, by kind (`header`, `proof`, `path`).
+    pub(super) verify: BTreeMap<String, f64>,
+    /// Largest peak resident set of any of them, in MiB.
+    pub(super) peak_rss_mb: f64,
+}
+
+impl Relayers {
+    /// Starts one relayer process per configuration (logs next to them in `dir`), says
+    /// where they serve, and lets them settle (clients created, first scans done) for
+    /// three blocks of `block_time_ms`.
+    pub(super) async fn start(
+        configs: &[PathBuf],
+        dir: &Path,
+        block_time_ms: u64,
+        say: &dyn Fn(String),
+    ) -> anyhow::Result<Relayers> {
+        let mut procs = Vec::new();
+        for (i, c) in configs.iter().enumerate() {
+            procs.push(spawn_relayer(c, &dir.join(format!("relayer-{}.log", i + 1))).await?);
+        }
+        say(format!(
+            "relayers up: {}",
+            procs
+                .iter()
+                .map(|r| format!("pid {} api http://{}", r.pid, r.api))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        tokio::time::sleep(Duration::from_millis(block_time_ms * 3)).await;
+        Ok(Relayers {
+            procs,
+            cpu_before: Vec::new(),
+            verify_before: Vec::new(),
+        })
+    }
+
+    /// Records what each relayer has spent so far: the measurement starts here.
+    pub(super) async fn mark(&mut self) -> anyhow::Result<()> {
+        self.cpu_before.clear();
+        self.verify_before.clear();
+        for r in &self.procs {
+            self.cpu_before.push(process_cpu(r.pid)?);
+            self.verify_before.push(verification_cpu(&r.api).await?);
+        }
+        Ok(())
+    }
+
+    /// What they spent since [`Relayers::mark`]; then stops them.
+    pub(super) async fn finish(mut self) -> anyhow::Result<Cost> {
+        let mut cost = Cost {
+            cpu: Duration::ZERO,
+            verify: BTreeMap::new(),
+            peak_rss_mb: 0.0,
+        };
+        for (i, r) in self.procs.iter().enumerate() {
+            let before = self.cpu_before.get(i).copied().unwrap_or_default();
+            cost.cpu += process_cpu(r.pid)?.saturating_sub(before);
+            for (kind, v) in verification_cpu(&r.api).await? {
+                let before = self
+                    .verify_before
+                    .get(i)
+                    .and_then(|b| b.get(&kind))
+                    .copied()
+                    .unwrap_or(0.0);
+                *cost.verify.entry(kind).or_insert(0.0) += (v - before).max(0.0);
+            }
+            cost.peak_rss_mb = cost.peak_rss_mb.max(process_peak_rss_mb(r.pid)?);
+        }
+        for r in &mut self.procs {
+            let _ = r.child.start_kill();
+            let _ = r.child.wait().await;
+        }
+        Ok(cost)
+    }
+}
+
 /// User + system CPU time of a process, from `/proc/PID/stat`.
-pub(super) fn process_cpu(pid: u32) -> anyhow::Result<Duration> {
+fn process_cpu(pid: u32) -> anyhow::Result<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     let rest = stat
@@ -75,7 +162,7 @@ pub(super) fn process_cpu(pid: u32) -> anyhow::Result<Duration> {
 }
 
 /// Peak resident set of a process in MiB, from `/proc/PID/status`.
-pub(super) fn process_peak_rss_mb(pid: u32) -> anyhow::Result<f64> {
+fn process_peak_rss_mb(pid: u32) -> anyhow::Result<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let kb: f64 = status
         .lines()
@@ -87,7 +174,7 @@ pub(super) fn process_peak_rss_mb(pid: u32) -> anyhow::Result<f64> {
 }
 
 /// Verification CPU seconds a relayer reports, by kind (`header`, `proof`, `path`).
-pub(super) async fn verification_cpu(api: &str) -> anyhow::Result<BTreeMap<String, f64>> {
+async fn verification_cpu(api: &str) -> anyhow::Result<BTreeMap<String, f64>> {
     let body = http_get(api, "/metrics").await?;
     let mut out = BTreeMap::new();
     for line in body.lines() {
