@@ -219,6 +219,15 @@ pub enum AdapterError {
         /// Details.
         why: String,
     },
+    /// The transaction needs more gas than a block holds: the same work split into smaller
+    /// transactions (fewer messages per batch) can pass.
+    #[error("{chain}: transaction too large for a block: {why}")]
+    TooLarge {
+        /// The chain.
+        chain: String,
+        /// The chain's words.
+        why: String,
+    },
 }
 
 impl AdapterError {

@@ -85,6 +85,19 @@ impl Drop for EvmAdapter {
 
 /// Classifies an alloy transport error: a revert is the chain's refusal, a missing block
 /// "not found", a crowded mempool "busy", anything else a fault of the endpoint.
+/// Selector of the Gateway's `InsufficientGas()` error: what a gas estimate reverts with when
+/// even a whole block's gas leaves too little for the next item of a batch.
+const INSUFFICIENT_GAS: &str = "0x1c26714c";
+
+/// Whether a node's error text (lower case) says the transaction cannot fit in a block:
+/// geth/Besu/anvil's "gas required exceeds allowance", "exceeds block gas limit", or the
+/// Gateway running out of room for a batch's next item during the estimate.
+fn too_large_for_a_block(lower: &str) -> bool {
+    lower.contains("gas required exceeds")
+        || lower.contains("exceeds block gas limit")
+        || lower.contains(INSUFFICIENT_GAS)
+}
+
 pub(crate) fn rpc_error(chain: &str, e: TransportError) -> AdapterError {
     let chain = chain.to_string();
     match e {
@@ -94,7 +107,9 @@ pub(crate) fn rpc_error(chain: &str, e: TransportError) -> AdapterError {
                 None => payload.message.to_string(),
             };
             let lower = text.to_ascii_lowercase();
-            if lower.contains("revert") || lower.contains("execution") {
+            if too_large_for_a_block(&lower) {
+                AdapterError::TooLarge { chain, why: text }
+            } else if lower.contains("revert") || lower.contains("execution") {
                 AdapterError::Refused {
                     chain,
                     reason: text,

@@ -64,6 +64,7 @@ impl RelayError {
         match self {
             RelayError::Verification { reason, .. } => reason,
             RelayError::Adapter(AdapterError::Refused { .. }) => "refused",
+            RelayError::Adapter(AdapterError::TooLarge { .. }) => "too_large",
             RelayError::Adapter(_) => "rpc",
             RelayError::Store(_) => "store",
             RelayError::NoClient { .. } => "no_client",

@@ -96,10 +96,18 @@ pub async fn relay_once(
             }
         }
         if !deliver.is_empty() {
-            pass.submitted += deliver_batch(relay, src, dst, deliver).await?;
+            deliver.truncate(dst.batch_limit(limit));
+            let n = deliver.len();
+            let result = deliver_batch(relay, src, dst, deliver).await;
+            dst.batch_sent(n, &result);
+            pass.submitted += result?;
         }
         if !expire.is_empty() {
-            pass.submitted += timeout_batch(relay, src, dst, expire).await?;
+            expire.truncate(src.batch_limit(limit));
+            let n = expire.len();
+            let result = timeout_batch(relay, src, dst, expire).await;
+            src.batch_sent(n, &result);
+            pass.submitted += result?;
         }
     }
     let delivered: Vec<MessageRecord> = store
@@ -116,7 +124,12 @@ pub async fn relay_once(
         })
         .collect();
     if !delivered.is_empty() {
-        pass.submitted += ack_batch(relay, src, dst, delivered).await?;
+        let mut delivered = delivered;
+        delivered.truncate(src.batch_limit(limit));
+        let n = delivered.len();
+        let result = ack_batch(relay, src, dst, delivered).await;
+        src.batch_sent(n, &result);
+        pass.submitted += result?;
     }
     Ok(pass)
 }

@@ -87,6 +87,23 @@ impl MemChain {
         }
     }
 
+    /// Refuses a batch larger than the chain's blocks hold (the `block_items` fault).
+    fn fits_in_a_block(&self, submission: &Submission) -> Result<(), AdapterError> {
+        let items = match submission {
+            Submission::Receive { messages, .. } => messages.len(),
+            Submission::Acknowledge { acks, .. } => acks.len(),
+            Submission::Timeout { messages, .. } => messages.len(),
+            _ => return Ok(()),
+        };
+        match self.faults().block_items {
+            Some(max) if items > max => Err(AdapterError::TooLarge {
+                chain: self.id.to_string(),
+                why: format!("{items} messages in one transaction; a block holds {max}"),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     fn admit(&self, tx: Tx) -> Result<(), AdapterError> {
         let chain = self.id.to_string();
         self.lock()
@@ -252,6 +269,7 @@ impl ChainAdapter for MemChain {
     }
 
     async fn broadcast(&self, submission: Submission) -> Result<Hash32, AdapterError> {
+        self.fits_in_a_block(&submission)?;
         let tx = to_tx(&self.id, submission)?;
         let hash = tx.hash();
         let fake = self
@@ -265,6 +283,7 @@ impl ChainAdapter for MemChain {
     }
 
     async fn submit(&self, submission: Submission) -> Result<Confirmed, AdapterError> {
+        self.fits_in_a_block(&submission)?;
         let tx = to_tx(&self.id, submission)?;
         let hash = tx.hash();
         // Bound first: the faults' lock must not be held while answering.

@@ -424,6 +424,11 @@ impl MemChain {
         self.faults().withheld_above = Some(h);
     }
 
+    /// Refuses, as too large for a block, any transaction carrying more than `n` messages.
+    pub fn limit_block_items(&self, n: usize) {
+        self.faults().block_items = Some(n);
+    }
+
     /// Serves the withheld blocks and announces the head.
     pub fn release(&self) {
         self.faults().withheld_above = None;

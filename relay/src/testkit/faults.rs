@@ -32,6 +32,9 @@ pub struct Faults {
     pub conflicting_headers: BTreeSet<Height>,
     /// Blocks above this height are withheld: not served, their head not announced.
     pub withheld_above: Option<Height>,
+    /// Most messages a transaction may carry and fit in a block (as an EVM chain's block
+    /// gas limit bounds a batch); larger ones are refused as too large.
+    pub block_items: Option<usize>,
     /// A devchain node fault the adapter answers as that node would (`lying-host`,
     /// `forged-proof`, `bad-signature`).
     pub node: Option<Fault>,

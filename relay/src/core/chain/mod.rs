@@ -24,7 +24,7 @@ mod trust;
 mod verify;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -64,6 +64,11 @@ pub struct ChainHandle {
     hosted_updates: BTreeMap<ChainId, tokio::sync::Mutex<()>>,
     /// Set when the chain misbehaved: nothing from it is relayed any more.
     frozen: AtomicBool,
+    /// Most messages a transaction to this chain carries, learned from a batch its blocks
+    /// could not hold (0: no limit learned).
+    batch_cap: AtomicUsize,
+    /// The size of the last batch its blocks could not hold: the cap stays below it.
+    batch_ceiling: AtomicUsize,
     /// Why this relayer stopped signing attestations of the chain, once it did.
     cosign_halt: Mutex<Option<String>>,
     /// Held while checking and recording what this relayer signs, so two signings of one
@@ -93,6 +98,40 @@ fn evm_block_hash(mode: &FinalityMode, header: &EvmHeader) -> Result<Hash32, Str
 }
 
 impl ChainHandle {
+    /// Most messages to put in one transaction to this chain: `limit`, or fewer once a
+    /// batch of more did not fit in its blocks (an EVM chain's block gas limit).
+    pub fn batch_limit(&self, limit: usize) -> usize {
+        match self.batch_cap.load(Ordering::Relaxed) {
+            0 => limit,
+            cap => cap.min(limit),
+        }
+    }
+
+    /// Learns from a batch of `n` messages sent to this chain: one too large for a block
+    /// halves what the next carry, so a backlog larger than a block drains in block-sized
+    /// steps instead of failing forever; one that fit at the learned limit lets the limit
+    /// grow again by an eighth (gas per message varies with proof sizes), never up to the
+    /// size that last failed.
+    pub fn batch_sent(&self, n: usize, result: &Result<usize, RelayError>) {
+        match result {
+            Err(RelayError::Adapter(xrelay_adapters::AdapterError::TooLarge { .. })) => {
+                let cap = (n / 2).max(1);
+                self.batch_cap.store(cap, Ordering::Relaxed);
+                self.batch_ceiling.store(n, Ordering::Relaxed);
+                tracing::warn!(chain = %self.id, messages = n, next = cap, "a batch did not fit in a block: sending smaller ones");
+            }
+            Ok(_) => {
+                let cap = self.batch_cap.load(Ordering::Relaxed);
+                let below = self.batch_ceiling.load(Ordering::Relaxed).saturating_sub(1);
+                if cap != 0 && n >= cap {
+                    let grown = (cap + cap / 8 + 1).min(below).max(cap);
+                    self.batch_cap.store(grown, Ordering::Relaxed);
+                }
+            }
+            Err(_) => {}
+        }
+    }
+
     /// Whether the chain was found misbehaving.
     pub fn is_frozen(&self) -> bool {
         self.frozen.load(Ordering::Relaxed)

@@ -4,7 +4,7 @@
 //! runs once per start and is where the operator's pinned trust meets the chain's headers.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -70,6 +70,8 @@ impl ChainHandle {
                 .map(|c| (c, tokio::sync::Mutex::new(())))
                 .collect(),
             frozen: AtomicBool::new(frozen),
+            batch_cap: AtomicUsize::new(0),
+            batch_ceiling: AtomicUsize::new(0),
             cosign_halt: Mutex::new(None),
             signing: Mutex::new(()),
             store,

@@ -7,6 +7,7 @@ use super::*;
 use crate::mesh::work_item;
 use crate::store::Status;
 use crate::testkit::{Forgery, Options};
+use xrelay_adapters::AdapterError;
 
 #[tokio::test]
 async fn a_message_is_delivered_and_its_ack_settles_it_on_the_source() {
@@ -65,6 +66,47 @@ async fn a_pass_delivers_at_most_max_batch_messages_in_one_transaction() {
     let r = h.settle(20).await;
     assert!(r.errors.is_empty(), "{:?}", r.errors);
     assert_eq!(received_sequences(&b, a.id()), (1..=7).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn a_backlog_larger_than_a_block_drains_in_smaller_batches() {
+    let chains = net(&["a", "b"]).unwrap();
+    let (a, b) = (chains[0].clone(), chains[1].clone());
+    let h = Harness::start(&chains, Options::default()).await.unwrap();
+    // b's blocks hold 5 messages per transaction, a's 3: a backlog of 40 must still move.
+    b.limit_block_items(5);
+    a.limit_block_items(3);
+    a.send_many(b.id(), 40, NEVER).unwrap();
+    h.scan().await.unwrap();
+    let first = h.relay_lane(a.id(), b.id()).await;
+    assert!(first.is_err(), "the first batch of 40 cannot fit");
+    assert!(received_sequences(&b, a.id()).is_empty());
+    // A pass that only learned a smaller batch submits nothing: keep stepping (bounded).
+    let mut errors = Vec::new();
+    for _ in 0..40 {
+        let r = h.settle(50).await;
+        errors.extend(r.errors);
+        if h.status(a.id(), b.id(), 40) == Some(Status::Acknowledged) {
+            break;
+        }
+    }
+    assert_eq!(received_sequences(&b, a.id()), (1..=40).collect::<Vec<_>>());
+    for s in 1..=40 {
+        assert_eq!(
+            h.status(a.id(), b.id(), s),
+            Some(Status::Acknowledged),
+            "{s}"
+        );
+    }
+    // Halving finds each chain's size in a few refusals, and growing stays below the
+    // size that last failed: no endless refuse-and-retry cycle.
+    assert!(
+        errors.len() <= 10,
+        "halving converges in a few passes: {errors:?}"
+    );
+    assert!(errors
+        .iter()
+        .all(|e| matches!(e, RelayError::Adapter(AdapterError::TooLarge { .. }))));
 }
 
 #[tokio::test]
