@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use xrelay_config::RelayerConfig;
 use xrelay_devchain::rpc_answers as answers;
+use xrelay_fuzz::evm_evidence as ev;
 use xrelay_fuzz::{config_input, RpcRequest};
 
 // The mesh's attester-signature payload codec, compiled from the relayer's own source file as
@@ -38,7 +39,9 @@ use xrelay_light_client::evm::clique::{CliqueHeader, DEFAULT_EPOCH, NONCE_AUTH};
 use xrelay_light_client::evm::consensus::{verify_header, EvmConsensus};
 use xrelay_light_client::evm::header::{BlobGasFields, EvmHeader};
 use xrelay_light_client::evm::istanbul::{BftExtraData, BftHeader, BftVariant, ValidatorVote};
+use xrelay_light_client::evm::misbehaviour::EvmMisbehaviour;
 use xrelay_light_client::evm::mpt::{self, verify_proof, EMPTY_ROOT};
+use xrelay_light_client::evm::testkit::{self as kit, addresses, bft_reseal, clique_reseal};
 use xrelay_light_client::prover::{MemoryTreeStore, StateTree};
 use xrelay_light_client::testkit::{fixed_set, rotating_set, ChainSpec, TestChain};
 use xrelay_light_client::{
@@ -203,7 +206,10 @@ impl Corpus {
     fn heartbeat(&mut self, label: &str, hb: &heartbeat::Heartbeat, fill: u8) {
         let signature = [fill; heartbeat::SIGNATURE_LEN];
         let bytes = heartbeat::encode_payload(hb, &signature);
-        assert!(bytes.len() <= heartbeat::MAX_PAYLOAD_LEN, "seed heartbeat/{label}");
+        assert!(
+            bytes.len() <= heartbeat::MAX_PAYLOAD_LEN,
+            "seed heartbeat/{label}"
+        );
         let back = heartbeat::decode_payload(&bytes)
             .unwrap_or_else(|e| panic!("seed heartbeat/{label}: {e}"));
         assert_eq!(back, (hb.clone(), signature), "seed heartbeat/{label}");
@@ -1355,6 +1361,82 @@ window = 500
             "attestation-anvil-1-frozen",
             &client,
         );
+    }
+
+    // EVM misbehaviour evidence against the clients `decode_evm_misbehaviour` judges
+    // (src/evm_evidence.rs, four keys): QBFT and IBFT 2.0 forks of block 1 (two quorums of
+    // three seals), a Clique block 1 sealed twice by one signer, two attestations of block 1
+    // each by a quorum, and an attestation of block 0 unlike the block held. Each is checked
+    // to freeze its client at its height.
+    {
+        let keys = ev::evidence_keys();
+        let set = addresses(&keys);
+        let [qbft_client, ibft2_client, clique_client, attested_client] = ev::clients();
+        let mut seeds: Vec<(String, &EvmClientState, u64, EvmMisbehaviour)> = Vec::new();
+        for (name, variant, client) in [
+            ("qbft", BftVariant::Qbft, &qbft_client),
+            ("ibft2", BftVariant::Ibft2, &ibft2_client),
+        ] {
+            let genesis = ev::bft_genesis(variant);
+            let parent = bft_hash(variant, &genesis);
+            let time = ev::GENESIS_TIME_S + 1;
+            let a = kit::bft_header(variant, 1, parent, time, &set, None, &keys[..3]);
+            let mut b = a.clone();
+            b.state_root = Hash32([0xbb; 32]);
+            bft_reseal(variant, &mut b, &keys[1..]);
+            let fork = EvmMisbehaviour::Headers {
+                first: Box::new(a),
+                second: Box::new(b),
+            };
+            seeds.push((format!("{name}-fork"), client, 1, fork));
+        }
+        let genesis = ev::clique_genesis();
+        let time = ev::GENESIS_TIME_S + 15;
+        let one = kit::clique_header(
+            1,
+            genesis.hash(),
+            time,
+            ev::CLIQUE_EPOCH,
+            &set,
+            &set,
+            &keys[1],
+        );
+        let mut other = one.clone();
+        other.state_root = Hash32([0xcc; 32]);
+        clique_reseal(&mut other, &keys[1]);
+        let double = EvmMisbehaviour::Headers {
+            first: Box::new(one),
+            second: Box::new(other),
+        };
+        seeds.push(("clique-double-seal".into(), &clique_client, 1, double));
+        let at = |height: u64, root: u8| Attestation {
+            chain_id: ev::chain_id(),
+            height,
+            block_hash: Hash32([0x33; 32]),
+            state_root: Hash32([root; 32]),
+            time_ms: ev::HELD.time_ms + 1000 * height,
+        };
+        let pair = EvmMisbehaviour::Attestations {
+            first: Attested::sign(at(1, 1), &keys[..3]),
+            second: Attested::sign(at(1, 2), &keys[1..]),
+        };
+        seeds.push(("attestations-pair".into(), &attested_client, 1, pair));
+        let conflict = EvmMisbehaviour::Conflict(Attested::sign(at(0, 1), &keys[1..]));
+        seeds.push((
+            "attestation-conflict-held".into(),
+            &attested_client,
+            0,
+            conflict,
+        ));
+        for (label, client, height, evidence) in seeds {
+            let mut frozen = client.clone();
+            assert_eq!(
+                frozen.freeze_on_misbehaviour(&evidence),
+                Ok(height),
+                "seed decode_evm_misbehaviour/{label}"
+            );
+            c.put("decode_evm_misbehaviour", &label, &evidence);
+        }
     }
 
     // Attester-signature payloads as the mesh gossips them (PROTOCOL.md §10, §12.3): each

@@ -5,6 +5,7 @@
 //! if it does not, two byte strings would name one value and hashes or signatures over the
 //! encoding could be replayed or forked. [`decode_canonical`] asserts that.
 
+pub mod evm_evidence;
 pub mod json;
 
 use std::any::type_name;

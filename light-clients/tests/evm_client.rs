@@ -15,22 +15,15 @@ use xrelay_light_client::evm::client::{
     provable_slot, verify_path, EvmClientError, EvmClientState, EvmConsensusState, EvmStorageProof,
     EvmUpdate, FinalityMode, MAX_CONSENSUS_STATES,
 };
-use xrelay_light_client::evm::clique::{CliqueError, CliqueHeader, EMPTY_OMMERS_HASH};
+use xrelay_light_client::evm::clique::CliqueError;
 use xrelay_light_client::evm::consensus::{verify_header, EvmConsensus, EvmConsensusError};
 use xrelay_light_client::evm::header::EvmHeader;
-use xrelay_light_client::evm::istanbul::{
-    BftError, BftExtraData, BftHeader, BftVariant, ValidatorVote, ISTANBUL_MIX_HASH,
-};
+use xrelay_light_client::evm::istanbul::{BftError, BftHeader, BftVariant, ValidatorVote};
 use xrelay_light_client::evm::mpt::MptError;
+use xrelay_light_client::evm::testkit::{
+    addresses, bft_block_hash, bft_header, clique_header, clique_reseal, keys,
+};
 use xrelay_light_client::{Address, ChainId, Decode, Encode, Hash32, SigningKey};
-
-fn keys(seed: &str, n: u32) -> Vec<SigningKey> {
-    (0..n).map(|i| SigningKey::from_seed(seed, i)).collect()
-}
-
-fn addresses(keys: &[SigningKey]) -> Vec<Address> {
-    keys.iter().map(SigningKey::address).collect()
-}
 
 fn anvil() -> ChainId {
     ChainId::new("anvil").unwrap()
@@ -385,70 +378,8 @@ fn qbft_header(
     )
 }
 
-/// A `variant` header at `number` naming `validators` (sorted, as Besu lists them) and
-/// carrying `vote`, sealed by `sealers` in that order.
-fn bft_header(
-    variant: BftVariant,
-    number: u64,
-    parent_hash: Hash32,
-    timestamp: u64,
-    validators: &[Address],
-    vote: Option<ValidatorVote>,
-    sealers: &[SigningKey],
-) -> EvmHeader {
-    let mut listed = validators.to_vec();
-    listed.sort();
-    let mut extra = BftExtraData {
-        variant,
-        vanity: [0; 32],
-        validators: listed,
-        vote,
-        round: 0,
-        seals: vec![],
-    };
-    let mut header = EvmHeader {
-        parent_hash,
-        ommers_hash: Hash32([0x1d; 32]),
-        beneficiary: Address::default(),
-        state_root: Hash32([number as u8; 32]),
-        transactions_root: Hash32([0x56; 32]),
-        receipts_root: Hash32([0x56; 32]),
-        logs_bloom: Box::new([0; 256]),
-        difficulty: U256::from(1),
-        number,
-        gas_limit: 30_000_000,
-        gas_used: 0,
-        timestamp,
-        extra_data: extra.encode(),
-        mix_hash: ISTANBUL_MIX_HASH,
-        nonce: [0; 8],
-        base_fee_per_gas: Some(U256::from(1_000_000_000u64)),
-        withdrawals_root: None,
-        blob_gas: None,
-        requests_hash: None,
-    };
-    if number == 0 {
-        return header;
-    }
-    let digest = BftHeader::parse(variant, &header).unwrap().seal_digest();
-    extra.seals = sealers
-        .iter()
-        .map(|k| {
-            let mut seal = k.sign_digest(&digest).0;
-            seal[64] -= 27;
-            seal
-        })
-        .collect();
-    header.extra_data = extra.encode();
-    header
-}
-
 fn block_hash(header: &EvmHeader) -> Hash32 {
     bft_block_hash(BftVariant::Qbft, header)
-}
-
-fn bft_block_hash(variant: BftVariant, header: &EvmHeader) -> Hash32 {
-    BftHeader::parse(variant, header).unwrap().block_hash()
 }
 
 /// Headers 1..=n after `genesis`, each naming `validators` and sealed by `sealers`.
@@ -1081,67 +1012,9 @@ fn decoding_refuses_broken_invariants() {
     assert!(EvmClientState::decode(&bad).is_err());
 }
 
-/// A Clique header at `number` sealed by `sealer`, listing `signers` when `number` is a
-/// checkpoint (a multiple of `epoch`), with the difficulty of `sealer`'s turn among
-/// `current` (the authorised set, which decides the turn).
-fn clique_header(
-    number: u64,
-    parent_hash: Hash32,
-    epoch: u64,
-    signers: &[Address],
-    current: &[Address],
-    sealer: &SigningKey,
-) -> EvmHeader {
-    let mut extra = vec![0u8; 32];
-    if number.is_multiple_of(epoch) {
-        let mut sorted = signers.to_vec();
-        sorted.sort();
-        for s in sorted {
-            extra.extend_from_slice(&s.0);
-        }
-    }
-    extra.extend_from_slice(&[0u8; 65]);
-    let mut sorted = current.to_vec();
-    sorted.sort();
-    let in_turn = sorted
-        .iter()
-        .position(|a| *a == sealer.address())
-        .is_some_and(|p| number % sorted.len() as u64 == p as u64);
-    let mut header = EvmHeader {
-        parent_hash,
-        ommers_hash: EMPTY_OMMERS_HASH,
-        beneficiary: Address::default(),
-        state_root: Hash32([number as u8; 32]),
-        transactions_root: Hash32([0x56; 32]),
-        receipts_root: Hash32([0x56; 32]),
-        logs_bloom: Box::new([0; 256]),
-        difficulty: U256::from(if in_turn { 2u8 } else { 1 }),
-        number,
-        gas_limit: 30_000_000,
-        gas_used: 0,
-        timestamp: 1_600_000_000 + 15 * number,
-        extra_data: extra,
-        mix_hash: Hash32::ZERO,
-        nonce: [0; 8],
-        base_fee_per_gas: None,
-        withdrawals_root: None,
-        blob_gas: None,
-        requests_hash: None,
-    };
-    if number == 0 {
-        return header;
-    }
-    reseal(&mut header, epoch, sealer);
-    header
-}
-
-/// Replaces a Clique header's seal with `sealer`'s over its current fields.
-fn reseal(header: &mut EvmHeader, epoch: u64, sealer: &SigningKey) {
-    let digest = CliqueHeader::parse(header, epoch).unwrap().seal_hash();
-    let mut seal = sealer.sign_digest(&digest).0;
-    seal[64] -= 27;
-    let len = header.extra_data.len();
-    header.extra_data[len - 65..].copy_from_slice(&seal);
+/// The block time of Clique block `number` in these tests: 15 s apart from 1,600,000,000.
+fn clique_time(number: u64) -> u64 {
+    1_600_000_000 + 15 * number
 }
 
 #[test]
@@ -1149,7 +1022,15 @@ fn clique_headers_follow_checkpoints() {
     let epoch = 4;
     let three = keys("clique", 3);
     let three_set = addresses(&three);
-    let genesis = clique_header(0, Hash32::ZERO, epoch, &three_set, &three_set, &three[0]);
+    let genesis = clique_header(
+        0,
+        Hash32::ZERO,
+        clique_time(0),
+        epoch,
+        &three_set,
+        &three_set,
+        &three[0],
+    );
     let mode = FinalityMode::Clique { epoch };
     let chain_id = ChainId::new("goerli-like").unwrap();
     let mut client =
@@ -1163,6 +1044,7 @@ fn clique_headers_follow_checkpoints() {
         let h = clique_header(
             number,
             parent,
+            clique_time(number),
             epoch,
             &[],
             &three_set,
@@ -1173,11 +1055,27 @@ fn clique_headers_follow_checkpoints() {
     }
     let newcomer = SigningKey::from_seed("clique-new", 0);
     let next_set = vec![three[1].address(), newcomer.address()];
-    let h4 = clique_header(4, parent, epoch, &next_set, &three_set, &three[1]);
+    let h4 = clique_header(
+        4,
+        parent,
+        clique_time(4),
+        epoch,
+        &next_set,
+        &three_set,
+        &three[1],
+    );
 
     // An outsider's seal, a signer claiming the wrong turn: refused, nothing changes.
     let start = client.clone();
-    let outsider = clique_header(1, genesis.hash(), epoch, &[], &three_set, &newcomer);
+    let outsider = clique_header(
+        1,
+        genesis.hash(),
+        clique_time(1),
+        epoch,
+        &[],
+        &three_set,
+        &newcomer,
+    );
     assert!(matches!(
         client.update(&EvmUpdate::Headers(vec![outsider])),
         Err(EvmClientError::Seal { height: 1, .. })
@@ -1185,7 +1083,7 @@ fn clique_headers_follow_checkpoints() {
     // Block 1's sealer with the other difficulty, properly sealed.
     let mut wrong_turn = headers[0].clone();
     wrong_turn.difficulty = U256::from(3u8) - wrong_turn.difficulty;
-    reseal(&mut wrong_turn, epoch, &three[1]);
+    clique_reseal(&mut wrong_turn, &three[1]);
     assert!(matches!(
         client.update(&EvmUpdate::Headers(vec![wrong_turn])),
         Err(EvmClientError::Seal {
@@ -1204,12 +1102,28 @@ fn clique_headers_follow_checkpoints() {
     assert_eq!(client.consensus_state(4).unwrap().block_hash, h4.hash());
 
     // After the checkpoint a signer outside the new set is refused, the newcomer accepted.
-    let dropped = clique_header(5, h4.hash(), epoch, &[], &next_set, &three[2]);
+    let dropped = clique_header(
+        5,
+        h4.hash(),
+        clique_time(5),
+        epoch,
+        &[],
+        &next_set,
+        &three[2],
+    );
     assert!(matches!(
         client.update(&EvmUpdate::Headers(vec![dropped])),
         Err(EvmClientError::Seal { height: 5, .. })
     ));
-    let h5 = clique_header(5, h4.hash(), epoch, &[], &next_set, &newcomer);
+    let h5 = clique_header(
+        5,
+        h4.hash(),
+        clique_time(5),
+        epoch,
+        &[],
+        &next_set,
+        &newcomer,
+    );
     assert_eq!(client.update(&EvmUpdate::Headers(vec![h5])), Ok(5));
     assert_eq!(EvmClientState::decode(&client.encode()).unwrap(), client);
 
@@ -1228,7 +1142,7 @@ fn clique_updates_refuse_a_signer_sealing_too_recently() {
     let epoch = 100;
     let four = keys("clique-recent", 4);
     let set = addresses(&four);
-    let genesis = clique_header(0, Hash32::ZERO, epoch, &set, &set, &four[0]);
+    let genesis = clique_header(0, Hash32::ZERO, clique_time(0), epoch, &set, &set, &four[0]);
     let mode = FinalityMode::Clique { epoch };
     let mut client = EvmClientState::from_header(
         ChainId::new("clique-recent").unwrap(),
@@ -1239,9 +1153,9 @@ fn clique_updates_refuse_a_signer_sealing_too_recently() {
     .unwrap();
     // Sealers by block: 1 a, 2 b, 3 a (too soon: a sealed block 1, within 3 blocks).
     let (a, b) = (&four[0], &four[1]);
-    let h1 = clique_header(1, genesis.hash(), epoch, &[], &set, a);
-    let h2 = clique_header(2, h1.hash(), epoch, &[], &set, b);
-    let h3 = clique_header(3, h2.hash(), epoch, &[], &set, a);
+    let h1 = clique_header(1, genesis.hash(), clique_time(1), epoch, &[], &set, a);
+    let h2 = clique_header(2, h1.hash(), clique_time(2), epoch, &[], &set, b);
+    let h3 = clique_header(3, h2.hash(), clique_time(3), epoch, &[], &set, a);
     let start = client.clone();
     assert_eq!(
         client.update(&EvmUpdate::Headers(vec![
@@ -1260,7 +1174,7 @@ fn clique_updates_refuse_a_signer_sealing_too_recently() {
     );
     assert_eq!(client, start, "a refused run changes nothing");
     // The same signer twice in a row is refused too.
-    let h2_by_a = clique_header(2, h1.hash(), epoch, &[], &set, a);
+    let h2_by_a = clique_header(2, h1.hash(), clique_time(2), epoch, &[], &set, a);
     assert!(matches!(
         client.update(&EvmUpdate::Headers(vec![h1.clone(), h2_by_a])),
         Err(EvmClientError::Seal {
@@ -1269,8 +1183,8 @@ fn clique_updates_refuse_a_signer_sealing_too_recently() {
         })
     ));
     // a again at block 4 is three blocks after block 1: allowed.
-    let h3_by_c = clique_header(3, h2.hash(), epoch, &[], &set, &four[2]);
-    let h4 = clique_header(4, h3_by_c.hash(), epoch, &[], &set, a);
+    let h3_by_c = clique_header(3, h2.hash(), clique_time(3), epoch, &[], &set, &four[2]);
+    let h4 = clique_header(4, h3_by_c.hash(), clique_time(4), epoch, &[], &set, a);
     assert_eq!(
         client.update(&EvmUpdate::Headers(vec![
             h1.clone(),

@@ -29,6 +29,8 @@ mod labels;
 mod lifecycle;
 #[path = "evm_light_client/runs.rs"]
 mod runs;
+#[path = "evm_light_client/setups.rs"]
+mod setups;
 #[path = "evm_light_client/vectors.rs"]
 mod vectors;
 

@@ -13,6 +13,17 @@ use crate::evm::header::EvmHeader;
 use crate::evm::istanbul::{BftExtraData, BftHeader, BftVariant, ValidatorVote, ISTANBUL_MIX_HASH};
 use crate::hash::Hash32;
 
+/// `n` deterministic keys derived from `seed` (`SigningKey::from_seed(seed, 0..n)`, in that
+/// order): the validators, Clique signers and attestation committees of EVM tests.
+pub fn keys(seed: &str, n: u32) -> Vec<SigningKey> {
+    (0..n).map(|i| SigningKey::from_seed(seed, i)).collect()
+}
+
+/// The addresses of `keys`, in the same order: what a validator list or committee names.
+pub fn addresses(keys: &[SigningKey]) -> Vec<Address> {
+    keys.iter().map(SigningKey::address).collect()
+}
+
 /// A header with the fields every builder shares: a London layout (base fee 1 gwei) unless
 /// `london` is false, the state root `[number as u8; 32]` (so blocks differ), no ommers
 /// check (callers of each consensus set their own).

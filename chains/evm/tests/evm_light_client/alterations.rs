@@ -7,17 +7,15 @@ use std::collections::BTreeMap;
 
 use alloy::primitives::Bytes;
 use xrelay_evm::evm_update_body;
-use xrelay_light_client::evm::attest::{Attestation, Attested, Committee};
-use xrelay_light_client::evm::client::{
-    EvmClientState, EvmConsensusState, EvmUpdate, FinalityMode,
-};
+use xrelay_light_client::evm::attest::{Attestation, Attested};
+use xrelay_light_client::evm::client::{EvmClientState, EvmUpdate};
 use xrelay_light_client::evm::misbehaviour::EvmMisbehaviour;
-use xrelay_light_client::evm::testkit::clique_header;
-use xrelay_light_client::{ChainId, Hash32, SigningKey};
+use xrelay_light_client::Hash32;
 
 use super::client::{self, Client, LONG_PERIOD_MS};
 use super::evidence::qbft_fork;
-use super::runs::{gateway, keys, BftChain};
+use super::runs::{keys, BftChain};
+use super::setups::{attestation_client, clique_client, single_bit_flips, AttestationSetup};
 use crate::common::Node;
 use xrelay_light_client::evm::istanbul::BftVariant;
 
@@ -38,52 +36,45 @@ impl Tally {
     }
 }
 
-/// Flips every bit 0 and bit 7 of `body` after the chain id and compares the update
-/// verdicts.
-async fn flip_update(
-    lc: &Client,
-    rust: &EvmClientState,
-    body: &[u8],
-    tally: &mut Tally,
-    what: &str,
-) {
-    let start = 4 + rust.chain_id().as_str().len();
-    for pos in start..body.len() {
-        for mask in [0x01u8, 0x80] {
-            let mut flipped = body.to_vec();
-            flipped[pos] ^= mask;
-            let expected = client::rust_update(rust, &flipped).map(|(_, trusted)| trusted);
-            let called = client::call_update(lc, Bytes::from(flipped)).await;
-            assert_eq!(called, expected, "{what}: byte {pos} ^ {mask:#04x}");
-            tally.add(match &expected {
-                Ok(_) => "accepted",
-                Err(label) => label,
-            });
-        }
-    }
+/// Which entry point a body is for.
+#[derive(Clone, Copy)]
+enum Entry {
+    /// `updateClient` / `EvmClientState::update`.
+    Update,
+    /// `submitMisbehaviour` / `EvmClientState::freeze_on_misbehaviour`.
+    Evidence,
 }
 
-/// The same for evidence bodies.
-async fn flip_evidence(
+/// Flips every bit 0 and bit 7 of `body` after the chain id and compares the verdicts of
+/// `entry` on both sides (an update's: the blocks it newly trusts).
+async fn flip_every_bit(
     lc: &Client,
     rust: &EvmClientState,
     body: &[u8],
+    entry: Entry,
     tally: &mut Tally,
     what: &str,
 ) {
     let start = 4 + rust.chain_id().as_str().len();
-    for pos in start..body.len() {
-        for mask in [0x01u8, 0x80] {
-            let mut flipped = body.to_vec();
-            flipped[pos] ^= mask;
-            let expected = client::rust_evidence(rust, &flipped).map(|_| ());
-            let called = client::call_evidence(lc, Bytes::from(flipped)).await;
-            assert_eq!(called, expected, "{what}: byte {pos} ^ {mask:#04x}");
-            tally.add(match &expected {
-                Ok(()) => "accepted",
-                Err(label) => label,
-            });
-        }
+    for (pos, mask, flipped) in single_bit_flips(body, start) {
+        let verdict = match entry {
+            Entry::Update => {
+                let expected = client::rust_update(rust, &flipped).map(|(_, trusted)| trusted);
+                let called = client::call_update(lc, Bytes::from(flipped)).await;
+                assert_eq!(called, expected, "{what}: byte {pos} ^ {mask:#04x}");
+                expected.map(drop)
+            }
+            Entry::Evidence => {
+                let expected = client::rust_evidence(rust, &flipped).map(drop);
+                let called = client::call_evidence(lc, Bytes::from(flipped)).await;
+                assert_eq!(called, expected, "{what}: byte {pos} ^ {mask:#04x}");
+                expected
+            }
+        };
+        tally.add(match &verdict {
+            Ok(()) => "accepted",
+            Err(label) => label,
+        });
     }
 }
 
@@ -105,63 +96,34 @@ pub async fn every_bit_flipped(node: &Node) -> Vec<(&'static str, Tally)> {
     let run = chain.extend(3, &[0, 1, 2, 3], &[0, 1, 2]);
     let body = evm_update_body(rust.chain_id(), &[EvmUpdate::Headers(run)]);
     let mut tally = Tally::default();
-    flip_update(&lc, &rust, &body, &mut tally, "QBFT run").await;
+    flip_every_bit(&lc, &rust, &body, Entry::Update, &mut tally, "QBFT run").await;
     out.push(("QBFT run (3 headers)", tally));
 
-    let epoch = 2;
-    let mut signers = keys("flip-clique", 3);
-    signers.sort_by_key(SigningKey::address);
-    let set: Vec<_> = signers.iter().map(SigningKey::address).collect();
-    let genesis = clique_header(0, Hash32::ZERO, start_s, epoch, &set, &set, &signers[0]);
-    let rust = EvmClientState::from_header(
-        ChainId::new("flip-clique").expect("id"),
-        FinalityMode::Clique { epoch },
-        &genesis,
-        gateway(),
-    )
-    .expect("anchor");
-    let lc = client::deploy(&node.provider).await;
-    client::create(&lc, &rust, LONG_PERIOD_MS, false).await;
-    let mut blocks = vec![genesis];
-    for number in 1..=3u64 {
-        let parent = blocks.last().expect("parent");
-        let sealer = &signers[(number % 3) as usize];
-        blocks.push(clique_header(
-            number,
-            parent.hash(),
-            parent.timestamp + 15,
-            epoch,
-            &set,
-            &set,
-            sealer,
-        ));
-    }
-    let body = evm_update_body(rust.chain_id(), &[EvmUpdate::Headers(blocks[1..].to_vec())]);
+    let clique = clique_client(node, "flip-clique", 2, start_s).await;
+    let blocks = clique.blocks(3);
+    let body = evm_update_body(
+        clique.rust.chain_id(),
+        &[EvmUpdate::Headers(blocks[1..].to_vec())],
+    );
     let mut tally = Tally::default();
-    flip_update(&lc, &rust, &body, &mut tally, "Clique run").await;
+    flip_every_bit(
+        &clique.lc,
+        &clique.rust,
+        &body,
+        Entry::Update,
+        &mut tally,
+        "Clique run",
+    )
+    .await;
     out.push(("Clique run (3 headers, checkpoint)", tally));
 
-    let committee = keys("flip-attest", 3);
-    let chain_id = ChainId::new("flip-anvil").expect("id");
-    let base_ms = node.now_s().await * 1000 - 100_000_000;
-    let rust = EvmClientState::new(
-        chain_id.clone(),
-        FinalityMode::Attestation(
-            Committee::new(committee.iter().map(SigningKey::address).collect(), 2)
-                .expect("committee"),
-        ),
-        vec![],
-        gateway(),
-        10,
-        EvmConsensusState {
-            block_hash: Hash32([1; 32]),
-            state_root: Hash32([2; 32]),
-            time_ms: base_ms,
-        },
-    )
-    .expect("client");
-    let lc = client::deploy(&node.provider).await;
-    client::create(&lc, &rust, LONG_PERIOD_MS, false).await;
+    let AttestationSetup {
+        lc,
+        rust,
+        committee,
+        chain_id,
+        base_ms,
+    } = attestation_client(node, "flip-attest", 3, 2, "flip-anvil").await;
     let at = |height: u64, root: u8| Attestation {
         chain_id: chain_id.clone(),
         height,
@@ -172,7 +134,7 @@ pub async fn every_bit_flipped(node: &Node) -> Vec<(&'static str, Tally)> {
     let attested = Attested::sign(at(12, 1), &committee[..2]);
     let body = evm_update_body(rust.chain_id(), &[EvmUpdate::Attested(attested.clone())]);
     let mut tally = Tally::default();
-    flip_update(&lc, &rust, &body, &mut tally, "attestation").await;
+    flip_every_bit(&lc, &rust, &body, Entry::Update, &mut tally, "attestation").await;
     out.push(("attestation (2 of 3)", tally));
 
     let mut held = rust.clone();
@@ -185,7 +147,15 @@ pub async fn every_bit_flipped(node: &Node) -> Vec<(&'static str, Tally)> {
     };
     let body = client::evidence_body(&held, &evidence);
     let mut tally = Tally::default();
-    flip_evidence(&lc, &held, &body, &mut tally, "attestation evidence").await;
+    flip_every_bit(
+        &lc,
+        &held,
+        &body,
+        Entry::Evidence,
+        &mut tally,
+        "attestation evidence",
+    )
+    .await;
     out.push(("attestation evidence", tally));
 
     let (lc, rust, _, a, b) = qbft_fork(node, "flip-fork").await;
@@ -195,7 +165,15 @@ pub async fn every_bit_flipped(node: &Node) -> Vec<(&'static str, Tally)> {
     };
     let body = client::evidence_body(&rust, &evidence);
     let mut tally = Tally::default();
-    flip_evidence(&lc, &rust, &body, &mut tally, "QBFT evidence").await;
+    flip_every_bit(
+        &lc,
+        &rust,
+        &body,
+        Entry::Evidence,
+        &mut tally,
+        "QBFT evidence",
+    )
+    .await;
     out.push(("QBFT fork evidence", tally));
     out
 }

@@ -4,18 +4,17 @@
 //! refuses updates and proofs until governance resets it.
 
 use alloy::primitives::Bytes;
-use xrelay_light_client::evm::attest::{Attestation, Attested, Committee};
-use xrelay_light_client::evm::client::{
-    EvmClientState, EvmConsensusState, EvmUpdate, FinalityMode,
-};
+use xrelay_light_client::evm::attest::{Attestation, Attested};
+use xrelay_light_client::evm::client::{EvmClientState, EvmUpdate};
 use xrelay_light_client::evm::header::EvmHeader;
 use xrelay_light_client::evm::istanbul::BftVariant;
 use xrelay_light_client::evm::misbehaviour::EvmMisbehaviour;
-use xrelay_light_client::evm::testkit::{bft_reseal, clique_header, clique_reseal};
-use xrelay_light_client::{ChainId, Hash32, SigningKey};
+use xrelay_light_client::evm::testkit::{bft_reseal, clique_reseal};
+use xrelay_light_client::Hash32;
 
 use super::client::{self, update_both, Client, LONG_PERIOD_MS};
-use super::runs::{gateway, keys, BftChain};
+use super::runs::{keys, BftChain};
+use super::setups::{attestation_client, clique_client, AttestationSetup};
 use crate::common::Node;
 
 /// Checks `evidence` on both sides (a call, nothing sent) and returns the common verdict.
@@ -199,69 +198,35 @@ pub async fn evidence(node: &Node) -> usize {
     );
 
     // Clique: one signer seals two blocks at one height; two signers do not count.
-    let epoch = 100;
     let start_s = node.now_s().await - 100_000;
-    let mut signers = keys("evidence-clique", 3);
-    signers.sort_by_key(SigningKey::address);
-    let set: Vec<_> = signers.iter().map(SigningKey::address).collect();
-    let genesis = clique_header(0, Hash32::ZERO, start_s, epoch, &set, &set, &signers[0]);
-    let rust = EvmClientState::from_header(
-        ChainId::new("evidence-clique").expect("id"),
-        FinalityMode::Clique { epoch },
-        &genesis,
-        gateway(),
-    )
-    .expect("anchor");
-    let lc = client::deploy(&node.provider).await;
-    client::create(&lc, &rust, LONG_PERIOD_MS, false).await;
-    let one = clique_header(
-        1,
-        genesis.hash(),
-        start_s + 15,
-        epoch,
-        &set,
-        &set,
-        &signers[1],
-    );
+    let clique = clique_client(node, "evidence-clique", 100, start_s).await;
+    let one = clique.blocks(1).remove(1);
     let mut other = one.clone();
     other.state_root = Hash32([0xcc; 32]);
-    clique_reseal(&mut other, &signers[1]);
+    clique_reseal(&mut other, &clique.signers[1]);
     let mut by_two = other.clone();
     by_two.difficulty = alloy::primitives::U256::from(1);
-    clique_reseal(&mut by_two, &signers[2]);
+    clique_reseal(&mut by_two, &clique.signers[2]);
+    let (lc, rust) = (&clique.lc, &clique.rust);
     check(
-        judge(&lc, &rust, &headers(&one, &by_two), "two sealers").await,
+        judge(lc, rust, &headers(&one, &by_two), "two sealers").await,
         "evidence_sealers",
         "sealers",
     );
     check(
-        judge(&lc, &rust, &headers(&one, &other), "double seal").await,
+        judge(lc, rust, &headers(&one, &other), "double seal").await,
         "ok",
         "clique",
     );
 
     // Attestations: two at one height, each vouched for; one against a held block.
-    let committee = keys("evidence-attest", 3);
-    let chain_id = ChainId::new("evidence-anvil").expect("id");
-    let base_ms = node.now_s().await * 1000 - 100_000_000;
-    let mut rust = EvmClientState::new(
-        chain_id.clone(),
-        FinalityMode::Attestation(
-            Committee::new(committee.iter().map(SigningKey::address).collect(), 2)
-                .expect("committee"),
-        ),
-        vec![],
-        gateway(),
-        10,
-        EvmConsensusState {
-            block_hash: Hash32([1; 32]),
-            state_root: Hash32([2; 32]),
-            time_ms: base_ms,
-        },
-    )
-    .expect("client");
-    let lc = client::deploy(&node.provider).await;
-    client::create(&lc, &rust, LONG_PERIOD_MS, false).await;
+    let AttestationSetup {
+        lc,
+        mut rust,
+        committee,
+        chain_id,
+        base_ms,
+    } = attestation_client(node, "evidence-attest", 3, 2, "evidence-anvil").await;
     let at = |root: u8| Attestation {
         chain_id: chain_id.clone(),
         height: 12,

@@ -7,17 +7,15 @@
 
 use alloy::primitives::Bytes;
 use xrelay_evm::evm_update_body;
-use xrelay_light_client::evm::attest::{Attestation, Attested, Committee, ATTEST_TAG};
-use xrelay_light_client::evm::client::{
-    EvmClientState, EvmConsensusState, EvmUpdate, FinalityMode,
-};
+use xrelay_light_client::evm::attest::{Attestation, Attested, ATTEST_TAG};
+use xrelay_light_client::evm::client::EvmUpdate;
 use xrelay_light_client::evm::header::EvmHeader;
 use xrelay_light_client::evm::istanbul::{quorum, BftExtraData, BftVariant};
-use xrelay_light_client::evm::testkit::clique_header;
-use xrelay_light_client::{ChainId, Encode, Hash32, SigningKey};
+use xrelay_light_client::{Encode, Hash32};
 
 use super::client::{self, LONG_PERIOD_MS};
-use super::runs::{gateway, keys, BftChain};
+use super::runs::{keys, BftChain};
+use super::setups::{attestation_client, clique_client, AttestationSetup};
 use crate::common::Node;
 
 /// Storing one consensus state in a ring entry never written: three new slots at 22,100
@@ -110,35 +108,9 @@ async fn bft_row(node: &Node, variant: BftVariant, n: u32) -> Row {
 }
 
 async fn clique_row(node: &Node) -> Row {
-    let epoch = 30_000;
     let start_s = node.now_s().await - 100_000;
-    let mut signers = keys("gas-clique", 3);
-    signers.sort_by_key(SigningKey::address);
-    let set: Vec<_> = signers.iter().map(SigningKey::address).collect();
-    let genesis = clique_header(0, Hash32::ZERO, start_s, epoch, &set, &set, &signers[0]);
-    let rust = EvmClientState::from_header(
-        ChainId::new("gas-clique").expect("id"),
-        FinalityMode::Clique { epoch },
-        &genesis,
-        gateway(),
-    )
-    .expect("anchor");
-    let lc = client::deploy(&node.provider).await;
-    client::create(&lc, &rust, LONG_PERIOD_MS, false).await;
-    let mut blocks = vec![genesis];
-    for number in 1..=11u64 {
-        let parent = blocks.last().expect("parent");
-        let sealer = &signers[(number % 3) as usize];
-        blocks.push(clique_header(
-            number,
-            parent.hash(),
-            parent.timestamp + 15,
-            epoch,
-            &set,
-            &set,
-            sealer,
-        ));
-    }
+    let clique = clique_client(node, "gas-clique", 30_000, start_s).await;
+    let (lc, rust, blocks) = (&clique.lc, &clique.rust, clique.blocks(11));
     let h = &blocks[1];
     let floor = 3_000
         + keccak_gas(h.encode().len())
@@ -147,7 +119,7 @@ async fn clique_row(node: &Node) -> Row {
                 .len(),
         );
     let (single, single_exec) = gas_of(
-        &lc,
+        lc,
         evm_update_body(
             rust.chain_id(),
             &[EvmUpdate::Headers(blocks[1..2].to_vec())],
@@ -155,7 +127,7 @@ async fn clique_row(node: &Node) -> Row {
     )
     .await;
     let (run, run_exec) = gas_of(
-        &lc,
+        lc,
         evm_update_body(
             rust.chain_id(),
             &[EvmUpdate::Headers(blocks[2..12].to_vec())],
@@ -174,27 +146,13 @@ async fn clique_row(node: &Node) -> Row {
 
 async fn attestation_row(node: &Node, k: usize, n: u32) -> Row {
     let name = format!("gas-attest-{k}-{n}");
-    let committee = keys(&name, n);
-    let chain = ChainId::new(name).expect("id");
-    let base_ms = node.now_s().await * 1000 - 100_000_000;
-    let rust = EvmClientState::new(
-        chain.clone(),
-        FinalityMode::Attestation(
-            Committee::new(committee.iter().map(SigningKey::address).collect(), k)
-                .expect("committee"),
-        ),
-        vec![],
-        gateway(),
-        10,
-        EvmConsensusState {
-            block_hash: Hash32([1; 32]),
-            state_root: Hash32([2; 32]),
-            time_ms: base_ms,
-        },
-    )
-    .expect("client");
-    let lc = client::deploy(&node.provider).await;
-    client::create(&lc, &rust, LONG_PERIOD_MS, false).await;
+    let AttestationSetup {
+        lc,
+        committee,
+        chain_id: chain,
+        base_ms,
+        ..
+    } = attestation_client(node, &name, n, k, &name).await;
     let at = |height: u64| Attestation {
         chain_id: chain.clone(),
         height,

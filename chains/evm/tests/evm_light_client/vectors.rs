@@ -13,6 +13,7 @@ use xrelay_light_client::evm::consensus::EvmConsensus;
 use xrelay_light_client::Address;
 
 use super::harness::{self, Harness};
+use super::setups::single_bit_flips;
 
 fn data_file(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -70,20 +71,16 @@ pub async fn real_headers_and_every_bit_flipped(h: &Harness) {
         let chain = harness::on_chain(h, consensus, &bytes, set.as_deref()).await;
         assert!(rust.is_ok(), "{name}: {rust:?}");
         assert_eq!(chain, rust, "{name}");
-        for pos in 0..bytes.len() {
-            for mask in [0x01u8, 0x80] {
-                let mut altered = bytes.clone();
-                altered[pos] ^= mask;
-                let rust = harness::in_rust(consensus, &altered, set.as_deref());
-                let chain = harness::on_chain(h, consensus, &altered, set.as_deref()).await;
-                assert_eq!(chain, rust, "{name}: byte {pos} ^ {mask:#04x}");
-                let label = match &rust {
-                    Ok(_) => "accepted".to_string(),
-                    Err(e) => e.split('(').next().unwrap_or(e).to_string(),
-                };
-                *verdicts.entry(label).or_default() += 1;
-                compared += 1;
-            }
+        for (pos, mask, altered) in single_bit_flips(&bytes, 0) {
+            let rust = harness::in_rust(consensus, &altered, set.as_deref());
+            let chain = harness::on_chain(h, consensus, &altered, set.as_deref()).await;
+            assert_eq!(chain, rust, "{name}: byte {pos} ^ {mask:#04x}");
+            let label = match &rust {
+                Ok(_) => "accepted".to_string(),
+                Err(e) => e.split('(').next().unwrap_or(e).to_string(),
+            };
+            *verdicts.entry(label).or_default() += 1;
+            compared += 1;
         }
     }
     println!("real headers, every bit 0 / bit 7 flipped: {compared} headers, harness = Rust: {verdicts:?}");
