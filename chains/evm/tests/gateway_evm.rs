@@ -1,4 +1,4 @@
-//! Two Gateways that follow each other as EVM chains (PROTOCOL.md §9.2 tags 6–9, §12): the
+//! Two Gateways that follow each other as EVM chains (PROTOCOL.md §9.2 tags 6–10, §12): the
 //! counterparty's blocks are attested by a 2-of-3 committee into the `EvmLightClient`, and
 //! every message, acknowledgement and timeout is proven by the counterpart Gateway's real
 //! `eth_getProof` answer, checked by `EvmStorageProofs`. Both Gateways live on one anvil
