@@ -195,7 +195,12 @@ impl ChainHandle {
                 let evidence = self
                     .sealed_evidence(follow, height, own.header_hash, &forged)
                     .await;
-                let confirmation = self.confirms_sealed(height, follow, forged).await?;
+                // A failure to confirm (a node answering wrongly) keeps the evidence:
+                // the hosts judge it themselves.
+                let confirmation = match self.confirms_sealed(height, follow, forged).await {
+                    Ok(c) => c,
+                    Err(e) => Confirmation::unconfirmed(e.reason(), e.to_string()),
+                };
                 Ok(EvmConflict {
                     confirmation,
                     evidence,
