@@ -1,7 +1,10 @@
 //! What verifying a relay transaction costs, counted from its decoded form (PROTOCOL.md
 //! §9.2), and the splitting of long client updates into transactions that fit the budget.
 
+use xrelay_light_client::evm::attest::Attested;
 use xrelay_light_client::evm::client::EvmUpdate;
+use xrelay_light_client::evm::header::EvmHeader;
+use xrelay_light_client::evm::misbehaviour::EvmMisbehaviour;
 use xrelay_light_client::LightBlock;
 
 use crate::limits::{MAX_EVM_UPDATES, MAX_TX_HEADERS, MAX_TX_PROOFS, MAX_TX_SIGNATURES};
@@ -84,19 +87,45 @@ impl TxCost {
             match u {
                 EvmUpdate::Headers(headers) => {
                     for h in headers {
-                        cost.signatures = cost
-                            .signatures
-                            .saturating_add((h.extra_data.len() / SEAL_BYTES).max(1));
-                        cost.headers += 1;
+                        cost = cost.plus(Self::evm_header(h));
                     }
                 }
-                EvmUpdate::Attested(a) => {
-                    cost.signatures = cost.signatures.saturating_add(a.signatures.len().max(1));
-                    cost.headers += 1;
-                }
+                EvmUpdate::Attested(a) => cost = cost.plus(Self::attested(a)),
             }
         }
         cost
+    }
+
+    /// The cost of checking EVM misbehaviour evidence (PROTOCOL.md §12.7): its headers or
+    /// attested blocks, counted as in an update.
+    pub fn evm_evidence(evidence: &EvmMisbehaviour) -> Self {
+        match evidence {
+            EvmMisbehaviour::Headers { first, second } => {
+                Self::evm_header(first).plus(Self::evm_header(second))
+            }
+            EvmMisbehaviour::Attestations { first, second } => {
+                Self::attested(first).plus(Self::attested(second))
+            }
+            EvmMisbehaviour::Conflict(a) => Self::attested(a),
+        }
+    }
+
+    /// One EVM header: `max(1, len(extraData) / 65)` recoveries.
+    fn evm_header(h: &EvmHeader) -> Self {
+        TxCost {
+            signatures: (h.extra_data.len() / SEAL_BYTES).max(1),
+            headers: 1,
+            proofs: 0,
+        }
+    }
+
+    /// One attested block: its signatures, at least one.
+    fn attested(a: &Attested) -> Self {
+        TxCost {
+            signatures: a.signatures.len().max(1),
+            headers: 1,
+            proofs: 0,
+        }
     }
 }
 

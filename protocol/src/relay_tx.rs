@@ -1,5 +1,5 @@
 //! Relay transactions: the bodies a relayer submits to a chain (client updates, receives,
-//! acks, timeouts, misbehaviour), their tags and their canonical encoding (PROTOCOL.md
+//! acks, timeouts, misbehaviour evidence of either family), their tags and their canonical encoding (PROTOCOL.md
 //! §9.2). They carry their own proofs and are idempotent, so they need no signature, no
 //! account and no nonce. A chain wraps them in its own transaction type (the devchain's
 //! `Tx` beside its signed actions under tag 0); an EVM Gateway's relay calls carry the
@@ -8,6 +8,7 @@
 use serde::{Deserialize, Serialize};
 use xrelay_light_client::encoding::{decode_seq, encode_seq, Reader, Writer};
 use xrelay_light_client::evm::client::{EvmStorageProof, EvmUpdate};
+use xrelay_light_client::evm::misbehaviour::EvmMisbehaviour;
 use xrelay_light_client::{ChainId, Decode, DecodeError, Encode, Height, LightBlock, Misbehaviour};
 
 use crate::cost::TxCost;
@@ -94,6 +95,16 @@ pub enum RelayTx {
         /// The messages with storage proofs that their receipts are absent.
         messages: Vec<ProvenMessage<EvmStorageProof>>,
     },
+    /// Evidence that the EVM chain `chain`'s validators (or its attestation committee)
+    /// vouched for two different blocks at one height (PROTOCOL.md §12.7): freezes its
+    /// client here.
+    SubmitEvmMisbehaviour {
+        /// The misbehaving EVM chain.
+        chain: ChainId,
+        /// The evidence (boxed: two headers or attestations).
+        #[serde(with = "crate::canonical_hex::boxed")]
+        evidence: Box<EvmMisbehaviour>,
+    },
 }
 
 /// The first byte of each transaction's encoding (PROTOCOL.md §9.2). Tag 0 is a chain's
@@ -120,6 +131,10 @@ pub mod tag {
     pub const ACK_EVM: u8 = 8;
     /// [`super::RelayTx::TimeoutEvm`].
     pub const TIMEOUT_EVM: u8 = 9;
+    /// [`super::RelayTx::SubmitEvmMisbehaviour`].
+    pub const SUBMIT_EVM_MISBEHAVIOUR: u8 = 10;
+    /// The highest relay transaction tag: relay tags are `UPDATE_CLIENT..=LAST`.
+    pub const LAST: u8 = SUBMIT_EVM_MISBEHAVIOUR;
 }
 
 /// Smallest encodings, for bounding counts against the bytes left.
@@ -143,6 +158,7 @@ impl RelayTx {
                 TxCost::light_blocks([&evidence.first, &evidence.second])
             }
             RelayTx::UpdateEvmClient { updates, .. } => TxCost::evm_updates(updates),
+            RelayTx::SubmitEvmMisbehaviour { evidence, .. } => TxCost::evm_evidence(evidence),
             RelayTx::Recv { messages, .. } => proofs(messages.len()),
             RelayTx::Ack { acks, .. } => proofs(acks.len()),
             RelayTx::Timeout { messages, .. } => proofs(messages.len()),
@@ -164,6 +180,7 @@ impl RelayTx {
             RelayTx::RecvEvm { .. } => "recv_evm",
             RelayTx::AckEvm { .. } => "ack_evm",
             RelayTx::TimeoutEvm { .. } => "timeout_evm",
+            RelayTx::SubmitEvmMisbehaviour { .. } => "evm_misbehaviour",
         }
     }
 
@@ -179,6 +196,7 @@ impl RelayTx {
             RelayTx::RecvEvm { .. } => tag::RECV_EVM,
             RelayTx::AckEvm { .. } => tag::ACK_EVM,
             RelayTx::TimeoutEvm { .. } => tag::TIMEOUT_EVM,
+            RelayTx::SubmitEvmMisbehaviour { .. } => tag::SUBMIT_EVM_MISBEHAVIOUR,
         }
     }
 
@@ -255,10 +273,14 @@ impl RelayTx {
                     MIN_MESSAGE_LEN + MIN_EVM_PROOF_LEN,
                 )?,
             },
+            tag::SUBMIT_EVM_MISBEHAVIOUR => RelayTx::SubmitEvmMisbehaviour {
+                chain: r.get()?,
+                evidence: Box::new(r.get()?),
+            },
             t => {
                 return Err(DecodeError::invalid(
                     "transaction tag",
-                    format!("{t} is not a relay transaction tag (1-9)"),
+                    format!("{t} is not a relay transaction tag (1-10)"),
                 ))
             }
         })
@@ -328,6 +350,11 @@ impl Encode for RelayTx {
             } => {
                 w.u8(tag::TIMEOUT_EVM).put(destination).u64(*proof_height);
                 encode_seq(w, messages);
+            }
+            RelayTx::SubmitEvmMisbehaviour { chain, evidence } => {
+                w.u8(tag::SUBMIT_EVM_MISBEHAVIOUR)
+                    .put(chain)
+                    .put(evidence.as_ref());
             }
         }
     }

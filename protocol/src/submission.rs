@@ -4,6 +4,7 @@
 //! chains that take relay transactions as such, a Gateway call on an EVM chain).
 
 use xrelay_light_client::evm::client::{EvmStorageProof, EvmUpdate};
+use xrelay_light_client::evm::misbehaviour::EvmMisbehaviour;
 use xrelay_light_client::{ChainId, Height, LightBlock, Misbehaviour, StateProof};
 
 use crate::items::{InboundMessage, ProvenAck, ProvenMessage};
@@ -87,6 +88,14 @@ pub enum Submission {
         /// The evidence.
         evidence: Box<Misbehaviour>,
     },
+    /// Evidence that the EVM chain `of` (its validators or its attestation committee)
+    /// vouched for two different blocks at one height: freezes this chain's client of it.
+    EvmMisbehaviour {
+        /// The misbehaving EVM chain.
+        of: ChainId,
+        /// The evidence (PROTOCOL.md §12.7).
+        evidence: Box<EvmMisbehaviour>,
+    },
 }
 
 impl Submission {
@@ -98,6 +107,7 @@ impl Submission {
             Submission::Acknowledge { .. } => "ack",
             Submission::Timeout { .. } => "timeout",
             Submission::Misbehaviour { .. } => "misbehaviour",
+            Submission::EvmMisbehaviour { .. } => "evm_misbehaviour",
         }
     }
 }
@@ -211,7 +221,7 @@ fn by_family<T: Transpose>(items: Vec<T>) -> Result<Sorted<T>, MixedProofs> {
 
 impl RelayTx {
     /// The relay transaction that runs `s`: tags 1–5 for items proven by sparse Merkle
-    /// proofs of a BFT chain, tags 6–9 for EVM headers and storage proofs.
+    /// proofs of a BFT chain, tags 6–10 for EVM headers, storage proofs and evidence.
     pub fn from_submission(s: Submission) -> Result<RelayTx, MixedProofs> {
         Ok(match s {
             Submission::UpdateClient {
@@ -271,6 +281,10 @@ impl RelayTx {
                 },
             },
             Submission::Misbehaviour { of, evidence } => RelayTx::SubmitMisbehaviour {
+                chain: of,
+                evidence,
+            },
+            Submission::EvmMisbehaviour { of, evidence } => RelayTx::SubmitEvmMisbehaviour {
                 chain: of,
                 evidence,
             },

@@ -3,12 +3,18 @@
 //! transaction of their proofs' family.
 
 use proptest::prelude::*;
+use xrelay_light_client::evm::attest::{Attestation, Attested};
 use xrelay_light_client::evm::client::EvmStorageProof;
+use xrelay_light_client::evm::header::EvmHeader;
+use xrelay_light_client::evm::istanbul::BftVariant;
+use xrelay_light_client::evm::misbehaviour::EvmMisbehaviour;
+use xrelay_light_client::evm::testkit::{bft_header, bft_reseal};
 use xrelay_light_client::prover::{MemoryTreeStore, StateTree};
 use xrelay_light_client::testkit::{fixed_set, ChainSpec, TestChain};
 use xrelay_light_client::{
     paths, Acknowledgement, ChainId, Decode, Encode, Message, Misbehaviour, StateProof, Timeout,
 };
+use xrelay_light_client::{Hash32, SigningKey};
 use xrelay_protocol::limits::{MAX_BATCH, MAX_TX_HEADERS};
 use xrelay_protocol::{
     tag, ChainProof, ClientUpdate, InboundMessage, MixedProofs, ProvenAck, ProvenMessage, RelayTx,
@@ -44,6 +50,27 @@ fn proof(key: &[u8], value: Option<&[u8]>) -> StateProof {
     }
     tree.apply(0, writes).unwrap();
     tree.prove(key, 0).unwrap().1
+}
+
+/// Two QBFT blocks 1 of one 4-validator set, sealed by three of them each: evidence.
+fn qbft_pair() -> (EvmHeader, EvmHeader) {
+    let keys: Vec<SigningKey> = (0..4)
+        .map(|i| SigningKey::from_seed("relay-tx", i))
+        .collect();
+    let set: Vec<_> = keys.iter().map(SigningKey::address).collect();
+    let a = bft_header(
+        BftVariant::Qbft,
+        1,
+        Hash32([1; 32]),
+        10,
+        &set,
+        None,
+        &keys[..3],
+    );
+    let mut b = a.clone();
+    b.state_root = Hash32([0xbb; 32]);
+    bft_reseal(BftVariant::Qbft, &mut b, &keys[1..]);
+    (a, b)
 }
 
 fn evm_proof() -> EvmStorageProof {
@@ -129,6 +156,13 @@ fn samples() -> Vec<RelayTx> {
                 proof: evm_proof(),
             }],
         },
+        RelayTx::SubmitEvmMisbehaviour {
+            chain: id("gamma"),
+            evidence: Box::new(EvmMisbehaviour::Headers {
+                first: Box::new(qbft_pair().0),
+                second: Box::new(qbft_pair().1),
+            }),
+        },
     ]
 }
 
@@ -136,10 +170,7 @@ fn samples() -> Vec<RelayTx> {
 fn every_tag_round_trips_and_reports_its_own_tag() {
     let samples = samples();
     let tags: Vec<u8> = samples.iter().map(RelayTx::tag).collect();
-    assert_eq!(
-        tags,
-        (tag::UPDATE_CLIENT..=tag::TIMEOUT_EVM).collect::<Vec<_>>()
-    );
+    assert_eq!(tags, (tag::UPDATE_CLIENT..=tag::LAST).collect::<Vec<_>>());
     for tx in &samples {
         let bytes = tx.encode();
         assert_eq!(bytes[0], tx.tag());
@@ -153,7 +184,7 @@ fn every_tag_round_trips_and_reports_its_own_tag() {
 #[test]
 fn a_signed_or_unknown_tag_is_not_a_relay_transaction() {
     let body = samples()[1].encode();
-    for t in [tag::SIGNED, 10, 255] {
+    for t in [tag::SIGNED, tag::LAST + 1, 255] {
         let mut bytes = body.clone();
         bytes[0] = t;
         let e = RelayTx::decode(&bytes).unwrap_err();
@@ -244,6 +275,65 @@ fn submissions_become_the_relay_transaction_of_their_proofs_family() {
         kind(update(ClientUpdate::Evm(vec![]))),
         Ok(tag::UPDATE_EVM_CLIENT)
     );
+    let (a, b) = qbft_pair();
+    let evidence = Box::new(EvmMisbehaviour::Headers {
+        first: Box::new(a),
+        second: Box::new(b),
+    });
+    let tx = RelayTx::from_submission(Submission::EvmMisbehaviour {
+        of: id("gamma"),
+        evidence: evidence.clone(),
+    });
+    assert_eq!(
+        tx,
+        Ok(RelayTx::SubmitEvmMisbehaviour {
+            chain: id("gamma"),
+            evidence
+        })
+    );
+}
+
+#[test]
+fn evm_evidence_costs_what_its_blocks_would_in_an_update() {
+    let (a, b) = qbft_pair();
+    // Each header's extraData holds its three seals: three recoveries each, at most.
+    let seals = |h: &EvmHeader| h.extra_data.len() / 65;
+    let headers = RelayTx::SubmitEvmMisbehaviour {
+        chain: id("gamma"),
+        evidence: Box::new(EvmMisbehaviour::Headers {
+            first: Box::new(a.clone()),
+            second: Box::new(b.clone()),
+        }),
+    }
+    .cost();
+    assert_eq!(headers.headers, 2);
+    assert_eq!(headers.signatures, seals(&a) + seals(&b));
+    assert!(headers.signatures >= 6);
+    let keys: Vec<SigningKey> = (0..3).map(|i| SigningKey::from_seed("cost", i)).collect();
+    let attestation = Attestation {
+        chain_id: id("gamma"),
+        height: 5,
+        block_hash: Hash32([5; 32]),
+        state_root: Hash32([6; 32]),
+        time_ms: 7,
+    };
+    let two = Attested::sign(attestation.clone(), &keys[..2]);
+    let unsigned = Attested::sign(attestation, &[]);
+    let cost = |e: EvmMisbehaviour| {
+        RelayTx::SubmitEvmMisbehaviour {
+            chain: id("gamma"),
+            evidence: Box::new(e),
+        }
+        .cost()
+    };
+    let pair = cost(EvmMisbehaviour::Attestations {
+        first: two.clone(),
+        second: unsigned.clone(),
+    });
+    // An attested block without signatures still counts one recovery.
+    assert_eq!((pair.headers, pair.signatures), (2, 3));
+    let one = cost(EvmMisbehaviour::Conflict(two));
+    assert_eq!((one.headers, one.signatures), (1, 2));
 }
 
 proptest! {

@@ -1,7 +1,7 @@
 //! Transactions of the message module and their canonical encoding.
 //!
-//! Relay transactions (client updates, receives, acks, timeouts, misbehaviour) are the
-//! protocol's ([`RelayTx`], tags 1–9, in `xrelay-protocol`): they carry their own proof of
+//! Relay transactions (client updates, receives, acks, timeouts, misbehaviour evidence)
+//! are the protocol's ([`RelayTx`], tags 1–10, in `xrelay-protocol`): they carry their own proof of
 //! validity and are idempotent, so they need no signature, no account and no nonce: any
 //! relayer may submit them, concurrently, from any number of processes, without the
 //! account-sequence races that shared relayer wallets suffer elsewhere. Actions that move an
@@ -120,7 +120,7 @@ impl SignedAction {
 pub enum Tx {
     /// An account's signed action (boxed: governance actions carry a validator set).
     Signed(Box<SignedAction>),
-    /// A relay transaction (tags 1–9): the protocol's bodies, carrying their own proofs.
+    /// A relay transaction (tags 1–10): the protocol's bodies, carrying their own proofs.
     /// Untagged in JSON, so a relay transaction reads as `{"Recv": …}` as it always has.
     #[serde(untagged)]
     Relay(RelayTx),
@@ -144,7 +144,7 @@ impl Tx {
         }
     }
 
-    /// Whether this is a relay transaction (unsigned, free: tags 1–9).
+    /// Whether this is a relay transaction (unsigned, free: tags 1–10).
     pub fn is_relay(&self) -> bool {
         !matches!(self, Tx::Signed(_))
     }
@@ -281,11 +281,11 @@ impl Decode for Tx {
                 action: r.get()?,
                 signature: r.get()?,
             })),
-            t @ tag::UPDATE_CLIENT..=tag::TIMEOUT_EVM => Tx::Relay(RelayTx::decode_body(t, r)?),
+            t @ tag::UPDATE_CLIENT..=tag::LAST => Tx::Relay(RelayTx::decode_body(t, r)?),
             t => {
                 return Err(DecodeError::invalid(
                     "transaction tag",
-                    format!("{t} is not 0-9"),
+                    format!("{t} is not 0-{}", tag::LAST),
                 ))
             }
         })

@@ -4,7 +4,8 @@
 //! `provable_slot(P)`), with real Merkle-Patricia state and storage tries built by
 //! alloy-trie and `eth_getProof`-shaped proofs. Every lane rule of §9.1 is exercised
 //! through the EVM-proven transactions (tags 6–9); one test follows the same chain in QBFT
-//! mode, with sealed headers instead of attestations.
+//! mode, with sealed headers instead of attestations; misbehaviour evidence (tag 10)
+//! freezes the client in both modes, and bad evidence changes nothing.
 
 mod common;
 
@@ -27,11 +28,15 @@ use xrelay_light_client::evm::client::{
 };
 use xrelay_light_client::evm::consensus::{EvmConsensus, EvmConsensusError};
 use xrelay_light_client::evm::header::EvmHeader;
-use xrelay_light_client::evm::istanbul::{BftExtraData, BftHeader, BftVariant, ISTANBUL_MIX_HASH};
+use xrelay_light_client::evm::istanbul::{
+    BftError, BftExtraData, BftHeader, BftVariant, ISTANBUL_MIX_HASH,
+};
+use xrelay_light_client::evm::misbehaviour::{EvmMisbehaviour, EvmMisbehaviourError, Which};
 use xrelay_light_client::evm::mpt::keccak256;
+use xrelay_light_client::evm::testkit::bft_reseal;
 use xrelay_light_client::{
     paths, sha256, Acknowledgement, Address, ChainId, Decode, Encode, Hash32, Height, Message,
-    SigningKey, Timeout,
+    MisbehaviourKind, SigningKey, Timeout,
 };
 use xrelay_protocol::{
     InboundMessage, Outcome, ProvenAck, ProvenMessage, RelayTx, SourceProof, TransferPacket,
@@ -1208,6 +1213,354 @@ fn a_qbft_chain_is_followed_by_its_sealed_headers() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Misbehaviour evidence (tag 10, PROTOCOL.md §12.7).
+// ---------------------------------------------------------------------------------------
+
+fn evidence_tx(chain: &ChainId, evidence: EvmMisbehaviour) -> Tx {
+    Tx::Relay(RelayTx::SubmitEvmMisbehaviour {
+        chain: chain.clone(),
+        evidence: Box::new(evidence),
+    })
+}
+
+/// Block `height` of `evm` attested by `signers`, its state root replaced by `root` bytes
+/// (another block at that height), or the chain's own when `root` is 0.
+fn attested_block(evm: &EvmChain, height: Height, root: u8, signers: &[usize]) -> Attested {
+    let mut attestation = evm.attestation(height);
+    if root != 0 {
+        attestation.state_root = Hash32([root; 32]);
+        attestation.block_hash = Hash32([root; 32]);
+    }
+    let keys: Vec<SigningKey> = signers.iter().map(|i| evm.committee[*i].clone()).collect();
+    Attested::sign(attestation, &keys)
+}
+
+fn evidence_error(e: ModuleError) -> EvmMisbehaviourError {
+    match e {
+        ModuleError::EvmMisbehaviour { error, .. } => error,
+        other => panic!("not an evidence error: {other:?}"),
+    }
+}
+
+/// Refused evidence: the module's error, and the whole state as it was (no write at all).
+fn refused_evidence(dev: &mut Chain, chain: &ChainId, evidence: EvmMisbehaviour) -> ModuleError {
+    let before = dev.state.clone();
+    let err = failure(dev, evidence_tx(chain, evidence));
+    assert_eq!(dev.state, before, "refused evidence wrote nothing");
+    err
+}
+
+#[test]
+fn attested_evidence_freezes_the_client_and_bad_evidence_changes_nothing() {
+    let (mut dev, mut evm) = setup();
+    let h = mine_and_update(&mut dev, &mut evm);
+    let honest = attested_block(&evm, h, 0, &[0, 2]);
+    let forged = attested_block(&evm, h, 0xee, &[1, 2]);
+    assert_eq!(
+        evm_client(&dev, &evm)
+            .consensus_state(h)
+            .unwrap()
+            .block_hash,
+        honest.attestation.block_hash
+    );
+    let id = evm.id.clone();
+
+    // The block the client holds is no conflict with itself.
+    assert_eq!(
+        evidence_error(refused_evidence(
+            &mut dev,
+            &id,
+            EvmMisbehaviour::Conflict(honest.clone())
+        )),
+        EvmMisbehaviourError::NoConflict(h)
+    );
+    // Two copies of one attestation are no conflict either.
+    assert_eq!(
+        evidence_error(refused_evidence(
+            &mut dev,
+            &id,
+            EvmMisbehaviour::Attestations {
+                first: forged.clone(),
+                second: forged.clone()
+            }
+        )),
+        EvmMisbehaviourError::NoConflict(h)
+    );
+    // One attester alone is below the committee's quorum.
+    let lone = attested_block(&evm, h, 0xee, &[1]);
+    assert!(matches!(
+        evidence_error(refused_evidence(
+            &mut dev,
+            &id,
+            EvmMisbehaviour::Attestations {
+                first: honest.clone(),
+                second: lone.clone()
+            }
+        )),
+        EvmMisbehaviourError::Attestation {
+            which: Which::Second,
+            ..
+        }
+    ));
+    assert!(matches!(
+        evidence_error(refused_evidence(
+            &mut dev,
+            &id,
+            EvmMisbehaviour::Conflict(lone)
+        )),
+        EvmMisbehaviourError::Attestation {
+            which: Which::First,
+            ..
+        }
+    ));
+    // Signed by strangers.
+    let strangers: Vec<SigningKey> = (0..2)
+        .map(|i| SigningKey::from_seed("stranger", i))
+        .collect();
+    let stranger = Attested::sign(forged.attestation.clone(), &strangers);
+    assert!(matches!(
+        evidence_error(refused_evidence(
+            &mut dev,
+            &id,
+            EvmMisbehaviour::Conflict(stranger)
+        )),
+        EvmMisbehaviourError::Attestation { .. }
+    ));
+    // Attested for another chain by the same committee.
+    let mut elsewhere = forged.attestation.clone();
+    elsewhere.chain_id = ChainId::new("evm-2").unwrap();
+    let elsewhere = Attested::sign(elsewhere, &evm.committee[..2]);
+    assert_eq!(
+        evidence_error(refused_evidence(
+            &mut dev,
+            &id,
+            EvmMisbehaviour::Attestations {
+                first: honest.clone(),
+                second: elsewhere
+            }
+        )),
+        EvmMisbehaviourError::WrongChain {
+            expected: id.clone(),
+            found: ChainId::new("evm-2").unwrap()
+        }
+    );
+    // Two heights.
+    let h2 = evm.mine();
+    let later = attested_block(&evm, h2, 0xee, &[0, 1]);
+    assert_eq!(
+        evidence_error(refused_evidence(
+            &mut dev,
+            &id,
+            EvmMisbehaviour::Attestations {
+                first: honest.clone(),
+                second: later
+            }
+        )),
+        EvmMisbehaviourError::HeightMismatch {
+            first: h,
+            second: h2
+        }
+    );
+    // Sealed headers against a client in the attestation mode.
+    let header = qbft_header(
+        &evm,
+        h,
+        Hash32::ZERO,
+        &[evm.committee[0].address()],
+        &evm.committee[..1],
+    );
+    assert!(matches!(
+        evidence_error(refused_evidence(
+            &mut dev,
+            &id,
+            EvmMisbehaviour::Headers {
+                first: Box::new(header.clone()),
+                second: Box::new(header)
+            }
+        )),
+        EvmMisbehaviourError::ModeMismatch { .. }
+    ));
+    // A chain this devchain has no client of, and one it follows as a BFT chain.
+    let nobody = ChainId::new("evm-9").unwrap();
+    assert_eq!(
+        refused_evidence(&mut dev, &nobody, EvmMisbehaviour::Conflict(forged.clone())),
+        ModuleError::UnknownEvmClient(nobody)
+    );
+    let beta = Chain::new("beta", &dev.clock.clone(), Module::default(), vec![]);
+    dev.create_client_of(&beta);
+    assert_eq!(
+        refused_evidence(
+            &mut dev,
+            &beta.id,
+            EvmMisbehaviour::Conflict(forged.clone())
+        ),
+        ModuleError::NotEvmClient(beta.id.clone())
+    );
+    assert!(!evm_client(&dev, &evm).is_frozen());
+
+    // Two attestations of height `h` vouched for by the committee: frozen, and the event
+    // names the height and the evidence.
+    let evidence = EvmMisbehaviour::Attestations {
+        first: forged.clone(),
+        second: honest.clone(),
+    };
+    let report = dev.run(evidence_tx(&id, evidence.clone()));
+    assert_eq!(
+        report.events,
+        vec![Event::ClientFrozen {
+            chain: id.clone(),
+            kind: MisbehaviourKind::ConflictingHeaders { height: h },
+            evidence: evidence.hash(),
+        }]
+    );
+    let client = evm_client(&dev, &evm);
+    assert!(client.is_frozen());
+    // Frozen, it proves nothing and takes no update.
+    let m = evm.message(&dev.id, 1, "echo", b"after".to_vec());
+    evm.commit(&m);
+    let h3 = evm.mine();
+    assert_eq!(
+        evm_error(failure(&mut dev, recv(&evm, h3, &[&m]))),
+        EvmClientError::Frozen
+    );
+    assert_eq!(
+        evm_error(failure(
+            &mut dev,
+            Tx::Relay(RelayTx::UpdateEvmClient {
+                chain: id.clone(),
+                updates: vec![evm.attested(h3, &[0, 1])],
+            })
+        )),
+        EvmClientError::Frozen
+    );
+    // Evidence again (another relayer's, of the other kind): checked, and it stays frozen.
+    dev.run(evidence_tx(&id, EvmMisbehaviour::Conflict(forged)));
+    assert_eq!(evm_client(&dev, &evm), client);
+}
+
+#[test]
+fn one_attestation_against_the_held_block_freezes() {
+    let (mut dev, mut evm) = setup();
+    let h = mine_and_update(&mut dev, &mut evm);
+    let forged = attested_block(&evm, h, 0xee, &[0, 1]);
+    let report = dev.run(evidence_tx(&evm.id, EvmMisbehaviour::Conflict(forged)));
+    assert!(matches!(
+        &report.events[..],
+        [Event::ClientFrozen { kind: MisbehaviourKind::ConflictingHeaders { height }, .. }] if *height == h
+    ));
+    assert!(evm_client(&dev, &evm).is_frozen());
+}
+
+#[test]
+fn sealed_evidence_freezes_a_qbft_client_and_bad_seals_change_nothing() {
+    let clock = Clock::default();
+    let mut dev = Chain::new("alpha", &clock, Module::default(), vec![]);
+    let mut evm = EvmChain::new("besu-1", &clock);
+    let keys: Vec<SigningKey> = (0..4)
+        .map(|i| SigningKey::from_seed("qbft-validator", i))
+        .collect();
+    let validators: Vec<Address> = keys.iter().map(SigningKey::address).collect();
+    let hash = |h: &EvmHeader| EvmConsensus::Qbft.block_hash(h).unwrap();
+    let anchor = qbft_header(&evm, 1, Hash32::ZERO, &validators, &keys[..3]);
+    let client =
+        EvmClientState::from_header(evm.id.clone(), FinalityMode::Qbft, &anchor, evm.gateway)
+            .unwrap();
+    let gov = dev.governance.clone();
+    let tx = dev.signed(&gov, Action::CreateEvmClient(Box::new(client)));
+    dev.run(tx);
+    let h2 = evm.mine();
+    let own = qbft_header(&evm, h2, hash(&anchor), &validators, &keys[..3]);
+    dev.run(Tx::Relay(RelayTx::UpdateEvmClient {
+        chain: evm.id.clone(),
+        updates: vec![EvmUpdate::Headers(vec![own.clone()])],
+    }));
+    // Another block 2 (other state root) sealed by a quorum of the same set.
+    let mut forged = own.clone();
+    forged.state_root = Hash32([0xee; 32]);
+    bft_reseal(BftVariant::Qbft, &mut forged, &keys[1..]);
+    assert_ne!(hash(&forged), hash(&own));
+    let headers = |a: &EvmHeader, b: &EvmHeader| EvmMisbehaviour::Headers {
+        first: Box::new(a.clone()),
+        second: Box::new(b.clone()),
+    };
+    let id = evm.id.clone();
+
+    // The same block sealed by another quorum is one block: no conflict.
+    let resealed = qbft_header(&evm, h2, hash(&anchor), &validators, &keys[1..]);
+    assert_eq!(hash(&resealed), hash(&own));
+    assert_eq!(
+        evidence_error(refused_evidence(&mut dev, &id, headers(&own, &resealed))),
+        EvmMisbehaviourError::NoConflict(h2)
+    );
+    // Two seals of four are no quorum: a bad seal, nothing frozen.
+    let mut thin = forged.clone();
+    bft_reseal(BftVariant::Qbft, &mut thin, &keys[..2]);
+    assert!(matches!(
+        evidence_error(refused_evidence(&mut dev, &id, headers(&own, &thin))),
+        EvmMisbehaviourError::Header {
+            which: Which::Second,
+            error: EvmConsensusError::Bft(BftError::InsufficientQuorum { .. }),
+            ..
+        }
+    ));
+    // Sealed by keys outside the trusted set (listing themselves).
+    let outsiders: Vec<SigningKey> = (0..4)
+        .map(|i| SigningKey::from_seed("outsider", i))
+        .collect();
+    let outsider_set: Vec<Address> = outsiders.iter().map(SigningKey::address).collect();
+    let foreign = qbft_header(&evm, h2, hash(&anchor), &outsider_set, &outsiders[..3]);
+    assert!(matches!(
+        evidence_error(refused_evidence(&mut dev, &id, headers(&foreign, &own))),
+        EvmMisbehaviourError::Header {
+            which: Which::First,
+            ..
+        }
+    ));
+    // Blocks at two heights.
+    let h3 = evm.mine();
+    let next = qbft_header(&evm, h3, hash(&own), &validators, &keys[..3]);
+    assert_eq!(
+        evidence_error(refused_evidence(&mut dev, &id, headers(&own, &next))),
+        EvmMisbehaviourError::HeightMismatch {
+            first: h2,
+            second: h3
+        }
+    );
+    // Attestations against a QBFT client.
+    assert!(matches!(
+        evidence_error(refused_evidence(
+            &mut dev,
+            &id,
+            EvmMisbehaviour::Conflict(attested_block(&evm, h2, 0xee, &[0, 1]))
+        )),
+        EvmMisbehaviourError::ModeMismatch { .. }
+    ));
+    assert!(!evm_client(&dev, &evm).is_frozen());
+
+    let evidence = headers(&forged, &own);
+    let report = dev.run(evidence_tx(&id, evidence.clone()));
+    assert_eq!(
+        report.events,
+        vec![Event::ClientFrozen {
+            chain: id.clone(),
+            kind: MisbehaviourKind::ConflictingHeaders { height: h2 },
+            evidence: evidence.hash(),
+        }]
+    );
+    assert!(evm_client(&dev, &evm).is_frozen());
+    assert_eq!(
+        evm_error(failure(
+            &mut dev,
+            Tx::Relay(RelayTx::UpdateEvmClient {
+                chain: id,
+                updates: vec![EvmUpdate::Headers(vec![next])],
+            })
+        )),
+        EvmClientError::Frozen
+    );
+}
+
+// ---------------------------------------------------------------------------------------
 // Encoding of the new transactions.
 // ---------------------------------------------------------------------------------------
 
@@ -1243,6 +1596,13 @@ fn real_transactions_round_trip_with_their_tags() {
         ),
         (9, timeout_tx(&evm, h, &[&sent])),
         (
+            10,
+            evidence_tx(
+                &evm.id,
+                EvmMisbehaviour::Conflict(attested_block(&evm, h, 0xee, &[0, 1])),
+            ),
+        ),
+        (
             0,
             dev.signed(&gov, Action::CreateEvmClient(Box::new(evm.client_at(h)))),
         ),
@@ -1256,7 +1616,7 @@ fn real_transactions_round_trip_with_their_tags() {
         round_trips(tx);
     }
     // The action tags 4 and 5 follow the signer and nonce.
-    for (tx, action_tag) in [(&txs[4].1, 4u8), (&txs[5].1, 5)] {
+    for (tx, action_tag) in [(&txs[5].1, 4u8), (&txs[6].1, 5)] {
         assert_eq!(tx.encode()[1 + 20 + 8], action_tag);
     }
     let kinds: Vec<&str> = txs.iter().map(|(_, tx)| tx.kind()).collect();
@@ -1267,15 +1627,16 @@ fn real_transactions_round_trip_with_their_tags() {
             "recv_evm",
             "ack_evm",
             "timeout_evm",
+            "evm_misbehaviour",
             "create_evm_client",
             "reset_evm_client"
         ]
     );
-    // Tag 10 does not exist; action tag 6 neither.
+    // Tag 11 does not exist; action tag 6 neither.
     let mut bytes = txs[1].1.encode();
-    bytes[0] = 10;
+    bytes[0] = 11;
     assert!(Tx::decode(&bytes).is_err());
-    let mut bytes = txs[4].1.encode();
+    let mut bytes = txs[5].1.encode();
     bytes[1 + 20 + 8] = 6;
     assert!(Tx::decode(&bytes).is_err());
 }

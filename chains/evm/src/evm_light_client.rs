@@ -97,9 +97,14 @@ pub fn evm_update_body(chain: &ChainId, updates: &[EvmUpdate]) -> Bytes {
     )
 }
 
-/// `submitMisbehaviour` body: `ChainId ‖ EvmMisbehaviour`.
+/// `submitMisbehaviour` body: `ChainId ‖ EvmMisbehaviour`, the devchain's tag-10 body (what
+/// `Gateway.submitEvmMisbehaviour` passes on).
 pub fn evm_misbehaviour_body(chain: &ChainId, evidence: &EvmMisbehaviour) -> Bytes {
-    let mut w = Writer::default();
-    w.put(chain).put(evidence);
-    w.into_vec().into()
+    Bytes::from(
+        RelayTx::SubmitEvmMisbehaviour {
+            chain: chain.clone(),
+            evidence: Box::new(evidence.clone()),
+        }
+        .body(),
+    )
 }

@@ -1,7 +1,7 @@
 //! The `Gateway` contract (the message module of an EVM chain) and its apps: bindings,
 //! `deploy_all` (light client + gateway + apps, wired), and the byte bodies of its relay
 //! calls. The bodies are the protocol's relay-transaction bodies (`xrelay_protocol::RelayTx`,
-//! PROTOCOL.md §9.2, tags 1–9) byte for byte, so a relayer encodes once for every kind of
+//! PROTOCOL.md §9.2, tags 1–10) byte for byte, so a relayer encodes once for every kind of
 //! chain.
 
 use alloy::primitives::{Address, Bytes};
@@ -277,7 +277,7 @@ pub fn transfer_packet(denom: &str, amount: u128, sender: Address, receiver: Add
 }
 
 /// The Gateway call that carries a relay transaction (client update, receive,
-/// acknowledge, timeout, misbehaviour; tags 1–5 for BFT counterparties, 6–9 for EVM ones):
+/// acknowledge, timeout, misbehaviour; tags 1–5 for BFT counterparties, 6–10 for EVM ones):
 /// its argument is the transaction's encoding without the tag byte (PROTOCOL.md §9.2), so a
 /// relayer encodes once for every kind of chain.
 pub fn relay_call(tx: &RelayTx) -> Gateway::GatewayCalls {
@@ -301,6 +301,9 @@ pub fn relay_call(tx: &RelayTx) -> Gateway::GatewayCalls {
             Call::acknowledgeEvm(Gateway::acknowledgeEvmCall { body: body() })
         }
         RelayTx::TimeoutEvm { .. } => Call::timeoutEvm(Gateway::timeoutEvmCall { body: body() }),
+        RelayTx::SubmitEvmMisbehaviour { .. } => {
+            Call::submitEvmMisbehaviour(Gateway::submitEvmMisbehaviourCall { body: body() })
+        }
     }
 }
 
@@ -319,6 +322,7 @@ pub fn relay_tx(call: &Gateway::GatewayCalls) -> Option<RelayTx> {
         Call::recvEvm(c) => (tag::RECV_EVM, &c.body),
         Call::acknowledgeEvm(c) => (tag::ACK_EVM, &c.body),
         Call::timeoutEvm(c) => (tag::TIMEOUT_EVM, &c.body),
+        Call::submitEvmMisbehaviour(c) => (tag::SUBMIT_EVM_MISBEHAVIOUR, &c.body),
         _ => return None,
     };
     let mut tagged = Vec::with_capacity(body.len() + 1);
@@ -339,6 +343,9 @@ pub fn provable_slot(path: &[u8]) -> alloy::primitives::B256 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use xrelay_light_client::evm::attest::{Attestation, Attested};
+    use xrelay_light_client::evm::misbehaviour::EvmMisbehaviour;
+    use xrelay_light_client::{Hash32, SigningKey};
 
     fn id(s: &str) -> ChainId {
         ChainId::new(s).unwrap()
@@ -385,6 +392,19 @@ mod tests {
                 proof_height: 12,
                 messages: vec![],
             },
+            RelayTx::SubmitEvmMisbehaviour {
+                chain: id("gamma"),
+                evidence: Box::new(EvmMisbehaviour::Conflict(Attested::sign(
+                    Attestation {
+                        chain_id: id("gamma"),
+                        height: 13,
+                        block_hash: Hash32([1; 32]),
+                        state_root: Hash32([2; 32]),
+                        time_ms: 14,
+                    },
+                    &[SigningKey::from_seed("gateway-call", 0)],
+                ))),
+            },
         ];
         for tx in txs {
             let call = relay_call(&tx);
@@ -398,6 +418,7 @@ mod tests {
                 Gateway::GatewayCalls::recvEvm(c) => &c.body,
                 Gateway::GatewayCalls::acknowledgeEvm(c) => &c.body,
                 Gateway::GatewayCalls::timeoutEvm(c) => &c.body,
+                Gateway::GatewayCalls::submitEvmMisbehaviour(c) => &c.body,
                 other => panic!("unexpected call {other:?}"),
             };
             assert_eq!(body.as_ref(), &encoded[1..], "{}", tx.kind());

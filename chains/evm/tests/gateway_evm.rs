@@ -1,9 +1,11 @@
-//! Two Gateways that follow each other as EVM chains (PROTOCOL.md §9.2 tags 6–9, §12): the
+//! Two Gateways that follow each other as EVM chains (PROTOCOL.md §9.2 tags 6–10, §12): the
 //! counterparty's blocks are attested by a 2-of-3 committee into the `EvmLightClient`, and
 //! every message, acknowledgement and timeout is proven by the counterpart Gateway's real
 //! `eth_getProof` answer, checked by `EvmStorageProofs`. Both Gateways live on one anvil
 //! node (two chain ids, two deployments): the proofs are of two different contracts'
-//! storage, exactly as across two nodes, and one node keeps the test fast.
+//! storage, exactly as across two nodes, and one node keeps the test fast. Evidence that
+//! the committee attested two blocks at one height (tag 10 as `submitEvmMisbehaviour`)
+//! freezes a Gateway's client of the other chain; bad evidence reverts and changes nothing.
 
 mod common;
 
@@ -12,14 +14,15 @@ use alloy::providers::{DynProvider, Provider};
 use alloy::rpc::types::TransactionReceipt;
 use alloy::sol_types::SolEvent;
 use xrelay_evm::create_evm_client_args;
-use xrelay_evm::evm_light_client::EvmLightClient;
+use xrelay_evm::evm_light_client::{EvmLightClient, EvmLightClientErrors};
 use xrelay_evm::gateway::{deploy_all, relay_call, Deployment, Gateway, GatewayErrors};
 use xrelay_light_client::evm::attest::{Attestation, Attested, Committee};
 use xrelay_light_client::evm::client::{
     provable_slot, EvmClientState, EvmConsensusState, EvmStorageProof, EvmUpdate, FinalityMode,
 };
+use xrelay_light_client::evm::misbehaviour::EvmMisbehaviour;
 use xrelay_light_client::{paths, Address, ChainId, Decode, Hash32, Message, SigningKey};
-use xrelay_protocol::{InboundMessage, ProvenAck, ProvenMessage, RelayTx, SourceProof};
+use xrelay_protocol::{InboundMessage, ProvenAck, ProvenMessage, RelayTx, SourceProof, Submission};
 
 /// The committee that attests both chains: 2 of 3.
 fn attesters() -> Vec<SigningKey> {
@@ -351,4 +354,131 @@ async fn two_evm_gateways_relay_to_each_other_on_storage_proofs() {
         events::<Gateway::TimedOut>(&timed_out, a.d.gateway).len(),
         1
     );
+}
+
+/// What the relayer sends a Gateway for EVM evidence: the submission as a relay
+/// transaction, as a `submitEvmMisbehaviour` call. A revert is decoded as the EVM light
+/// client's error (the Gateway passes its revert on).
+async fn submit_evidence(
+    p: &DynProvider,
+    host: &Side,
+    of: &Side,
+    evidence: EvmMisbehaviour,
+) -> Result<TransactionReceipt, Option<EvmLightClientErrors>> {
+    use alloy::sol_types::SolInterface;
+    let tx = RelayTx::from_submission(Submission::EvmMisbehaviour {
+        of: of.chain.clone(),
+        evidence: Box::new(evidence),
+    })
+    .expect("evidence carries no proofs");
+    assert!(matches!(
+        relay_call(&tx),
+        Gateway::GatewayCalls::submitEvmMisbehaviour(_)
+    ));
+    let request = alloy::rpc::types::TransactionRequest::default()
+        .to(host.d.gateway)
+        .input(Bytes::from(relay_call(&tx).abi_encode()).into());
+    match p.send_transaction(request).await {
+        Ok(pending) => {
+            let receipt = pending.get_receipt().await.expect("receipt");
+            assert!(receipt.status(), "mined evidence reverted: {receipt:?}");
+            Ok(receipt)
+        }
+        Err(e) => Err(e
+            .as_error_resp()
+            .and_then(|r| r.as_revert_data())
+            .and_then(|data| EvmLightClientErrors::abi_decode(&data).ok())),
+    }
+}
+
+async fn is_frozen(p: &DynProvider, host: &Side, of: &Side) -> bool {
+    EvmLightClient::new(host.d.evm_light_client, p.clone())
+        .isFrozen(Bytes::copy_from_slice(of.chain.as_str().as_bytes()))
+        .call()
+        .await
+        .expect("isFrozen")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn evm_evidence_through_the_gateway_freezes_its_client_and_bad_evidence_reverts() {
+    let anvil = common::spawn_anvil(&[]);
+    let p = common::wallet_provider(&anvil, 0);
+    let a = Side {
+        chain: id("evm-a"),
+        d: deploy_all(p.clone(), &id("evm-a")).await.expect("deploy a"),
+    };
+    let b = Side {
+        chain: id("evm-b"),
+        d: deploy_all(p.clone(), &id("evm-b")).await.expect("deploy b"),
+    };
+    create_client(&p, &a, &b).await;
+    let _: serde_json::Value = p
+        .raw_request("anvil_mine".into(), (1u64,))
+        .await
+        .expect("anvil_mine");
+    let h = p.get_block_number().await.unwrap();
+    update(&p, &a, &b, h).await;
+    let honest = attest(&p, &b.chain, h, &attesters()[..2]).await;
+    let mut other = honest.attestation.clone();
+    other.block_hash = Hash32([0xee; 32]);
+    other.state_root = Hash32([0xee; 32]);
+    let forged = Attested::sign(other.clone(), &attesters()[1..]);
+
+    // The held block is no conflict with itself; one attester is no quorum: both revert,
+    // nothing frozen.
+    let refused = submit_evidence(&p, &a, &b, EvmMisbehaviour::Conflict(honest.clone())).await;
+    assert!(
+        matches!(&refused, Err(Some(EvmLightClientErrors::NoConflict(e))) if e.height == h),
+        "{refused:?}"
+    );
+    let lone = Attested::sign(other, &attesters()[..1]);
+    let refused = submit_evidence(
+        &p,
+        &a,
+        &b,
+        EvmMisbehaviour::Attestations {
+            first: honest.clone(),
+            second: lone,
+        },
+    )
+    .await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert!(!is_frozen(&p, &a, &b).await);
+    // Evidence naming a chain the Gateway has no EVM client of.
+    let refused = submit_evidence(&p, &b, &a, EvmMisbehaviour::Conflict(forged.clone())).await;
+    assert!(refused.is_err(), "{refused:?}");
+
+    // Two attestations of one height by the committee: the client freezes, the Gateway
+    // says so, and it takes no more updates.
+    let receipt = submit_evidence(
+        &p,
+        &a,
+        &b,
+        EvmMisbehaviour::Attestations {
+            first: forged,
+            second: honest,
+        },
+    )
+    .await
+    .expect("evidence accepted");
+    let frozen = events::<Gateway::ClientFrozen>(&receipt, a.d.gateway);
+    assert_eq!(frozen.len(), 1);
+    assert_eq!(frozen[0].chainId.as_ref(), b.chain.as_str().as_bytes());
+    assert!(is_frozen(&p, &a, &b).await);
+    let _: serde_json::Value = p
+        .raw_request("anvil_mine".into(), (1u64,))
+        .await
+        .expect("anvil_mine");
+    let next = p.get_block_number().await.unwrap();
+    let attested = attest(&p, &b.chain, next, &attesters()[..2]).await;
+    assert!(send(
+        &p,
+        &a,
+        &RelayTx::UpdateEvmClient {
+            chain: b.chain.clone(),
+            updates: vec![EvmUpdate::Attested(attested)],
+        },
+    )
+    .await
+    .is_err());
 }

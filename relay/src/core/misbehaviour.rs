@@ -1,17 +1,19 @@
 //! Misbehaviour detection: every header a chain's client of `of` accepted (its
 //! `ClientUpdated` events) is compared with `of`'s own header at that height. A different
 //! one becomes evidence for every chain that hosts a client of `of` (each verifies it from
-//! its own trusted state), and the relayer stops relaying `of` (persisted, until an
+//! its own trusted state: a BFT `Misbehaviour`, or an `EvmMisbehaviour` of the accepted
+//! block and the chain's own for an EVM chain), and the relayer stops relaying `of` (persisted, until an
 //! operator runs `xrelay unfreeze`) only once its own light client has verified both
 //! blocks (`ChainHandle::confirms_conflict`, `ChainHandle::confirms_evm_conflict`). What
 //! nodes answer (an event, a host's client reported frozen, evidence reported accepted)
 //! never freezes a chain by itself: an unconfirmed conflict is counted
 //! (`xrelay_misbehaviour_unconfirmed_total{chain,reason}`), logged, and relaying goes on.
 
-use xrelay_adapters::{HostedClient, Submission};
+use xrelay_adapters::{ChainAdapter, HostedClient, Submission};
+use xrelay_light_client::evm::client::EvmUpdate;
 use xrelay_light_client::{ChainId, Hash32, Height, LightBlock, Misbehaviour, TrustedState};
 
-use super::chain::{ChainHandle, Confirmation, RelayError};
+use super::chain::{ChainHandle, Confirmation, EvmConflict, RelayError};
 use super::Relay;
 
 /// Checks the headers `host`'s client of `of` accepted in block `at`.
@@ -35,10 +37,7 @@ pub async fn check(
                 tracing::warn!(chain = %of, host = %host.id, height, own = %own, accepted = %hash, "a client accepted a header the chain's node does not serve: checking it");
                 if followed.is_evm() {
                     match host.adapter.submitted_evm_updates(at, of).await {
-                        Ok(updates) => followed
-                            .confirms_evm_conflict(*height, *hash, &updates)
-                            .await
-                            .map(|c| (c, None)),
+                        Ok(updates) => report_evm(relay, followed, *height, *hash, &updates).await,
                         Err(e) => Err(e.into()),
                     }
                 } else {
@@ -171,27 +170,83 @@ async fn report(
             second: own.clone(),
         };
         evidence_hash.get_or_insert(evidence.hash());
-        // The host's answer is logged, never taken as proof of anything.
-        match hosting
-            .adapter
-            .submit(Submission::Misbehaviour {
+        submit_evidence(
+            hosting.adapter.as_ref(),
+            hosts_id,
+            &of.id,
+            Submission::Misbehaviour {
                 of: of.id.clone(),
                 evidence: Box::new(evidence),
-            })
-            .await
-        {
-            Ok(c) => match c.outcome {
-                Ok(_) => {
-                    tracing::warn!(host = %hosts_id, chain = %of.id, "evidence submitted; the host reports its client frozen")
-                }
-                Err(why) => {
-                    tracing::warn!(host = %hosts_id, chain = %of.id, %why, "evidence refused")
-                }
             },
-            Err(e) => {
-                tracing::warn!(host = %hosts_id, chain = %of.id, error = %e, "evidence not submitted")
-            }
-        }
+        )
+        .await;
     }
     Ok((confirmation, evidence_hash))
+}
+
+/// An EVM chain's conflict: whether the relayer's own client confirms it
+/// (`ChainHandle::confirms_evm_conflict`), after the evidence built from the two blocks
+/// went to every host of an EVM client of `of`, devchains and EVM chains alike (each checks
+/// it from its own trusted set or committee, whatever its node says of that client).
+/// Returns the confirmation and the hash of the evidence, if any was built.
+async fn report_evm(
+    relay: &Relay,
+    of: &ChainHandle,
+    height: Height,
+    accepted: Hash32,
+    submitted: &[EvmUpdate],
+) -> Result<(Confirmation, Option<Hash32>), RelayError> {
+    let EvmConflict {
+        confirmation,
+        evidence,
+    } = of
+        .confirms_evm_conflict(height, accepted, submitted)
+        .await?;
+    let Some(evidence) = evidence else {
+        return Ok((confirmation, None));
+    };
+    let evidence_hash = evidence.hash();
+    for (hosts_id, hosting) in &relay.chains {
+        if *hosts_id == of.id {
+            continue;
+        }
+        let Ok(Some(HostedClient::Evm(_))) = hosting.adapter.client_state(&of.id).await else {
+            continue;
+        };
+        submit_evidence(
+            hosting.adapter.as_ref(),
+            hosts_id,
+            &of.id,
+            Submission::EvmMisbehaviour {
+                of: of.id.clone(),
+                evidence: Box::new(evidence.clone()),
+            },
+        )
+        .await;
+    }
+    Ok((confirmation, Some(evidence_hash)))
+}
+
+/// Submits evidence against `of` to a host and logs the answer, which is never taken as
+/// proof of anything (a host's node may say its client froze, or refuse, either way).
+async fn submit_evidence(
+    host: &dyn ChainAdapter,
+    host_id: &ChainId,
+    of: &ChainId,
+    evidence: Submission,
+) {
+    let kind = evidence.kind();
+    match host.submit(evidence).await {
+        Ok(c) => match c.outcome {
+            Ok(_) => {
+                tracing::warn!(host = %host_id, chain = %of, kind, "evidence submitted; the host reports its client frozen")
+            }
+            Err(why) => {
+                tracing::warn!(host = %host_id, chain = %of, kind, %why, "evidence refused")
+            }
+        },
+        Err(e) => {
+            tracing::warn!(host = %host_id, chain = %of, kind, error = %e, "evidence not submitted")
+        }
+    }
 }

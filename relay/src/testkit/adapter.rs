@@ -1,7 +1,7 @@
 //! [`ChainAdapter`] for a testkit chain, answering in process what the devchain adapter
 //! gets from a node's RPC (`adapters/src/devchain.rs` over `node/rpc.rs`): the same
 //! events (screened the same way), light blocks, proofs, hosted clients, submitted headers
-//! and transaction outcomes, with the chain's faults applied where the node applies its
+//! and EVM updates, and transaction outcomes, with the chain's faults applied where the node applies its
 //! own.
 
 use async_trait::async_trait;
@@ -17,6 +17,7 @@ use xrelay_devchain::node::chain::{block_txs, SubmitError};
 use xrelay_devchain::node::fault::alter_payload;
 use xrelay_devchain::tx::Tx;
 use xrelay_devchain::Event;
+use xrelay_light_client::evm::client::EvmUpdate;
 use xrelay_light_client::prover::StateTree;
 use xrelay_light_client::{ChainId, Hash32, Height, LightBlock};
 
@@ -51,6 +52,20 @@ impl MemChain {
             .block(height)
             .map_err(|e| self.internal(e))?
             .ok_or_else(|| self.not_found(format!("no block at height {height}")))
+    }
+
+    /// The transactions of the served block at `height`, as the node's faults serve them.
+    fn served_txs(&self, height: Height) -> Result<Vec<Tx>, AdapterError> {
+        self.served_block(height)?;
+        let txs = block_txs(&self.store, height)
+            .map_err(|e| self.internal(e))?
+            .ok_or_else(|| self.not_found(format!("no block at height {height}")))?;
+        // Bound first: the faults' lock is not held while serving.
+        let fault = self.faults().node;
+        Ok(match fault {
+            Some(fault) => fault.serve_txs(txs),
+            None => txs,
+        })
     }
 
     /// What the module's state says of one key at `height`, with the faults applied.
@@ -249,19 +264,29 @@ impl ChainAdapter for MemChain {
         height: Height,
         of: &ChainId,
     ) -> Result<Vec<LightBlock>, AdapterError> {
-        self.served_block(height)?;
-        let txs = block_txs(&self.store, height)
-            .map_err(|e| self.internal(e))?
-            .ok_or_else(|| self.not_found(format!("no block at height {height}")))?;
-        let fault = self.faults().node;
-        let txs = match fault {
-            Some(fault) => fault.serve_txs(txs),
-            None => txs,
-        };
-        Ok(txs
+        Ok(self
+            .served_txs(height)?
             .into_iter()
             .filter_map(|tx| match tx {
                 Tx::Relay(RelayTx::UpdateClient { chain, blocks }) if chain == *of => Some(blocks),
+                _ => None,
+            })
+            .flatten()
+            .collect())
+    }
+
+    async fn submitted_evm_updates(
+        &self,
+        height: Height,
+        of: &ChainId,
+    ) -> Result<Vec<EvmUpdate>, AdapterError> {
+        Ok(self
+            .served_txs(height)?
+            .into_iter()
+            .filter_map(|tx| match tx {
+                Tx::Relay(RelayTx::UpdateEvmClient { chain, updates }) if chain == *of => {
+                    Some(updates)
+                }
                 _ => None,
             })
             .flatten()

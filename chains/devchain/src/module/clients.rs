@@ -3,8 +3,9 @@
 //! write clients; the message handlers only load them (through `counterparty`).
 
 use xrelay_light_client::evm::client::{EvmClientError, EvmClientState, EvmUpdate};
+use xrelay_light_client::evm::misbehaviour::EvmMisbehaviour;
 use xrelay_light_client::{
-    ChainId, ClientState, LightBlock, Misbehaviour, TrustOptions, TrustedState,
+    ChainId, ClientState, LightBlock, Misbehaviour, MisbehaviourKind, TrustOptions, TrustedState,
 };
 
 use super::checks;
@@ -173,6 +174,33 @@ pub(super) fn submit_misbehaviour(
     Ok(report(vec![Event::ClientFrozen {
         chain: chain.clone(),
         kind,
+        evidence: evidence.hash(),
+    }]))
+}
+
+/// Freezes the EVM client of `chain` on evidence that its trusted validators (or its
+/// committee) vouched for two different blocks at one height (`SubmitEvmMisbehaviour`,
+/// PROTOCOL.md §12.7), checked by `freeze_on_misbehaviour` from the client's own trusted
+/// set or committee and held blocks: from then on it proves nothing. Evidence against a
+/// client frozen already is checked the same way and leaves it frozen.
+pub(super) fn submit_evm_misbehaviour(
+    s: &mut Overlay<'_>,
+    chain: &ChainId,
+    evidence: &EvmMisbehaviour,
+) -> Result<TxReport, ModuleError> {
+    let mut client = load_evm_client(s, chain)?;
+    let height =
+        client
+            .freeze_on_misbehaviour(evidence)
+            .map_err(|error| ModuleError::EvmMisbehaviour {
+                chain: chain.clone(),
+                error,
+            })?;
+    store_evm_client(s, &client);
+    Ok(report(vec![Event::ClientFrozen {
+        chain: chain.clone(),
+        // Every kind of EVM evidence shows two different blocks at one height.
+        kind: MisbehaviourKind::ConflictingHeaders { height },
         evidence: evidence.hash(),
     }]))
 }

@@ -30,6 +30,7 @@ mod timeout;
 
 use serde::{Deserialize, Serialize};
 use xrelay_light_client::evm::client::{EvmClientError, EvmClientState};
+use xrelay_light_client::evm::misbehaviour::EvmMisbehaviourError;
 use xrelay_light_client::{
     Address, ChainId, ClientError, ClientState, DecodeError, Height, TimeMs, TrustOptions,
     TrustedState,
@@ -168,6 +169,15 @@ pub enum ModuleError {
         /// What it refused (boxed, as for [`ModuleError::Client`]).
         error: Box<EvmClientError>,
     },
+    /// EVM misbehaviour evidence (tag 10) does not show, from the client's own trusted set
+    /// or committee, two blocks vouched for at one height (PROTOCOL.md §12.7).
+    #[error("evidence against the EVM client of {chain}: {error}")]
+    EvmMisbehaviour {
+        /// The EVM chain the evidence names.
+        chain: ChainId,
+        /// The rule it failed.
+        error: EvmMisbehaviourError,
+    },
 }
 
 impl ModuleError {
@@ -301,6 +311,9 @@ impl Module {
             }) => self.timeout::<EvmClientState>(s, ctx, destination, *proof_height, messages),
             Tx::Relay(RelayTx::SubmitMisbehaviour { chain, evidence }) => {
                 clients::submit_misbehaviour(s, ctx, chain, evidence)
+            }
+            Tx::Relay(RelayTx::SubmitEvmMisbehaviour { chain, evidence }) => {
+                clients::submit_evm_misbehaviour(s, chain, evidence)
             }
         })
     }

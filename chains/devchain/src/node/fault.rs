@@ -6,6 +6,7 @@
 
 use std::str::FromStr;
 
+use xrelay_light_client::evm::misbehaviour::EvmMisbehaviour;
 use xrelay_light_client::hash::sha256_concat;
 use xrelay_light_client::{
     ClientState, Commit, Decode, Encode, Hash32, Header, Height, LightBlock, Misbehaviour,
@@ -277,6 +278,21 @@ impl Fault {
                 }],
                 already_done: 0,
             }),
+            (true, Tx::Relay(RelayTx::SubmitEvmMisbehaviour { chain, evidence })) => {
+                let height = match evidence.as_ref() {
+                    EvmMisbehaviour::Headers { first, .. } => first.number,
+                    EvmMisbehaviour::Attestations { first, .. } => first.attestation.height,
+                    EvmMisbehaviour::Conflict(a) => a.attestation.height,
+                };
+                Some(TxReport {
+                    events: vec![Event::ClientFrozen {
+                        chain: chain.clone(),
+                        kind: MisbehaviourKind::ConflictingHeaders { height },
+                        evidence: evidence.hash(),
+                    }],
+                    already_done: 0,
+                })
+            }
             _ => None,
         }
     }

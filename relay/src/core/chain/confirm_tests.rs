@@ -1,6 +1,8 @@
 //! What the relayer's own EVM light client confirms of a conflict a host reported, against
 //! a node that serves signed chains (QBFT, Clique) or attested blocks, honestly or not:
-//! only blocks the relayer's client verifies itself count.
+//! only blocks the relayer's client verifies itself count. The evidence built from the two
+//! blocks is what hosts' clients accept (`freeze_on_misbehaviour`), and the relay's
+//! misbehaviour check sends it to every devchain hosting a client of the chain.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,13 +16,16 @@ use xrelay_adapters::{
     Proven, Submission,
 };
 use xrelay_light_client::evm::attest::{Attestation, Attested, Committee};
-use xrelay_light_client::evm::client::{EvmUpdate, FinalityMode};
+use xrelay_light_client::evm::client::{
+    EvmClientState, EvmConsensusState, EvmUpdate, FinalityMode,
+};
 use xrelay_light_client::evm::clique::{CliqueHeader, EMPTY_OMMERS_HASH};
 use xrelay_light_client::evm::header::EvmHeader;
 use xrelay_light_client::evm::istanbul::{BftExtraData, BftHeader, BftVariant, ISTANBUL_MIX_HASH};
+use xrelay_light_client::evm::misbehaviour::{EvmMisbehaviour, EvmMisbehaviourError};
 use xrelay_light_client::{Address, ChainId, Hash32, Height, LightBlock, SigningKey};
 
-use super::{ChainHandle, Confirmation};
+use super::{ChainHandle, Confirmation, EvmConflict};
 use crate::core::attestations::AttestationBoard;
 use crate::core::followed::EvmFollow;
 use crate::metrics::Metrics;
@@ -228,6 +233,16 @@ async fn handle(
         heads,
     };
     let store = Arc::new(RelayStore::open(dir.path()).unwrap());
+    handle_in(store, node, mode, anchor).await
+}
+
+/// [`handle`] over `node`, its client kept in `store`.
+async fn handle_in(
+    store: Arc<RelayStore>,
+    node: Node,
+    mode: FinalityMode,
+    anchor: (Height, Hash32),
+) -> ChainHandle {
     ChainHandle::open(
         Arc::new(node),
         Duration::from_millis(100),
@@ -246,11 +261,31 @@ async fn handle(
     .unwrap()
 }
 
-fn reason(c: Confirmation) -> &'static str {
-    match c {
+fn reason(c: EvmConflict) -> &'static str {
+    match c.confirmation {
         Confirmation::Confirmed => "confirmed",
         Confirmation::Unconfirmed { reason, .. } => reason,
     }
+}
+
+/// A host's client of `chain` (anchored at its block 0 in `mode`) after the updates
+/// `chain[1..=5]` and `at6` (the block 6 it accepted): what the evidence is checked by.
+fn host_client(
+    mode: FinalityMode,
+    chain: &BTreeMap<Height, EvmHeader>,
+    at6: &EvmHeader,
+) -> EvmClientState {
+    let mut client = EvmClientState::from_header(
+        ChainId::new("evm-1").unwrap(),
+        mode,
+        &chain[&0],
+        Address([0xaa; 20]),
+    )
+    .unwrap();
+    let mut run: Vec<EvmHeader> = (1..=5).map(|n| chain[&n].clone()).collect();
+    run.push(at6.clone());
+    client.update(&EvmUpdate::Headers(run)).unwrap();
+    client
 }
 
 /// A QBFT chain of 4 validators, blocks 0..=10 sealed by the first three.
@@ -275,26 +310,37 @@ async fn qbft_conflicts_count_only_when_the_relayers_client_verifies_the_seals()
     let parent5 = qbft_hash(&chain[&5]);
     let own6 = qbft_hash(&chain[&6]);
     let outsiders = keys("qbft-outsiders", 4);
+    // Each forged block 6, what the relayer's client says of it, and what a host's client
+    // (which trusts the chain's set) says of the evidence the relayer builds from it.
     let cases = [
         // A quorum of the validators sealed a second block 6: equivocation, verified.
-        (qbft(6, parent5, 0xee, &set, &validators[1..]), "confirmed"),
+        (
+            qbft(6, parent5, 0xee, &set, &validators[1..]),
+            "confirmed",
+            Ok(6),
+        ),
         // Two seals of four: not final, so no proof of anything.
         (
             qbft(6, parent5, 0xee, &set, &validators[..2]),
             "not_verified",
+            Err("bad_seal"),
         ),
         // Sealed by keys outside the set the relayer trusts, listing themselves.
         (
             qbft(6, parent5, 0xee, &addresses(&outsiders), &outsiders[..3]),
             "not_verified",
+            Err("bad_seal"),
         ),
-        // A parent the chain never had.
+        // A parent the chain never had: the relayer's client (an update's rules) refuses
+        // it, but a quorum of the set sealed two blocks 6, which is evidence (§12.7).
         (
             qbft(6, Hash32([9; 32]), 0xee, &set, &validators[..3]),
             "not_verified",
+            Ok(6),
         ),
     ];
-    for (forged, expected) in cases {
+    let host = host_client(FinalityMode::Qbft, &chain, &chain[&6]);
+    for (forged, expected, verdict) in cases {
         let dir = tempfile::tempdir().unwrap();
         let accepted = qbft_hash(&forged);
         let h = handle(
@@ -302,14 +348,40 @@ async fn qbft_conflicts_count_only_when_the_relayers_client_verifies_the_seals()
             FinalityMode::Qbft,
             chain.clone(),
             anchor,
-            vec![EvmUpdate::Headers(vec![forged])],
+            vec![EvmUpdate::Headers(vec![forged.clone()])],
         )
         .await;
         let got = h
             .confirms_evm_conflict(6, accepted, &h_updates(&h).await)
-            .await;
-        assert_eq!(reason(got.unwrap()), expected);
+            .await
+            .unwrap();
+        // The evidence is the accepted header and the chain's own.
+        let evidence = got.evidence.clone().expect("evidence built");
+        assert_eq!(
+            evidence,
+            EvmMisbehaviour::Headers {
+                first: Box::new(forged.clone()),
+                second: Box::new(chain[&6].clone()),
+            }
+        );
+        assert_eq!(
+            host.clone()
+                .freeze_on_misbehaviour(&evidence)
+                .map_err(|e| e.reason()),
+            verdict,
+            "{expected}"
+        );
+        assert_eq!(reason(got), expected);
     }
+    // The host that accepted the forged block freezes on the same evidence.
+    let forged = qbft(6, parent5, 0xee, &set, &validators[1..]);
+    let mut lying = host_client(FinalityMode::Qbft, &chain, &forged);
+    let evidence = EvmMisbehaviour::Headers {
+        first: Box::new(forged),
+        second: Box::new(chain[&6].clone()),
+    };
+    assert_eq!(lying.freeze_on_misbehaviour(&evidence), Ok(6));
+    assert!(lying.is_frozen());
 
     // The host's block carries no such header (the event alone is a node's word).
     let dir = tempfile::tempdir().unwrap();
@@ -318,6 +390,7 @@ async fn qbft_conflicts_count_only_when_the_relayers_client_verifies_the_seals()
         .confirms_evm_conflict(6, Hash32([7; 32]), &[])
         .await
         .unwrap();
+    assert_eq!(got.evidence, None);
     assert_eq!(reason(got), "not_found");
 
     // The "conflict" is the chain's own block 6 (the chain's node lied about its hash).
@@ -333,6 +406,7 @@ async fn qbft_conflicts_count_only_when_the_relayers_client_verifies_the_seals()
     )
     .await;
     let got = h.confirms_evm_conflict(6, own6, &updates).await.unwrap();
+    assert_eq!(got.evidence, None);
     assert_eq!(reason(got), "no_conflict");
 
     // Anchored at 6 itself, the relayer has no block below the conflict to check it from.
@@ -352,6 +426,8 @@ async fn qbft_conflicts_count_only_when_the_relayers_client_verifies_the_seals()
         .confirms_evm_conflict(6, accepted, &updates)
         .await
         .unwrap();
+    // Evidence is built all the same: each host checks it from its own trusted set.
+    assert!(got.evidence.is_some());
     assert_eq!(reason(got), "no_trusted_header");
 }
 
@@ -377,10 +453,28 @@ async fn clique_conflicts_need_a_seal_of_an_authorised_signer() {
     let anchor = (0, chain[&0].hash());
     let parent5 = chain[&5].hash();
     let outsider = SigningKey::from_seed("clique-outsider", 0);
-    for (forged, expected) in [
-        // An authorised signer sealed a second block 6 (out of turn): a fork it signed.
-        (clique(6, parent5, 0xee, &set, &signers[1]), "confirmed"),
-        (clique(6, parent5, 0xee, &set, &outsider), "not_verified"),
+    let host = host_client(FinalityMode::Clique { epoch: 100 }, &chain, &chain[&6]);
+    for (forged, expected, verdict) in [
+        // The in-turn signer of block 6 sealed a second one: a fork it signed twice, which
+        // is evidence for every host (§12.7).
+        (
+            clique(6, parent5, 0xee, &set, &signers[0]),
+            "confirmed",
+            Ok(6),
+        ),
+        // Another authorised signer sealed a second block 6 (out of turn): a fork the
+        // relayer's client verifies, but two blocks of two signers are no evidence in
+        // Clique, whose forks are settled by difficulty.
+        (
+            clique(6, parent5, 0xee, &set, &signers[1]),
+            "confirmed",
+            Err("sealers_differ"),
+        ),
+        (
+            clique(6, parent5, 0xee, &set, &outsider),
+            "not_verified",
+            Err("bad_seal"),
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let accepted = forged.hash();
@@ -397,6 +491,14 @@ async fn clique_conflicts_need_a_seal_of_an_authorised_signer() {
             .confirms_evm_conflict(6, accepted, &updates)
             .await
             .unwrap();
+        let evidence = got.evidence.clone().expect("evidence built");
+        assert_eq!(
+            host.clone()
+                .freeze_on_misbehaviour(&evidence)
+                .map_err(|e| e.reason()),
+            verdict,
+            "{expected}"
+        );
         assert_eq!(reason(got), expected);
     }
 }
@@ -421,16 +523,48 @@ async fn attested_conflicts_need_the_relayers_committee() {
         time_ms: chain[&6].timestamp * 1000,
     };
     let strangers = keys("attest-strangers", 3);
-    for (signed, expected) in [
-        (Attested::sign(other.clone(), &attesters[1..]), "confirmed"),
+    let own = Attestation {
+        chain_id: other.chain_id.clone(),
+        height: 6,
+        block_hash: chain[&6].hash(),
+        state_root: chain[&6].state_root,
+        time_ms: chain[&6].timestamp * 1000,
+    };
+    // A host's client in the attestation mode holding `held` at height 6.
+    let host = |held: &Attestation| {
+        EvmClientState::new(
+            held.chain_id.clone(),
+            FinalityMode::Attestation(committee.clone()),
+            vec![],
+            Address([0xaa; 20]),
+            6,
+            EvmConsensusState {
+                block_hash: held.block_hash,
+                state_root: held.state_root,
+                time_ms: held.time_ms,
+            },
+        )
+        .unwrap()
+    };
+    for (signed, expected, verdict) in [
+        (
+            Attested::sign(other.clone(), &attesters[1..]),
+            "confirmed",
+            Ok(6),
+        ),
         (
             Attested::sign(other.clone(), &attesters[..1]),
             "not_verified",
+            Err("bad_attestation"),
         ),
-        (Attested::sign(other.clone(), &strangers), "not_verified"),
+        (
+            Attested::sign(other.clone(), &strangers),
+            "not_verified",
+            Err("bad_attestation"),
+        ),
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let updates = vec![EvmUpdate::Attested(signed)];
+        let updates = vec![EvmUpdate::Attested(signed.clone())];
         // The relayer's client holds the chain's own block 6 (its anchor).
         let h = handle(
             &dir,
@@ -444,6 +578,193 @@ async fn attested_conflicts_need_the_relayers_committee() {
             .confirms_evm_conflict(6, other.block_hash, &updates)
             .await
             .unwrap();
+        // The relayer keeps no attestation of its own block 6 (its anchor): the accepted
+        // attestation alone, which a host holding the chain's own block 6 checks.
+        let evidence = got.evidence.clone().expect("evidence built");
+        assert_eq!(evidence, EvmMisbehaviour::Conflict(signed));
+        assert_eq!(
+            host(&own)
+                .freeze_on_misbehaviour(&evidence)
+                .map_err(|e| e.reason()),
+            verdict,
+            "{expected}"
+        );
         assert_eq!(reason(got), expected);
+    }
+
+    // With its own attestation of block 6 kept, the relayer sends both attestations,
+    // which freeze even the host that accepted the other block.
+    let forged = Attested::sign(other.clone(), &attesters[1..]);
+    let dir = tempfile::tempdir().unwrap();
+    let updates = vec![EvmUpdate::Attested(forged.clone())];
+    let h = handle(
+        &dir,
+        FinalityMode::Attestation(committee.clone()),
+        chain.clone(),
+        (6, chain[&6].hash()),
+        updates.clone(),
+    )
+    .await;
+    let mine = Attested::sign(own.clone(), &attesters[..2]);
+    h.attested.lock().await.insert(6, mine.clone());
+    let got = h
+        .confirms_evm_conflict(6, other.block_hash, &updates)
+        .await
+        .unwrap();
+    let evidence = got.evidence.clone().expect("evidence built");
+    assert_eq!(
+        evidence,
+        EvmMisbehaviour::Attestations {
+            first: forged.clone(),
+            second: mine
+        }
+    );
+    let mut lying = host(&other);
+    assert_eq!(
+        lying
+            .clone()
+            .freeze_on_misbehaviour(&EvmMisbehaviour::Conflict(forged)),
+        Err(EvmMisbehaviourError::NoConflict(6)),
+        "the accepted attestation alone does not convict the host that holds it"
+    );
+    assert_eq!(lying.freeze_on_misbehaviour(&evidence), Ok(6));
+    assert_eq!(reason(got), "confirmed");
+}
+
+/// Testkit devchain `host` with an EVM client of the QBFT chain `chain` (anchored at its
+/// block 0), brought to `chain[1..=5]` and `at6`; returns the height of the block that
+/// carried block 6.
+fn hosting(
+    host: &crate::testkit::MemChain,
+    chain: &BTreeMap<Height, EvmHeader>,
+    at6: &EvmHeader,
+) -> Height {
+    use xrelay_devchain::tx::{Action, Tx};
+    use xrelay_protocol::RelayTx;
+    let client = EvmClientState::from_header(
+        ChainId::new("evm-1").unwrap(),
+        FinalityMode::Qbft,
+        &chain[&0],
+        Address([0xaa; 20]),
+    )
+    .unwrap();
+    let create = host
+        .signed(
+            &crate::testkit::governance(),
+            Action::CreateEvmClient(Box::new(client)),
+        )
+        .unwrap();
+    host.execute(create).unwrap();
+    let mut run: Vec<EvmHeader> = (1..=5).map(|n| chain[&n].clone()).collect();
+    run.push(at6.clone());
+    let (at, _) = host
+        .execute(Tx::Relay(RelayTx::UpdateEvmClient {
+            chain: ChainId::new("evm-1").unwrap(),
+            updates: vec![EvmUpdate::Headers(run)],
+        }))
+        .unwrap();
+    at
+}
+
+async fn hosted_frozen(host: &crate::testkit::MemChain, of: &ChainId) -> bool {
+    match host.client_state(of).await.unwrap() {
+        Some(HostedClient::Evm(c)) => c.is_frozen(),
+        other => panic!("no EVM client of {of}: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_confirmed_qbft_fork_freezes_the_clients_of_every_devchain_host() {
+    use crate::core::ledger::Ledger;
+    use crate::core::{misbehaviour, Relay};
+    use crate::mesh::Mesh;
+    use crate::testkit::net;
+
+    let validators = keys("qbft-hosts", 4);
+    let set = addresses(&validators);
+    let chain = qbft_chain(&validators);
+    let parent5 = qbft_hash(&chain[&5]);
+    let forged = qbft(6, parent5, 0xee, &set, &validators[1..]);
+    let id = ChainId::new("evm-1").unwrap();
+
+    // Host `b` accepted a second block 6 sealed by a quorum; host `c` the chain's own.
+    let hosts = net(&["b", "c"]).unwrap();
+    let (b, c) = (hosts[0].clone(), hosts[1].clone());
+    let at = hosting(&b, &chain, &forged);
+    hosting(&c, &chain, &chain[&6]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(RelayStore::open(dir.path()).unwrap());
+    let metrics = Metrics::new();
+    let (heads, _) = watch::channel(10);
+    let node = Node {
+        id: id.clone(),
+        headers: chain.clone(),
+        host_updates: Vec::new(),
+        heads,
+    };
+    let evm = handle_in(
+        store.clone(),
+        node,
+        FinalityMode::Qbft,
+        (0, qbft_hash(&chain[&0])),
+    )
+    .await;
+    let mut chains = BTreeMap::new();
+    chains.insert(id.clone(), Arc::new(evm));
+    for host in [&b, &c] {
+        let adapter: Arc<dyn ChainAdapter> = host.clone();
+        let handle = ChainHandle::open(
+            adapter,
+            Duration::from_millis(10),
+            None,
+            None,
+            Vec::new(),
+            store.clone(),
+            metrics.clone(),
+        )
+        .await
+        .unwrap();
+        chains.insert(host.id().clone(), Arc::new(handle));
+    }
+    let ledger = Ledger::open(store, metrics.clone(), Default::default()).unwrap();
+    let relay = Relay::assemble(
+        ledger,
+        metrics,
+        chains,
+        Vec::new(),
+        100,
+        Mesh::off(1, AttestationBoard::new()),
+    );
+    assert!(!hosted_frozen(&b, &id).await && !hosted_frozen(&c, &id).await);
+
+    // What `b`'s `ClientUpdated` event names: the forged block 6.
+    let host = relay.chains[b.id()].clone();
+    misbehaviour::check(&relay, &host, at, &id, &[(6, qbft_hash(&forged))]).await;
+
+    // The relayer's own client verified both blocks: it stops relaying the chain, and the
+    // evidence froze the EVM client of both hosts (each checked it itself).
+    assert!(relay.chains[&id].is_frozen());
+    assert!(
+        hosted_frozen(&b, &id).await,
+        "the host that accepted the fork"
+    );
+    assert!(hosted_frozen(&c, &id).await, "the honest host");
+    let evidence = EvmMisbehaviour::Headers {
+        first: Box::new(forged),
+        second: Box::new(chain[&6].clone()),
+    };
+    for host in [&b, &c] {
+        let frozen: Vec<_> = host
+            .events_of(1, host.height())
+            .into_iter()
+            .filter_map(|(_, e)| match e {
+                xrelay_devchain::Event::ClientFrozen {
+                    chain, evidence, ..
+                } if chain == id => Some(evidence),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(frozen, vec![evidence.hash()], "{}", host.id());
     }
 }

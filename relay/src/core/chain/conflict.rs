@@ -3,8 +3,10 @@
 //! both blocks ([`Confirmation`]). Apart from `verify` because it judges evidence against
 //! the chain instead of moving the client forward, and must never trust a node's word.
 
+use xrelay_light_client::evm::attest::Attested;
 use xrelay_light_client::evm::client::{EvmClientState, EvmUpdate, FinalityMode};
 use xrelay_light_client::evm::header::EvmHeader;
+use xrelay_light_client::evm::misbehaviour::EvmMisbehaviour;
 use xrelay_light_client::{Hash32, Height, LightBlock};
 
 use super::{evm_block_hash, ChainHandle, RelayError};
@@ -24,6 +26,32 @@ pub enum Confirmation {
         /// Details for the log.
         detail: String,
     },
+}
+
+/// What the relayer makes of a conflict a host's client of an EVM chain reported: its own
+/// client's verdict, and the evidence (PROTOCOL.md §12.7) built from the block the host
+/// accepted and the chain's own block the relayer verified, for every host of a client of
+/// the chain to check from its own trusted set or committee. No evidence when either
+/// block is missing (the host's block carries no such update, the relayer's client holds
+/// no verified block there, or they are one block).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvmConflict {
+    /// The relayer's own client's verdict: only this freezes the chain for the relayer.
+    pub confirmation: Confirmation,
+    /// Evidence for the hosts: seal modes, the accepted header and the chain's own
+    /// (`Headers`); attestation mode, the accepted attestation and the relayer's own of the
+    /// chain's block (`Attestations`), or the accepted one alone (`Conflict`) when the
+    /// relayer keeps no attestation of that block.
+    pub evidence: Option<EvmMisbehaviour>,
+}
+
+impl EvmConflict {
+    fn unconfirmed(reason: &'static str, detail: impl Into<String>) -> Self {
+        EvmConflict {
+            confirmation: Confirmation::unconfirmed(reason, detail),
+            evidence: None,
+        }
+    }
 }
 
 impl Confirmation {
@@ -87,7 +115,8 @@ impl ChainHandle {
 
     /// Whether the relayer's own EVM light client confirms that this chain produced two
     /// different blocks at `height`: the one a host's client accepted (hash `accepted`,
-    /// found among `submitted`, the updates the host's block carried) and its own.
+    /// found among `submitted`, the updates the host's block carried) and its own; with the
+    /// evidence built from the two blocks ([`EvmConflict`]).
     ///
     /// Seal modes (QBFT, IBFT 2.0, Clique): the relayer's client verifies the chain's own
     /// block at `height`, and, from the block it verified at `height - 1` and the
@@ -100,12 +129,9 @@ impl ChainHandle {
         height: Height,
         accepted: Hash32,
         submitted: &[EvmUpdate],
-    ) -> Result<Confirmation, RelayError> {
+    ) -> Result<EvmConflict, RelayError> {
         let Some(follow) = &self.evm else {
-            return Ok(Confirmation::unconfirmed(
-                "wrong_family",
-                "not an EVM chain",
-            ));
+            return Ok(EvmConflict::unconfirmed("wrong_family", "not an EVM chain"));
         };
         let found = submitted.iter().find_map(|u| match u {
             EvmUpdate::Headers(headers) => headers
@@ -120,7 +146,7 @@ impl ChainHandle {
                 .then(|| EvmUpdate::Attested(a.clone())),
         });
         let Some(found) = found else {
-            return Ok(Confirmation::unconfirmed(
+            return Ok(EvmConflict::unconfirmed(
                 "not_found",
                 format!("the host's block carries no update with block {accepted} at {height}"),
             ));
@@ -129,35 +155,86 @@ impl ChainHandle {
         let own = match self.verified(height).await {
             Ok(v) => v,
             Err(e) => {
-                return Ok(Confirmation::unconfirmed(
+                return Ok(EvmConflict::unconfirmed(
                     "own_header",
                     format!("the chain's own block {height} is not verified: {e}"),
                 ))
             }
         };
         if own.header_hash == accepted {
-            return Ok(Confirmation::unconfirmed(
+            return Ok(EvmConflict::unconfirmed(
                 "no_conflict",
                 format!("the relayer's client verified block {accepted} at {height} itself"),
             ));
         }
         match found {
             EvmUpdate::Attested(attested) => {
+                let own_attested = self
+                    .attested
+                    .lock()
+                    .await
+                    .get(&height)
+                    .filter(|a| a.attestation.block_hash == own.header_hash)
+                    .cloned();
+                let evidence = Some(attested_evidence(attested.clone(), own_attested));
                 let light = self.light.lock().await;
                 let Followed::Evm(client) = &*light else {
-                    return Ok(Confirmation::unconfirmed(
-                        "wrong_family",
-                        "not an EVM chain",
-                    ));
+                    return Ok(EvmConflict::unconfirmed("wrong_family", "not an EVM chain"));
                 };
                 let mut probe = client.clone();
-                Ok(match probe.freeze_on_conflict(&attested) {
+                let confirmation = match probe.freeze_on_conflict(&attested) {
                     Ok(_) => Confirmation::Confirmed,
                     Err(e) => Confirmation::unconfirmed("not_verified", e.to_string()),
+                };
+                Ok(EvmConflict {
+                    confirmation,
+                    evidence,
                 })
             }
-            EvmUpdate::Headers(forged) => self.confirms_sealed(height, follow, forged).await,
+            EvmUpdate::Headers(forged) => {
+                let evidence = self
+                    .sealed_evidence(follow, height, own.header_hash, &forged)
+                    .await;
+                // A failure to confirm (a node answering wrongly) keeps the evidence:
+                // the hosts judge it themselves.
+                let confirmation = match self.confirms_sealed(height, follow, forged).await {
+                    Ok(c) => c,
+                    Err(e) => Confirmation::unconfirmed(e.reason(), e.to_string()),
+                };
+                Ok(EvmConflict {
+                    confirmation,
+                    evidence,
+                })
+            }
         }
+    }
+
+    /// Seal modes: the accepted header and the chain's own header at `height`, the latter
+    /// as the node serves it and kept only if its block hash is `own_hash`, the block the
+    /// relayer's client verified (a node serving another block gives no evidence).
+    async fn sealed_evidence(
+        &self,
+        follow: &EvmFollow,
+        height: Height,
+        own_hash: Hash32,
+        forged: &[EvmHeader],
+    ) -> Option<EvmMisbehaviour> {
+        let forged = forged.first()?.clone();
+        let own = match self.adapter.evm_header(height).await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(chain = %self.id, height, error = %e, "the chain's own header is not served: no evidence built");
+                return None;
+            }
+        };
+        if evm_block_hash(&follow.mode, &own).ok()? != own_hash {
+            tracing::warn!(chain = %self.id, height, "the node serves another block than the one the relayer verified: no evidence built");
+            return None;
+        }
+        Some(EvmMisbehaviour::Headers {
+            first: Box::new(forged),
+            second: Box::new(own),
+        })
     }
 
     /// Seal modes: verifies `forged` (one header at `height`) from the block the relayer's
@@ -273,5 +350,19 @@ impl ChainHandle {
             }
         }
         Ok(consensus.header_validators(&header).ok().flatten())
+    }
+}
+
+/// Attestation mode: the accepted attestation with the relayer's own of the chain's block
+/// (two vouched-for blocks at one height: valid against any client with the committee,
+/// whatever it holds), or, without one, the accepted attestation alone (valid against a
+/// client that holds another block at that height).
+fn attested_evidence(accepted: Attested, own: Option<Attested>) -> EvmMisbehaviour {
+    match own {
+        Some(own) => EvmMisbehaviour::Attestations {
+            first: accepted,
+            second: own,
+        },
+        None => EvmMisbehaviour::Conflict(accepted),
     }
 }

@@ -41,7 +41,7 @@ use crate::store::RelayStore;
 // The error has a module of its own (`core::error`); it stays reachable here, where most
 // of the core has always imported it from.
 pub use super::error::RelayError;
-pub use conflict::Confirmation;
+pub use conflict::{Confirmation, EvmConflict};
 pub use cosign::{Cosigned, SIGNED_HEIGHTS_KEPT};
 pub use evm_runs::EVM_HEADERS_PER_PASS;
 pub use verify::{metered_update, KEPT_CONSENSUS_STATES};
