@@ -166,7 +166,9 @@ impl Sender {
             .await
     }
 
-    async fn fees(&self) -> Result<Fees, AdapterError> {
+    /// The fees to offer now and the gas limit of the newest block (what one transaction
+    /// can use at most).
+    async fn fees(&self) -> Result<(Fees, u64), AdapterError> {
         let block = self
             .endpoints
             .call("eth_getBlockByNumber", |p| async move {
@@ -192,10 +194,13 @@ impl Sender {
                     .saturating_mul(2)
                     .saturating_add(priority)
                     .min(self.policy.max_fee_per_gas);
-                Ok(Fees::Eip1559 {
-                    max_fee,
-                    priority: priority.min(max_fee),
-                })
+                Ok((
+                    Fees::Eip1559 {
+                        max_fee,
+                        priority: priority.min(max_fee),
+                    },
+                    block.header.gas_limit,
+                ))
             }
             None => {
                 let gas_price = self
@@ -204,9 +209,12 @@ impl Sender {
                         p.get_gas_price().await.map_err(self.err())
                     })
                     .await?;
-                Ok(Fees::Legacy {
-                    gas_price: gas_price.min(self.policy.max_fee_per_gas),
-                })
+                Ok((
+                    Fees::Legacy {
+                        gas_price: gas_price.min(self.policy.max_fee_per_gas),
+                    },
+                    block.header.gas_limit,
+                ))
             }
         }
     }
@@ -245,9 +253,19 @@ impl Sender {
                 })
                 .await?
         };
-        let gas = estimate.saturating_mul(100 + self.policy.gas_margin_percent) / 100;
+        let (fees, block_gas) = self.fees().await?;
+        // A transaction needing most of a block would wait for an empty one and leave room
+        // for nothing else: the caller sends less per transaction instead.
+        if estimate > block_gas / 10 * 9 {
+            *next = None;
+            return Err(AdapterError::TooLarge {
+                chain: self.chain.clone(),
+                why: format!("needs {estimate} gas; a block holds {block_gas}"),
+            });
+        }
+        let gas =
+            (estimate.saturating_mul(100 + self.policy.gas_margin_percent) / 100).min(block_gas);
         let request = request.with_gas_limit(gas);
-        let fees = self.fees().await?;
         let sent_at = self.head().await?;
         match self.send_attempt(&request, fees).await {
             Ok(hash) => {
