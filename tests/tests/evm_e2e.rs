@@ -5,7 +5,7 @@
 //! proofs are honest; a relayer killed with messages in flight resumes on both lanes.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use xrelay::devnet::evm::{signing_provider, EvmDevnet, EVM_CHAIN};
 use xrelay_devchain::Event;
