@@ -7,7 +7,6 @@
 use libfuzzer_sys::fuzz_target;
 use xrelay_fuzz::decode_canonical;
 use xrelay_protocol::RelayTx;
-use xrelay_protocol::RelayTx;
 
 fuzz_target!(|data: &[u8]| {
     let Some(tx) = decode_canonical::<RelayTx>(data) else {
