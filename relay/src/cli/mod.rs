@@ -14,6 +14,15 @@ pub mod verify;
 
 use clap::{Parser, Subcommand};
 
+/// The `p`-quantile (0 to 1) of `sorted` by nearest rank, 0 when empty: how the demo's and
+/// the benchmark's latency percentiles are read, so both report alike.
+pub(crate) fn percentile(sorted: &[u64], p: f64) -> u64 {
+    sorted
+        .get(((sorted.len() as f64 - 1.0) * p).round() as usize)
+        .copied()
+        .unwrap_or(0)
+}
+
 /// xrelay: a cross-chain relay for permissioned chains.
 #[derive(Debug, Parser)]
 #[command(name = "xrelay", version, about)]

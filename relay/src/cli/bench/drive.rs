@@ -10,7 +10,7 @@ use xrelay_devchain::tx::{Action, SignedAction, Tx};
 use xrelay_devchain::Event;
 use xrelay_light_client::{ChainId, Height, SigningKey, Timeout};
 
-use super::figures::{report, Outcome};
+use super::figures::{report, Outcome, Progress};
 use super::procs::Relayers;
 use super::{
     bench_index, relayer_configs, BenchArgs, Report, ACCOUNTS, BENCH_SEED, PAYLOAD_PREFIX,
@@ -100,7 +100,7 @@ pub(super) async fn drive(
     let mut cursors = start_heights.clone();
     let mut seen = Seen::default();
     let mut block_times: HashMap<(usize, Height), u64> = HashMap::new();
-    let mut last_report = Instant::now();
+    let mut progress = Progress::new();
     loop {
         for (c, node) in nodes.iter().enumerate() {
             let head = node.status().await?.latest_height;
@@ -133,15 +133,12 @@ pub(super) async fn drive(
         if settled >= submitted.len() as u64 || wait_start.elapsed() > budget {
             break;
         }
-        if last_report.elapsed() > Duration::from_secs(5) {
-            last_report = Instant::now();
-            say(format!(
-                "  {} delivered, {} acknowledged of {}",
-                seen.received.len(),
-                seen.acknowledged.len(),
-                submitted.len()
-            ));
-        }
+        progress.tick(
+            say,
+            seen.received.len(),
+            seen.acknowledged.len(),
+            submitted.len() as u64,
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let wall = started.elapsed();

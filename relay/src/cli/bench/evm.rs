@@ -16,7 +16,7 @@ use alloy::sol_types::SolEvent;
 use xrelay_evm::gateway::Gateway;
 use xrelay_light_client::{ChainId, Decode, Message};
 
-use super::figures::{report, Outcome};
+use super::figures::{report, Outcome, Progress};
 use super::procs::Relayers;
 use super::{bench_index, relayer_configs, BenchArgs, Report, PAYLOAD_PREFIX};
 use crate::core::clock::now_ms;
@@ -82,7 +82,7 @@ pub(super) async fn drive(
     let mut seen = Seen::default();
     let mut submitted: HashMap<u64, u64> = HashMap::new();
     let mut sending = true;
-    let mut last_report = Instant::now();
+    let mut progress = Progress::new();
     loop {
         while let Some(done) = senders.try_join_next() {
             submitted.extend(done??);
@@ -106,15 +106,12 @@ pub(super) async fn drive(
             senders.abort_all();
             break;
         }
-        if last_report.elapsed() > Duration::from_secs(5) {
-            last_report = Instant::now();
-            say(format!(
-                "  {} delivered, {} acknowledged of {}",
-                seen.delivered_at.len(),
-                seen.acknowledged.len(),
-                args.messages
-            ));
-        }
+        progress.tick(
+            say,
+            seen.delivered_at.len(),
+            seen.acknowledged.len(),
+            args.messages,
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let wall = started.elapsed();

@@ -2,7 +2,7 @@
 //! settlements) and what the relayer processes spent; the same for every chain family.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::procs::Cost;
 use super::{BenchArgs, Report};
@@ -37,12 +37,7 @@ pub(super) fn report(args: &BenchArgs, o: &Outcome, cost: &Cost) -> Report {
         .filter_map(|(i, t)| o.submitted.get(i).map(|s| t.saturating_sub(*s)))
         .collect();
     latencies.sort_unstable();
-    let pct = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 - 1.0) * p).round() as usize)
-            .copied()
-            .unwrap_or(0)
-    };
+    let pct = |p: f64| crate::cli::percentile(&latencies, p);
     let last_delivery_ms = o
         .delivered_at
         .values()
@@ -81,5 +76,29 @@ pub(super) fn report(args: &BenchArgs, o: &Outcome, cost: &Cost) -> Report {
         lost: messages.saturating_sub(delivered + o.timed_out),
         duplicated: o.duplicated,
         wall_s: (o.wall.as_secs_f64() * 10.0).round() / 10.0,
+    }
+}
+
+/// Says how far a run got, at most every five seconds while it waits.
+pub(super) struct Progress {
+    last: Instant,
+}
+
+impl Progress {
+    /// Starts counting from now.
+    pub(super) fn new() -> Progress {
+        Progress {
+            last: Instant::now(),
+        }
+    }
+
+    /// Says the counts if five seconds passed since the last time.
+    pub(super) fn tick(&mut self, say: &dyn Fn(String), delivered: usize, acked: usize, of: u64) {
+        if self.last.elapsed() > Duration::from_secs(5) {
+            self.last = Instant::now();
+            say(format!(
+                "  {delivered} delivered, {acked} acknowledged of {of}"
+            ));
+        }
     }
 }

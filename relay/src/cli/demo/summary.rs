@@ -62,12 +62,7 @@ pub(super) fn tally(
         }
     }
     latencies.sort_unstable();
-    let pct = |p: f64| {
-        latencies
-            .get(((latencies.len() as f64 - 1.0) * p).round() as usize)
-            .copied()
-            .unwrap_or(0)
-    };
+    let pct = |p: f64| crate::cli::percentile(&latencies, p);
     let span_ms = last_delivered.saturating_sub(first_sent).max(1);
     Ok(Summary {
         sent: sent.len() as u64,
