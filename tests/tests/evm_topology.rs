@@ -62,21 +62,7 @@ async fn a_devchain_and_two_evm_chains_relay_on_all_six_lanes() {
         let destinations =
             std::iter::once(home.clone()).chain(evms.iter().filter(|e| **e != evms[i]).cloned());
         for destination in destinations {
-            let receipt = gateway
-                .sendMessage(
-                    Bytes::copy_from_slice(destination.as_str().as_bytes()),
-                    Bytes::copy_from_slice(b"echo"),
-                    0,
-                    u64::MAX / 2,
-                    Bytes::from(format!("from {}", source.chain).into_bytes()),
-                )
-                .send()
-                .await
-                .unwrap()
-                .get_receipt()
-                .await
-                .unwrap();
-            assert!(receipt.status(), "send {} → {destination}", source.chain);
+            send_echo(&gateway, &destination, format!("from {}", source.chain)).await;
             lanes.push((source.chain.clone(), destination));
         }
     }
