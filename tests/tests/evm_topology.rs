@@ -6,7 +6,7 @@
 //! transfers out and back, echo both ways, transfers to a chain held still refunded, supply
 //! checked on both. And an EVM ↔ EVM lane whose source endpoint lies: forged storage
 //! proofs refused off-chain and never submitted, then a relayer killed with messages in
-//! flight resumes and settles each once.
+//! flight resumes and settles each once. And `xrelay bench --evm 2` reports a whole run.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -262,4 +262,60 @@ async fn forged_proofs_on_an_evm_lane_are_refused_and_a_killed_relayer_resumes()
     );
     assert_eq!(refused(&relayer), 0.0, "honest proofs after the restart");
     relayer.proc.terminate();
+}
+
+/// `xrelay bench --evm 2`: the EVM ↔ EVM benchmark runs against two real anvil chains and
+/// relayer processes and ends in the same JSON report as the devchain one, every message
+/// delivered and acknowledged once, the relayer figures read from the processes.
+#[test]
+fn bench_among_two_evm_chains_reports_every_message_settled() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(xrelay_bin())
+        .args([
+            "bench",
+            "--evm",
+            "2",
+            "--messages",
+            "40",
+            "--rate",
+            "10",
+            "--json",
+            "--dir",
+        ])
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("xrelay bench runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "bench failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().last().expect("a JSON line");
+    let v: serde_json::Value = serde_json::from_str(last).expect("the last line is JSON");
+    assert_eq!(v["evm_chains"], 2, "{last}");
+    assert_eq!(v["chains"], 0, "{last}");
+    assert_eq!(v["messages"], 40, "{last}");
+    assert_eq!(v["delivered"], 40, "{last}");
+    assert_eq!(v["acknowledged"], 40, "{last}");
+    assert_eq!(v["lost"], 0, "{last}");
+    assert_eq!(v["duplicated"], 0, "{last}");
+    assert_eq!(
+        v["block_time_ms"], 1_000,
+        "anvil blocks are whole seconds: {last}"
+    );
+    assert!(
+        v["relayer_cpu_us_per_msg"].as_f64().unwrap() > 0.0,
+        "{last}"
+    );
+    assert!(
+        v["relayer_verify_us_per_msg"].as_f64().unwrap() > 0.0,
+        "{last}"
+    );
+    let (p50, p99) = (
+        v["latency_ms_p50"].as_u64().unwrap(),
+        v["latency_ms_p99"].as_u64().unwrap(),
+    );
+    assert!(p50 > 0 && p50 <= p99, "{last}");
 }
