@@ -287,6 +287,29 @@ pub fn chain_event(height: Height, event: Event) -> Option<ChainEvent> {
     })
 }
 
+/// The headers a block's transactions `txs` submitted to the client of `of` (what
+/// misbehaviour detection compares with `of`'s own); shared with the in-memory testkit.
+pub fn headers_submitted_in(txs: Vec<Tx>, of: &ChainId) -> Vec<LightBlock> {
+    txs.into_iter()
+        .filter_map(|tx| match tx {
+            Tx::Relay(RelayTx::UpdateClient { chain, blocks }) if chain == *of => Some(blocks),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// The EVM headers or attestations `txs` submitted to the EVM client of `of`.
+pub fn evm_updates_submitted_in(txs: Vec<Tx>, of: &ChainId) -> Vec<EvmUpdate> {
+    txs.into_iter()
+        .filter_map(|tx| match tx {
+            Tx::Relay(RelayTx::UpdateEvmClient { chain, updates }) if chain == *of => Some(updates),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
 /// The devchain transaction that runs `s`: the protocol's relay body as such (public so an
 /// in-process devchain, the relayer's testkit, sends exactly what this adapter sends).
 pub fn to_tx(chain: &ChainId, s: Submission) -> Result<Tx, AdapterError> {
@@ -423,16 +446,7 @@ impl ChainAdapter for DevchainAdapter {
         height: Height,
         of: &ChainId,
     ) -> Result<Vec<LightBlock>, AdapterError> {
-        Ok(self
-            .block_txs(height)
-            .await?
-            .into_iter()
-            .filter_map(|tx| match tx {
-                Tx::Relay(RelayTx::UpdateClient { chain, blocks }) if chain == *of => Some(blocks),
-                _ => None,
-            })
-            .flatten()
-            .collect())
+        Ok(headers_submitted_in(self.block_txs(height).await?, of))
     }
 
     async fn submitted_evm_updates(
@@ -440,18 +454,7 @@ impl ChainAdapter for DevchainAdapter {
         height: Height,
         of: &ChainId,
     ) -> Result<Vec<EvmUpdate>, AdapterError> {
-        Ok(self
-            .block_txs(height)
-            .await?
-            .into_iter()
-            .filter_map(|tx| match tx {
-                Tx::Relay(RelayTx::UpdateEvmClient { chain, updates }) if chain == *of => {
-                    Some(updates)
-                }
-                _ => None,
-            })
-            .flatten()
-            .collect())
+        Ok(evm_updates_submitted_in(self.block_txs(height).await?, of))
     }
 
     async fn broadcast(&self, submission: Submission) -> Result<Hash32, AdapterError> {

@@ -44,6 +44,26 @@ pub fn xrelay_bin() -> PathBuf {
     bin
 }
 
+/// Runs `xrelay ARGS --json --dir DIR` (a demo or a benchmark) to the end, fails the test
+/// unless it succeeded, and returns the JSON object its last stdout line holds.
+pub fn run_json(args: &[&str], dir: &Path) -> serde_json::Value {
+    let out = Command::new(xrelay_bin())
+        .args(args)
+        .args(["--json", "--dir"])
+        .arg(dir)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("xrelay runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "xrelay {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = stdout.lines().last().expect("a JSON line");
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("the last line is not JSON ({e}): {last}"))
+}
+
 /// A child process killed (SIGKILL) when dropped.
 pub struct Proc {
     /// The child.

@@ -18,20 +18,7 @@ use xrelay_tests::*;
 #[test]
 fn demo_with_evm_crosses_both_ways_and_conserves_supply() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(xrelay_bin())
-        .args(["demo", "--with-evm", "--messages", "40", "--json", "--dir"])
-        .arg(dir.path())
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("xrelay demo runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "demo failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().expect("a summary line")).expect("json");
+    let summary = run_json(&["demo", "--with-evm", "--messages", "40"], dir.path());
     assert_eq!(summary["sent"], 40, "{summary}");
     assert_eq!(summary["delivered"], 40, "{summary}");
     assert_eq!(summary["acknowledged"], 40, "{summary}");

@@ -8,7 +8,6 @@
 //! proofs refused off-chain and never submitted, then a relayer killed with messages in
 //! flight resumes and settles each once. And `xrelay bench --evm 2` reports a whole run.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use std::sync::atomic::Ordering;
@@ -102,20 +101,7 @@ async fn a_devchain_and_two_evm_chains_relay_on_all_six_lanes() {
 #[test]
 fn demo_with_two_evm_chains_crosses_both_ways_and_conserves_supply() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(xrelay_bin())
-        .args(["demo", "--evm", "2", "--messages", "40", "--json", "--dir"])
-        .arg(dir.path())
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("xrelay demo runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "demo failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let summary: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().expect("a summary line")).expect("json");
+    let summary = run_json(&["demo", "--evm", "2", "--messages", "40"], dir.path());
     let count = |k: &str| {
         summary[k]
             .as_u64()
@@ -270,30 +256,11 @@ async fn forged_proofs_on_an_evm_lane_are_refused_and_a_killed_relayer_resumes()
 #[test]
 fn bench_among_two_evm_chains_reports_every_message_settled() {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(xrelay_bin())
-        .args([
-            "bench",
-            "--evm",
-            "2",
-            "--messages",
-            "40",
-            "--rate",
-            "10",
-            "--json",
-            "--dir",
-        ])
-        .arg(dir.path())
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("xrelay bench runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "bench failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let v = run_json(
+        &["bench", "--evm", "2", "--messages", "40", "--rate", "10"],
+        dir.path(),
     );
-    let last = stdout.lines().last().expect("a JSON line");
-    let v: serde_json::Value = serde_json::from_str(last).expect("the last line is JSON");
+    let last = v.to_string();
     assert_eq!(v["evm_chains"], 2, "{last}");
     assert_eq!(v["chains"], 0, "{last}");
     assert_eq!(v["messages"], 40, "{last}");

@@ -6,7 +6,9 @@
 
 use async_trait::async_trait;
 use tokio::sync::watch;
-use xrelay_adapters::devchain::{chain_event, to_tx};
+use xrelay_adapters::devchain::{
+    chain_event, evm_updates_submitted_in, headers_submitted_in, to_tx,
+};
 use xrelay_adapters::screen::{screen_events, Refusals};
 use xrelay_adapters::{
     AdapterError, Applied, ChainAdapter, ChainEvent, ChainFamily, ChainProof, ChainStatus,
@@ -22,7 +24,6 @@ use xrelay_light_client::prover::StateTree;
 use xrelay_light_client::{ChainId, Hash32, Height, LightBlock};
 
 use super::chain::MemChain;
-use xrelay_protocol::RelayTx;
 
 /// Blocks a submission may wait for before it counts as not included (a full mempool
 /// spills over into the next blocks).
@@ -264,15 +265,7 @@ impl ChainAdapter for MemChain {
         height: Height,
         of: &ChainId,
     ) -> Result<Vec<LightBlock>, AdapterError> {
-        Ok(self
-            .served_txs(height)?
-            .into_iter()
-            .filter_map(|tx| match tx {
-                Tx::Relay(RelayTx::UpdateClient { chain, blocks }) if chain == *of => Some(blocks),
-                _ => None,
-            })
-            .flatten()
-            .collect())
+        Ok(headers_submitted_in(self.served_txs(height)?, of))
     }
 
     async fn submitted_evm_updates(
@@ -280,17 +273,7 @@ impl ChainAdapter for MemChain {
         height: Height,
         of: &ChainId,
     ) -> Result<Vec<EvmUpdate>, AdapterError> {
-        Ok(self
-            .served_txs(height)?
-            .into_iter()
-            .filter_map(|tx| match tx {
-                Tx::Relay(RelayTx::UpdateEvmClient { chain, updates }) if chain == *of => {
-                    Some(updates)
-                }
-                _ => None,
-            })
-            .flatten()
-            .collect())
+        Ok(evm_updates_submitted_in(self.served_txs(height)?, of))
     }
 
     async fn broadcast(&self, submission: Submission) -> Result<Hash32, AdapterError> {
